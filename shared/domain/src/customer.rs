@@ -1,0 +1,510 @@
+//! The customer profile: one per real person.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::channel::Channel;
+use crate::contact::{self, DocumentKind, Email, IdDocument, Phone};
+use crate::error::{Collector, FieldError, Invalid};
+use crate::ids::CustomerId;
+use crate::options::ReadOptions;
+use crate::text::{self, MAX_LINE_CHARS};
+
+/// Personal data that identifies the person. Kept in one structure, apart
+/// from everything else, so that it can be sealed per customer as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub birth_date: Option<NaiveDate>,
+    pub id_document: Option<IdDocument>,
+    pub address: Option<Address>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// ISO 3166 alpha-2.
+    pub country: Option<String>,
+    /// Province, state or region.
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// Category names or paths the customer said they like.
+    pub categories: Vec<String>,
+    pub contact_channel: Option<Channel>,
+    /// BCP 47 language tag, e.g. `zh-CN`.
+    pub language: Option<String>,
+}
+
+/// Where a profile came from, with the id the source system uses for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// The source system, lower-case (`shopify`, `cdnow`, `superstore`).
+    pub source: String,
+    pub external_id: String,
+}
+
+/// Purposes a customer may consent to, one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Marketing messages by any channel.
+    Marketing,
+    /// Building a profile: tiers, segments, churn scores.
+    Profiling,
+    /// Personalised product recommendations.
+    Personalisation,
+    /// Aggregate analytics.
+    Analytics,
+    /// Sharing with third parties.
+    ThirdPartySharing,
+}
+
+/// One consent decision, as recorded; the latest per purpose is in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub purpose: Purpose,
+    pub granted: bool,
+    pub at: DateTime<Utc>,
+    /// Version of the notice or terms the customer saw.
+    pub version: String,
+    /// Where the decision was captured (a form, an import, a call).
+    pub source: String,
+}
+
+/// Network traces kept apart from identity; personal data under GDPR/PIPL
+/// but not used to identify the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkActivity {
+    pub ip: Option<IpAddr>,
+    pub device_id: Option<String>,
+    pub user_agent: Option<String>,
+    pub seen_at: DateTime<Utc>,
+}
+
+/// Value tiers from RFM points, best first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Diamond,
+    Platinum,
+    Gold,
+    Silver,
+    Bronze,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 5] = [Tier::Diamond, Tier::Platinum, Tier::Gold, Tier::Silver, Tier::Bronze];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Diamond => "diamond",
+            Tier::Platinum => "platinum",
+            Tier::Gold => "gold",
+            Tier::Silver => "silver",
+            Tier::Bronze => "bronze",
+        }
+    }
+}
+
+/// A value by which two records are known to be the same person.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Identifier {
+    Email(Email),
+    Phone(Phone),
+    External(SourceRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: CustomerId,
+    pub identity: Identity,
+    pub preferences: Preferences,
+    pub acquisition_channel: Option<Channel>,
+    pub sources: Vec<SourceRef>,
+    /// Consent decisions in the order they were made.
+    pub consents: Vec<Consent>,
+    pub network: Vec<NetworkActivity>,
+    pub tier: Option<Tier>,
+    pub segment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Bumped by every stored change; writes are conditional on it.
+    pub version: u64,
+}
+
+impl Customer {
+    /// A new profile from validated input.
+    pub fn create(id: CustomerId, input: ValidCustomer, now: DateTime<Utc>) -> Customer {
+        Customer {
+            id,
+            identity: input.identity,
+            preferences: input.preferences,
+            acquisition_channel: input.acquisition_channel,
+            sources: input.source.into_iter().collect(),
+            consents: input.consents,
+            network: input.network.into_iter().collect(),
+            tier: None,
+            segment: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// Every value by which this person can be found again.
+    pub fn identifiers(&self) -> Vec<Identifier> {
+        let mut ids = Vec::new();
+        ids.extend(self.identity.email.clone().map(Identifier::Email));
+        ids.extend(self.identity.phone.clone().map(Identifier::Phone));
+        ids.extend(self.sources.iter().cloned().map(Identifier::External));
+        ids
+    }
+
+    /// Whether the latest decision for the purpose is a grant.
+    pub fn has_consent(&self, purpose: Purpose) -> bool {
+        self.consents.iter().rev().find(|c| c.purpose == purpose).is_some_and(|c| c.granted)
+    }
+}
+
+/// A customer as a source or API client sends it. Unknown fields are refused
+/// so that a typo never silently drops data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub birth_date: Option<String>,
+    pub id_document: Option<IdDocumentInput>,
+    pub address: Option<AddressInput>,
+    #[serde(default)]
+    pub preferences: PreferencesInput,
+    pub acquisition_channel: Option<Channel>,
+    pub source: Option<SourceInput>,
+    #[serde(default)]
+    pub consents: Vec<ConsentInput>,
+    pub network: Option<NetworkInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdDocumentInput {
+    pub kind: DocumentKind,
+    pub country: String,
+    pub number: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    pub country: Option<String>,
+    pub region: Option<String>,
+    pub city: Option<String>,
+    pub district: Option<String>,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesInput {
+    #[serde(default)]
+    pub categories: Vec<String>,
+    pub contact_channel: Option<Channel>,
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceInput {
+    pub source: String,
+    pub external_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    pub purpose: Purpose,
+    pub granted: bool,
+    pub at: String,
+    pub version: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkInput {
+    pub ip: Option<String>,
+    pub device_id: Option<String>,
+    pub user_agent: Option<String>,
+    pub seen_at: Option<String>,
+}
+
+/// Customer input that passed validation, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidCustomer {
+    pub identity: Identity,
+    pub preferences: Preferences,
+    pub acquisition_channel: Option<Channel>,
+    pub source: Option<SourceRef>,
+    pub consents: Vec<Consent>,
+    pub network: Option<NetworkActivity>,
+}
+
+const MAX_PREFERRED_CATEGORIES: usize = 50;
+const MAX_CONSENTS_PER_INPUT: usize = 20;
+
+impl CustomerInput {
+    /// Validates and normalises every field, reporting all bad fields at once.
+    /// `now` stamps network activity that carries no time of its own.
+    pub fn validate(&self, options: &ReadOptions, now: DateTime<Utc>) -> Result<ValidCustomer, Invalid> {
+        let mut errors = Collector::default();
+        let identity = Identity {
+            name: opt(&mut errors, &self.name, |raw| text::line("name", raw, MAX_LINE_CHARS)),
+            email: opt(&mut errors, &self.email, |raw| non_blank(raw).map(|r| Email::parse("email", r)).transpose()),
+            phone: opt(&mut errors, &self.phone, |raw| {
+                non_blank(raw).map(|r| Phone::parse("phone", r, options.phone_region)).transpose()
+            }),
+            birth_date: opt(&mut errors, &self.birth_date, |raw| {
+                non_blank(raw).map(|r| birth_date(r, options, now)).transpose()
+            }),
+            id_document: self.id_document.as_ref().and_then(|doc| {
+                errors.take(IdDocument::parse("id_document", doc.kind, &doc.country, &doc.number))
+            }),
+            address: self.address.as_ref().and_then(|a| errors.take(a.validate())).flatten(),
+        };
+        let preferences = errors.take(self.preferences.validate()).unwrap_or_default();
+        let source = self.source.as_ref().and_then(|s| errors.take(s.validate()));
+        if self.consents.len() > MAX_CONSENTS_PER_INPUT {
+            errors.push(FieldError::new("consents", "too_many", format!("at most {MAX_CONSENTS_PER_INPUT} per request")));
+        }
+        let consents: Vec<Consent> = self
+            .consents
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| errors.take(c.validate(options).map_err(|e| e.under(&format!("consents[{i}]")))))
+            .collect();
+        let network = self.network.as_ref().and_then(|n| errors.take(n.validate(options, now)));
+        let blank = |raw: &Option<String>| raw.as_deref().and_then(non_blank).is_none();
+        if blank(&self.email) && blank(&self.phone) && self.source.is_none() {
+            errors.push(FieldError::new(
+                "email",
+                "no_identifier",
+                "a customer needs an e-mail, a phone number or a source id to be told apart",
+            ));
+        }
+        errors.finish(|| ValidCustomer {
+            identity,
+            preferences,
+            acquisition_channel: self.acquisition_channel,
+            source,
+            consents,
+            network,
+        })
+    }
+}
+
+fn non_blank(raw: &str) -> Option<&str> {
+    let trimmed = raw.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
+}
+
+fn opt<T>(
+    errors: &mut Collector,
+    raw: &Option<String>,
+    read: impl FnOnce(&str) -> Result<Option<T>, FieldError>,
+) -> Option<T> {
+    raw.as_deref().and_then(|r| errors.take(read(r)).flatten())
+}
+
+fn birth_date(raw: &str, options: &ReadOptions, now: DateTime<Utc>) -> Result<NaiveDate, FieldError> {
+    let date = contact::parse_date("birth_date", raw, options.date_order)?;
+    let today = now.date_naive();
+    let oldest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
+    if date > today || date < oldest {
+        return Err(FieldError::new("birth_date", "out_of_range", "must be between 1900-01-01 and today"));
+    }
+    Ok(date)
+}
+
+impl AddressInput {
+    fn validate(&self) -> Result<Option<Address>, FieldError> {
+        let field = |name: &str, raw: &Option<String>| -> Result<Option<String>, FieldError> {
+            raw.as_deref().map(|r| text::line(&format!("address.{name}"), r, MAX_LINE_CHARS)).transpose().map(Option::flatten)
+        };
+        let country = match field("country", &self.country)? {
+            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_uppercase()),
+            Some(_) => return Err(FieldError::new("address.country", "invalid_country", "must be an ISO 3166 alpha-2 code")),
+            None => None,
+        };
+        let address = Address {
+            country,
+            region: field("region", &self.region)?,
+            city: field("city", &self.city)?,
+            district: field("district", &self.district)?,
+            street: field("street", &self.street)?,
+            postal_code: field("postal_code", &self.postal_code)?,
+        };
+        Ok((address != Address::default()).then_some(address))
+    }
+}
+
+impl PreferencesInput {
+    fn validate(&self) -> Result<Preferences, FieldError> {
+        if self.categories.len() > MAX_PREFERRED_CATEGORIES {
+            return Err(FieldError::new(
+                "preferences.categories",
+                "too_many",
+                format!("at most {MAX_PREFERRED_CATEGORIES} categories"),
+            ));
+        }
+        let mut categories = Vec::with_capacity(self.categories.len());
+        for (i, raw) in self.categories.iter().enumerate() {
+            if let Some(c) = text::line(&format!("preferences.categories[{i}]"), raw, MAX_LINE_CHARS)? {
+                if !categories.contains(&c) {
+                    categories.push(c);
+                }
+            }
+        }
+        let language = match self.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+            Some(tag) if is_language_tag(tag) => Some(tag.to_owned()),
+            Some(_) => return Err(FieldError::new("preferences.language", "invalid_language", "must be a BCP 47 tag such as zh-CN")),
+            None => None,
+        };
+        Ok(Preferences { categories, contact_channel: self.contact_channel, language })
+    }
+}
+
+fn is_language_tag(tag: &str) -> bool {
+    tag.len() <= 35
+        && tag.split('-').all(|part| (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+impl SourceInput {
+    fn validate(&self) -> Result<SourceRef, FieldError> {
+        let source = text::identifier("source.source", &self.source)?.to_lowercase();
+        let external_id = text::identifier("source.external_id", &self.external_id)?;
+        Ok(SourceRef { source, external_id })
+    }
+}
+
+impl ConsentInput {
+    fn validate(&self, options: &ReadOptions) -> Result<Consent, FieldError> {
+        Ok(Consent {
+            purpose: self.purpose,
+            granted: self.granted,
+            at: contact::parse_instant("at", &self.at, options.date_order)?,
+            version: text::identifier("version", &self.version)?,
+            source: text::identifier("source", &self.source)?,
+        })
+    }
+}
+
+impl NetworkInput {
+    fn validate(&self, options: &ReadOptions, now: DateTime<Utc>) -> Result<NetworkActivity, FieldError> {
+        let ip = match self.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(raw) => Some(raw.parse::<IpAddr>().map_err(|_| FieldError::new("network.ip", "invalid_ip", "is not an IP address"))?),
+            None => None,
+        };
+        let device_id = self.device_id.as_deref().map(|d| text::identifier("network.device_id", d)).transpose()?;
+        let user_agent = self
+            .user_agent
+            .as_deref()
+            .map(|ua| text::line("network.user_agent", ua, 512))
+            .transpose()?
+            .flatten();
+        let seen_at = match self.seen_at.as_deref() {
+            Some(raw) => contact::parse_instant("network.seen_at", raw, options.date_order)?,
+            None => now,
+        };
+        Ok(NetworkActivity { ip, device_id, user_agent, seen_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn normalises_a_full_profile() {
+        let input = CustomerInput {
+            name: Some("  张 伟 ".into()),
+            email: Some("Zhang.Wei@Example.CN".into()),
+            phone: Some("138-1234-5678".into()),
+            birth_date: Some("1990/05/17".into()),
+            source: Some(SourceInput { source: "Shopify".into(), external_id: " 42 ".into() }),
+            consents: vec![ConsentInput {
+                purpose: Purpose::Marketing,
+                granted: true,
+                at: "2026-01-02T03:04:05Z".into(),
+                version: "v3".into(),
+                source: "signup-form".into(),
+            }],
+            network: Some(NetworkInput { ip: Some("2001:db8::1".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let valid = input.validate(&ReadOptions::default(), now()).unwrap();
+        assert_eq!(valid.identity.name.as_deref(), Some("张 伟"));
+        assert_eq!(valid.identity.email.as_ref().unwrap().as_str(), "zhang.wei@example.cn");
+        assert_eq!(valid.identity.phone.as_ref().unwrap().as_str(), "+8613812345678");
+        assert_eq!(valid.source.as_ref().unwrap().source, "shopify");
+        assert_eq!(valid.network.as_ref().unwrap().seen_at, now());
+        let customer = Customer::create(CustomerId::generate(), valid, now());
+        assert!(customer.has_consent(Purpose::Marketing));
+        assert!(!customer.has_consent(Purpose::Profiling));
+        assert_eq!(customer.identifiers().len(), 3);
+    }
+
+    #[test]
+    fn reports_every_bad_field_by_name() {
+        let input = CustomerInput {
+            email: Some("not-an-email".into()),
+            phone: Some("123".into()),
+            birth_date: Some("2990-01-01".into()),
+            address: Some(AddressInput { country: Some("China".into()), ..Default::default() }),
+            ..Default::default()
+        };
+        let invalid = input.validate(&ReadOptions::default(), now()).unwrap_err();
+        let fields: Vec<&str> = invalid.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "phone", "birth_date", "address.country"]);
+    }
+
+    #[test]
+    fn needs_something_to_tell_people_apart() {
+        let input = CustomerInput { name: Some("Anonymous".into()), ..Default::default() };
+        let invalid = input.validate(&ReadOptions::default(), now()).unwrap_err();
+        assert_eq!(invalid.errors[0].code, "no_identifier");
+    }
+
+    #[test]
+    fn refuses_unknown_fields() {
+        let json = r#"{"email":"a@b.cn","tier":"diamond"}"#;
+        let err = serde_json::from_str::<CustomerInput>(json).unwrap_err().to_string();
+        assert!(err.contains("unknown field `tier`"), "{err}");
+    }
+
+    #[test]
+    fn latest_consent_decision_wins() {
+        let valid = CustomerInput { email: Some("a@b.cn".into()), ..Default::default() }
+            .validate(&ReadOptions::default(), now())
+            .unwrap();
+        let mut customer = Customer::create(CustomerId::generate(), valid, now());
+        let decision = |granted| Consent { purpose: Purpose::Profiling, granted, at: now(), version: "1".into(), source: "t".into() };
+        customer.consents = vec![decision(true), decision(false)];
+        assert!(!customer.has_consent(Purpose::Profiling));
+    }
+}

@@ -1,0 +1,21 @@
+//! Strata's domain: the customer-data model, its validation and normalisation
+//! rules, and the ports through which services reach storage.
+//!
+//! This crate does no I/O and knows nothing of AWS or Lambda.
+
+pub mod channel;
+pub mod contact;
+pub mod customer;
+pub mod error;
+pub mod ids;
+pub mod interaction;
+pub mod money;
+pub mod options;
+pub mod order;
+pub mod ports;
+pub mod product;
+pub mod review;
+pub mod text;
+
+pub use error::{FieldError, Invalid};
+pub use options::ReadOptions;

@@ -1,0 +1,177 @@
+//! The blob port: an object store with S3 semantics.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::{Stream, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+/// A body streamed in chunks, so no object has to fit in memory.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>;
+
+/// Wraps bytes already in memory as a body.
+pub fn body_from(bytes: impl Into<Bytes>) -> ByteStream {
+    Box::pin(futures::stream::once(futures::future::ready(Ok(bytes.into()))))
+}
+
+/// Reads a whole body into memory; for small objects only.
+pub async fn collect(body: ByteStream) -> Result<Vec<u8>, BlobError> {
+    body.try_fold(Vec::new(), |mut all, chunk| async move {
+        all.extend_from_slice(&chunk);
+        Ok(all)
+    })
+    .await
+}
+
+/// S3 storage classes, cheapest to hold last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum StorageClass {
+    #[default]
+    Standard,
+    StandardIa,
+    OneZoneIa,
+    IntelligentTiering,
+    GlacierInstantRetrieval,
+    GlacierFlexibleRetrieval,
+    DeepArchive,
+}
+
+impl StorageClass {
+    pub const ALL: [StorageClass; 7] = [
+        StorageClass::Standard,
+        StorageClass::StandardIa,
+        StorageClass::OneZoneIa,
+        StorageClass::IntelligentTiering,
+        StorageClass::GlacierInstantRetrieval,
+        StorageClass::GlacierFlexibleRetrieval,
+        StorageClass::DeepArchive,
+    ];
+
+    /// The name S3 uses in its API.
+    pub fn s3_name(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "STANDARD",
+            StorageClass::StandardIa => "STANDARD_IA",
+            StorageClass::OneZoneIa => "ONEZONE_IA",
+            StorageClass::IntelligentTiering => "INTELLIGENT_TIERING",
+            StorageClass::GlacierInstantRetrieval => "GLACIER_IR",
+            StorageClass::GlacierFlexibleRetrieval => "GLACIER",
+            StorageClass::DeepArchive => "DEEP_ARCHIVE",
+        }
+    }
+
+    pub fn from_s3_name(name: &str) -> Option<StorageClass> {
+        StorageClass::ALL.into_iter().find(|c| c.s3_name() == name)
+    }
+
+    /// Whether a GET returns the bytes at once, without a restore first.
+    pub fn is_instantly_readable(self) -> bool {
+        !matches!(self, StorageClass::GlacierFlexibleRetrieval | StorageClass::DeepArchive)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PutOptions {
+    pub content_type: Option<String>,
+    pub storage_class: StorageClass,
+    /// User metadata (`x-amz-meta-*`); keys lower-case ASCII.
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutReceipt {
+    pub etag: String,
+    pub size: u64,
+    /// How many requests/parts the body was sent in (1 when not multipart).
+    pub parts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectMeta {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub storage_class: StorageClass,
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub last_modified: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectSummary {
+    pub key: String,
+    pub size: u64,
+    pub storage_class: StorageClass,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// One page of a listing, in key order. `next` continues it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    pub objects: Vec<ObjectSummary>,
+    pub next: Option<String>,
+}
+
+pub struct StoredObject {
+    pub meta: ObjectMeta,
+    pub body: ByteStream,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum BlobError {
+    #[error("no object at `{0}`")]
+    NotFound(String),
+    #[error("object `{key}` is in {} and must be restored before it can be read", .storage_class.s3_name())]
+    Archived { key: String, storage_class: StorageClass },
+    #[error("invalid object key `{0}`")]
+    InvalidKey(String),
+    #[error("the object store is throttling requests: {0}")]
+    Throttled(String),
+    #[error("the object store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("object store request refused: {0}")]
+    Refused(String),
+}
+
+impl BlobError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, BlobError::Throttled(_) | BlobError::Unavailable(_))
+    }
+}
+
+/// Checks a key the way S3 would, plus what keeps file-backed stores safe:
+/// 1 to 1024 bytes of UTF-8, no empty, `.` or `..` segments, no NUL.
+pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.contains('\0')
+        || key.starts_with('/')
+        || key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad { Err(BlobError::InvalidKey(key.to_owned())) } else { Ok(()) }
+}
+
+/// An object store with S3 semantics.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores a body streamed in chunks; large bodies go up in parts
+    /// (multipart upload), so memory stays bounded by the part size.
+    async fn put(&self, key: &str, body: ByteStream, options: PutOptions) -> Result<PutReceipt, BlobError>;
+
+    /// Streams an object. Objects in archive classes fail with `Archived`.
+    async fn get(&self, key: &str) -> Result<StoredObject, BlobError>;
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
+
+    /// Lists keys under a prefix in key order, at most `max_keys` (1..=1000) per page.
+    async fn list(&self, prefix: &str, continuation: Option<String>, max_keys: u32) -> Result<ListPage, BlobError>;
+
+    /// Copies an object (metadata included) to `to` in the given class;
+    /// `to == from` changes the class in place.
+    async fn copy(&self, from: &str, to: &str, storage_class: StorageClass) -> Result<(), BlobError>;
+
+    /// Deletes an object; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}

@@ -1,0 +1,13 @@
+//! What every Strata function repeats, in one place: logging set-up,
+//! configuration from the environment, the mapping of errors to HTTP problem
+//! responses and to event-source retry decisions, and CloudWatch metrics.
+
+pub mod config;
+pub mod failure;
+pub mod logging;
+pub mod metrics;
+pub mod problem;
+
+pub use config::{ConfigError, EnvReader};
+pub use failure::Disposition;
+pub use problem::Problem;

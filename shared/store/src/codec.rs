@@ -1,0 +1,124 @@
+//! Records ⇄ table items. A record's fields become top-level attributes (so
+//! exports and Athena see columns), next to the key attributes and a `kind`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Number, Value as Json};
+use strata_domain::ports::table::{Item, Key, PK, SK, Value};
+
+use crate::error::StoreError;
+
+/// Attribute naming what a stored item is.
+pub const KIND: &str = "kind";
+
+/// What kind of record an item holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    Customer,
+    Order,
+    Interaction,
+    Review,
+    Product,
+    Lookup,
+}
+
+impl RecordKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Customer => "customer",
+            RecordKind::Order => "order",
+            RecordKind::Interaction => "interaction",
+            RecordKind::Review => "review",
+            RecordKind::Product => "product",
+            RecordKind::Lookup => "lookup",
+        }
+    }
+
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::Customer,
+        RecordKind::Order,
+        RecordKind::Interaction,
+        RecordKind::Review,
+        RecordKind::Product,
+        RecordKind::Lookup,
+    ];
+
+    /// The kind of a stored item, from its `kind` attribute.
+    pub fn of(item: &Item) -> Option<RecordKind> {
+        let name = item.get(KIND)?.as_str()?;
+        RecordKind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+/// Builds the item for a record under a key, with extra (index) attributes.
+pub fn encode<T: Serialize>(kind: RecordKind, key: &Key, record: &T, extra: &[(&str, String)]) -> Result<Item, StoreError> {
+    let Json::Object(fields) = serde_json::to_value(record).map_err(|e| StoreError::Encode(e.to_string()))? else {
+        return Err(StoreError::Encode("a record must serialise to an object".into()));
+    };
+    let mut item = Item::new();
+    for (name, value) in fields {
+        if value.is_null() {
+            continue; // absent and null read back the same; absent costs nothing
+        }
+        item.insert(name, to_value(value));
+    }
+    item.insert(PK.to_owned(), Value::S(key.pk.clone()));
+    item.insert(SK.to_owned(), Value::S(key.sk.clone()));
+    item.insert(KIND.to_owned(), Value::S(kind.name().to_owned()));
+    for (name, value) in extra {
+        item.insert((*name).to_owned(), Value::S(value.clone()));
+    }
+    Ok(item)
+}
+
+/// Reads a record back from an item, ignoring key and index attributes.
+pub fn decode<T: DeserializeOwned>(kind: RecordKind, item: &Item) -> Result<T, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { key: Key::of(item), reason };
+    if RecordKind::of(item) != Some(kind) {
+        return Err(corrupt(format!("expected a {} item", kind.name())));
+    }
+    let fields: Map<String, Json> = item
+        .iter()
+        .filter(|(name, _)| !is_structural(name))
+        .map(|(name, value)| to_json(value).map(|json| (name.clone(), json)))
+        .collect::<Result<_, _>>()
+        .map_err(corrupt)?;
+    serde_json::from_value(Json::Object(fields)).map_err(|e| corrupt(e.to_string()))
+}
+
+fn is_structural(name: &str) -> bool {
+    name == PK || name == SK || name == KIND || name.starts_with("gsi")
+}
+
+fn to_value(json: Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => Value::N(n.to_string()),
+        Json::String(s) => Value::S(s),
+        Json::Array(items) => Value::L(items.into_iter().map(to_value).collect()),
+        Json::Object(map) => Value::M(map.into_iter().map(|(k, v)| (k, to_value(v))).collect()),
+    }
+}
+
+fn to_json(value: &Value) -> Result<Json, String> {
+    Ok(match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::S(s) => Json::String(s.clone()),
+        Value::N(n) => Json::Number(parse_number(n)?),
+        Value::B(_) => return Err("binary attributes are not part of records".into()),
+        Value::L(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Value::M(map) => Json::Object(map.iter().map(|(k, v)| to_json(v).map(|j| (k.clone(), j))).collect::<Result<_, _>>()?),
+    })
+}
+
+fn parse_number(text: &str) -> Result<Number, String> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Ok(i.into());
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Ok(u.into());
+    }
+    text.parse::<f64>().ok().and_then(Number::from_f64).ok_or_else(|| format!("`{text}` is not a number"))
+}

@@ -1,0 +1,33 @@
+use strata_domain::ids::CustomerId;
+use strata_domain::ports::table::{Key, TableError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    /// Someone else changed the record since it was read.
+    #[error("{what} was changed by another writer; read it again and retry")]
+    Conflict { what: String },
+    /// Another customer is already known by this e-mail, phone or source id.
+    #[error("{identifier} already belongs to customer {owner}")]
+    IdentifierTaken { identifier: String, owner: CustomerId },
+    #[error("the record already exists: {what}")]
+    AlreadyExists { what: String },
+    #[error("could not encode a record: {0}")]
+    Encode(String),
+    #[error("stored item {key:?} is unreadable: {reason}")]
+    Corrupt { key: Option<Key>, reason: String },
+    /// The batch writer gave up; the named count of writes was not applied.
+    #[error("{left} writes were still unprocessed after {attempts} attempts")]
+    BatchExhausted { left: usize, attempts: u32 },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Table(e) => e.is_retryable(),
+            StoreError::Conflict { .. } | StoreError::BatchExhausted { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The single-table key design. This module is the only place that knows
+//! what goes into `pk`, `sk` and the index keys; ARCHITECTURE.md documents it.
+//!
+//! | record       | pk                       | sk                                   | gsi1pk / gsi1sk              | gsi2pk / gsi2sk               |
+//! |--------------|--------------------------|--------------------------------------|------------------------------|-------------------------------|
+//! | customer     | `CUST#<id>`              | `PROFILE`                            | `TIER#<tier>` / `<id>`       | `SEGMENT#<seg>` / `<id>`      |
+//! | order        | `CUST#<id>`              | `ORDER#<placed_at>#<order id>`       |                              |                               |
+//! | interaction  | `CUST#<id>`              | `INTERACTION#<at>#<interaction id>`  |                              |                               |
+//! | review       | `CUST#<id>`              | `REVIEW#<at>#<review id>`            | `PRODUCT#<product>` / `<at>` |                               |
+//! | lookup       | `EMAIL#…`/`PHONE#…`/`EXT#<source>#<id>`/`ORDERID#<id>` | `LOOKUP`  |                              |                               |
+//! | product      | `PRODUCT#<id>`           | `PRODUCT`                            | `CATEGORY#<l1>#<l2>#<l3>` / `<id>` |                         |
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use strata_domain::customer::{Identifier, Tier};
+use strata_domain::ids::{CustomerId, OrderId, ProductId};
+use strata_domain::ports::table::Key;
+use strata_domain::product::CategoryPath;
+
+pub const PROFILE_SK: &str = "PROFILE";
+pub const LOOKUP_SK: &str = "LOOKUP";
+pub const PRODUCT_SK: &str = "PRODUCT";
+pub const ORDER_PREFIX: &str = "ORDER#";
+pub const INTERACTION_PREFIX: &str = "INTERACTION#";
+pub const REVIEW_PREFIX: &str = "REVIEW#";
+
+/// `#` separates key parts, so values that may contain it are escaped (`%23`),
+/// as is the escape character itself (`%25`).
+pub fn escape(part: &str) -> String {
+    if part.contains(['#', '%']) { part.replace('%', "%25").replace('#', "%23") } else { part.to_owned() }
+}
+
+/// Fixed-width UTC time, so sort keys order chronologically as strings.
+pub fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn customer_partition(id: CustomerId) -> String {
+    format!("CUST#{id}")
+}
+
+pub fn customer(id: CustomerId) -> Key {
+    Key::new(customer_partition(id), PROFILE_SK)
+}
+
+pub fn order(customer: CustomerId, placed_at: DateTime<Utc>, order: &OrderId) -> Key {
+    Key::new(customer_partition(customer), format!("{ORDER_PREFIX}{}#{}", time(placed_at), escape(order.as_str())))
+}
+
+pub fn interaction(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(customer_partition(customer), format!("{INTERACTION_PREFIX}{}#{}", time(at), escape(id)))
+}
+
+pub fn review(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(customer_partition(customer), format!("{REVIEW_PREFIX}{}#{}", time(at), escape(id)))
+}
+
+pub fn lookup(identifier: &Identifier) -> Key {
+    let pk = match identifier {
+        Identifier::Email(email) => format!("EMAIL#{}", escape(email.as_str())),
+        Identifier::Phone(phone) => format!("PHONE#{}", escape(phone.as_str())),
+        Identifier::External(source) => format!("EXT#{}#{}", escape(&source.source), escape(&source.external_id)),
+    };
+    Key::new(pk, LOOKUP_SK)
+}
+
+pub fn order_lookup(order: &OrderId) -> Key {
+    Key::new(format!("ORDERID#{}", escape(order.as_str())), LOOKUP_SK)
+}
+
+pub fn tier_partition(tier: Tier) -> String {
+    format!("TIER#{}", tier.name())
+}
+
+pub fn segment_partition(segment: &str) -> String {
+    format!("SEGMENT#{}", escape(segment))
+}
+
+pub fn product(id: &ProductId) -> Key {
+    Key::new(format!("PRODUCT#{}", escape(id.as_str())), PRODUCT_SK)
+}
+
+pub fn product_reviews_partition(id: &ProductId) -> String {
+    format!("PRODUCT#{}", escape(id.as_str()))
+}
+
+pub fn category_partition(path: &CategoryPath) -> String {
+    format!("CATEGORY#{}#{}#{}", escape(&path.l1), escape(&path.l2), escape(&path.l3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_keeps_parts_apart() {
+        assert_eq!(escape("a#b%c"), "a%23b%25c");
+        assert_ne!(escape("a#b"), escape("a%23b"));
+    }
+
+    #[test]
+    fn times_sort_as_strings() {
+        let early: DateTime<Utc> = "1997-01-01T00:00:00Z".parse().unwrap();
+        let late: DateTime<Utc> = "2026-11-22T10:00:00.5Z".parse().unwrap();
+        assert!(time(early) < time(late));
+        assert_eq!(time(late), "2026-11-22T10:00:00.500Z");
+    }
+}

@@ -1,0 +1,17 @@
+//! Strata's records on the table port: repositories, the single-table key
+//! design (`keys`, private to this crate), the item codec and the batch writer.
+//!
+//! Works with any `Table` adapter; knows nothing of AWS.
+
+pub mod batch;
+pub mod codec;
+pub mod error;
+mod keys;
+pub mod repo;
+
+pub use batch::{BatchPolicy, BatchReport, write_all};
+pub use codec::RecordKind;
+pub use error::StoreError;
+pub use repo::activity::{ActivityRepository, History, Period, Recorded};
+pub use repo::customers::{CustomerPage, CustomerRepository};
+pub use repo::products::{ProductPage, ProductRepository};

@@ -1,0 +1,3 @@
+pub mod activity;
+pub mod customers;
+pub mod products;

@@ -1,0 +1,38 @@
+//! Runs every conformance case against every adapter. Test names read
+//! `<adapter>::<case>`, so the output shows each case for each adapter.
+
+macro_rules! conformance {
+    ($adapter:ident, $make:path, [$($case:ident),+ $(,)?]) => {
+        mod $adapter {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend = $make().await.expect("backend");
+                    strata_tests::cases::$case(&backend).await;
+                }
+            )+
+        }
+    };
+}
+
+macro_rules! all_adapters {
+    ($($case:ident),+ $(,)?) => {
+        conformance!(embedded, strata_tests::backend::Backend::embedded, [$($case),+]);
+        conformance!(aws, strata_tests::backend::Backend::aws, [$($case),+]);
+    };
+}
+
+all_adapters!(
+    conditional_write_conflict,
+    query_pagination_past_1mb,
+    query_pagination_past_100_items,
+    batch_write_10000_items_under_throttling,
+    multipart_object_over_16_mib,
+    storage_class_copy_and_head,
+    blob_listing_pages_in_key_order,
+    chinese_text_and_emoji_round_trip,
+    concurrent_writers_lose_no_update,
+    parallel_scan_covers_each_item_once,
+    secondary_indexes_follow_their_items,
+    customer_lookups_move_with_the_profile,
+);

@@ -1,0 +1,70 @@
+//! A moto server on a free loopback port, for the tests' AWS adapters.
+//! Stopped when dropped, so a failing test run does not leave it behind.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::python::Venv;
+
+pub struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    pub fn start(venv: &Venv, log_dir: &Path) -> anyhow::Result<Server> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        std::fs::create_dir_all(log_dir)?;
+        let log = File::create(log_dir.join("moto.log"))?;
+        let child = Command::new(venv.bin("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting moto_server")?;
+        let mut server = Server { child, address: SocketAddr::from(([127, 0, 0, 1], port)) };
+        server.wait_until_ready()?;
+        Ok(server)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Points a test run at this server with throwaway credentials.
+    pub fn configure(&self, command: &mut Command) {
+        command
+            .env("STRATA_TEST_AWS_ENDPOINT", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+
+    fn wait_until_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("moto_server exited early ({status}); see target/moto.log");
+            }
+            if TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("moto_server did not listen on {} within 60 s; see target/moto.log", self.address)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
