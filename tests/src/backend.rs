@@ -43,8 +43,12 @@ impl Backend {
         let bucket = format!("strata-conformance-{suffix}");
         let dynamodb = strata_aws::dynamodb_client(&config);
         let s3 = strata_aws::s3_client(&config);
-        strata_aws::create_table(&dynamodb, &table_name).await.context("creating the DynamoDB table in moto")?;
-        strata_aws::create_bucket(&s3, &bucket).await.context("creating the S3 bucket in moto")?;
+        strata_aws::create_table(&dynamodb, &table_name)
+            .await
+            .context("creating the DynamoDB table in moto")?;
+        strata_aws::create_bucket(&s3, &bucket)
+            .await
+            .context("creating the S3 bucket in moto")?;
         Ok(Backend {
             name: "aws",
             table: Arc::new(strata_aws::DynamoTable::new(dynamodb, table_name)),

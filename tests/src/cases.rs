@@ -14,8 +14,8 @@ use strata_domain::customer::{Customer, CustomerInput, Identifier, Tier};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::{self, BlobError, PutOptions, StorageClass};
 use strata_domain::ports::table::{
-    Condition, Index, Item, Key, MAX_PAGE_BYTES, PK, Query, SK, SortCondition, Table, TableError, TransactOp, Update,
-    Value, WriteRequest, item_size,
+    Condition, Index, Item, Key, MAX_PAGE_BYTES, PK, Query, SK, SortCondition, Table, TableError,
+    TransactOp, Update, Value, WriteRequest, item_size,
 };
 use strata_store::{BatchPolicy, CustomerRepository, StoreError};
 
@@ -23,7 +23,10 @@ use crate::backend::Backend;
 use crate::faulty::FaultyTable;
 
 fn item(pk: &str, sk: &str, attrs: &[(&str, Value)]) -> Item {
-    let mut item = Item::from([(PK.to_owned(), Value::S(pk.into())), (SK.to_owned(), Value::S(sk.into()))]);
+    let mut item = Item::from([
+        (PK.to_owned(), Value::S(pk.into())),
+        (SK.to_owned(), Value::S(sk.into())),
+    ]);
     item.extend(attrs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     item
 }
@@ -36,7 +39,10 @@ fn s(text: &str) -> Value {
 async fn query_all(table: &dyn Table, query: Query) -> (Vec<Item>, usize) {
     let (mut items, mut pages, mut start) = (Vec::new(), 0, None);
     loop {
-        let page = table.query(query.clone().start(start)).await.expect("query");
+        let page = table
+            .query(query.clone().start(start))
+            .await
+            .expect("query");
         pages += 1;
         assert!(pages < 10_000, "pagination does not end");
         items.extend(page.items);
@@ -53,60 +59,138 @@ fn sort_keys(items: &[Item]) -> Vec<String> {
 
 pub async fn conditional_write_conflict(b: &Backend) {
     let t = b.table.as_ref();
-    let first = item("ACCOUNT#1", "PROFILE", &[("version", Value::number(0)), ("owner", s("ana"))]);
-    t.put(first.clone(), Some(Condition::NotExists)).await.expect("first create");
+    let first = item(
+        "ACCOUNT#1",
+        "PROFILE",
+        &[("version", Value::number(0)), ("owner", s("ana"))],
+    );
+    t.put(first.clone(), Some(Condition::NotExists))
+        .await
+        .expect("first create");
     let again = t.put(first, Some(Condition::NotExists)).await;
-    assert_eq!(again, Err(TableError::ConditionFailed), "a second create must be refused");
+    assert_eq!(
+        again,
+        Err(TableError::ConditionFailed),
+        "a second create must be refused"
+    );
 
     let key = Key::new("ACCOUNT#1", "PROFILE");
-    let stale = t.update(&key, Update::default().set("owner", s("bo")), Some(Condition::Equals("version".into(), Value::number(7)))).await;
-    assert_eq!(stale, Err(TableError::ConditionFailed), "an update on a stale version must be refused");
+    let stale = t
+        .update(
+            &key,
+            Update::default().set("owner", s("bo")),
+            Some(Condition::Equals("version".into(), Value::number(7))),
+        )
+        .await;
+    assert_eq!(
+        stale,
+        Err(TableError::ConditionFailed),
+        "an update on a stale version must be refused"
+    );
     let updated = t
-        .update(&key, Update::default().set("owner", s("bo")).add("version", 1), Some(Condition::Equals("version".into(), Value::number(0))))
+        .update(
+            &key,
+            Update::default().set("owner", s("bo")).add("version", 1),
+            Some(Condition::Equals("version".into(), Value::number(0))),
+        )
         .await
         .expect("update on the current version");
     assert_eq!(updated.get("owner"), Some(&s("bo")));
     assert_eq!(updated.get("version").and_then(Value::as_i64), Some(1));
-    let refused_delete = t.delete(&key, Some(Condition::Equals("owner".into(), s("ana")))).await;
+    let refused_delete = t
+        .delete(&key, Some(Condition::Equals("owner".into(), s("ana"))))
+        .await;
     assert_eq!(refused_delete, Err(TableError::ConditionFailed));
-    assert!(t.get(&key).await.expect("get").is_some(), "a refused delete must leave the item");
+    assert!(
+        t.get(&key).await.expect("get").is_some(),
+        "a refused delete must leave the item"
+    );
 
     // A transaction whose check fails changes nothing, not even its other items.
     let outcome = t
         .transact_write(vec![
-            TransactOp::Put { item: item("ACCOUNT#2", "PROFILE", &[]), condition: Some(Condition::NotExists) },
-            TransactOp::Check { key: key.clone(), condition: Condition::Equals("owner".into(), s("nobody")) },
+            TransactOp::Put {
+                item: item("ACCOUNT#2", "PROFILE", &[]),
+                condition: Some(Condition::NotExists),
+            },
+            TransactOp::Check {
+                key: key.clone(),
+                condition: Condition::Equals("owner".into(), s("nobody")),
+            },
         ])
         .await;
-    assert!(matches!(outcome, Err(TableError::TransactionCanceled(_))), "got {outcome:?}");
-    assert!(t.get(&Key::new("ACCOUNT#2", "PROFILE")).await.expect("get").is_none(), "a cancelled transaction must not apply any part");
+    assert!(
+        matches!(outcome, Err(TableError::TransactionCanceled(_))),
+        "got {outcome:?}"
+    );
+    assert!(
+        t.get(&Key::new("ACCOUNT#2", "PROFILE"))
+            .await
+            .expect("get")
+            .is_none(),
+        "a cancelled transaction must not apply any part"
+    );
     t.transact_write(vec![
-        TransactOp::Put { item: item("ACCOUNT#2", "PROFILE", &[]), condition: Some(Condition::NotExists) },
-        TransactOp::Delete { key: key.clone(), condition: Some(Condition::Equals("owner".into(), s("bo"))) },
+        TransactOp::Put {
+            item: item("ACCOUNT#2", "PROFILE", &[]),
+            condition: Some(Condition::NotExists),
+        },
+        TransactOp::Delete {
+            key: key.clone(),
+            condition: Some(Condition::Equals("owner".into(), s("bo"))),
+        },
     ])
     .await
     .expect("a transaction whose conditions hold");
     assert!(t.get(&key).await.expect("get").is_none());
-    assert!(t.get(&Key::new("ACCOUNT#2", "PROFILE")).await.expect("get").is_some());
+    assert!(
+        t.get(&Key::new("ACCOUNT#2", "PROFILE"))
+            .await
+            .expect("get")
+            .is_some()
+    );
 }
 
 pub async fn query_pagination_past_1mb(b: &Backend) {
     let t = b.table.as_ref();
     let filler = "x".repeat(10_000);
     let writes: Vec<WriteRequest> = (0..300)
-        .map(|i| WriteRequest::Put(item("BIG", &format!("ITEM#{i:04}"), &[("filler", s(&filler))])))
+        .map(|i| {
+            WriteRequest::Put(item(
+                "BIG",
+                &format!("ITEM#{i:04}"),
+                &[("filler", s(&filler))],
+            ))
+        })
         .collect();
-    let total_bytes: usize = writes.iter().map(|w| match w { WriteRequest::Put(i) => item_size(i), WriteRequest::Delete(_) => 0 }).sum();
-    assert!(total_bytes > 2 * MAX_PAGE_BYTES, "the partition must span several 1 MB pages");
-    strata_store::write_all(t, writes, BatchPolicy::default()).await.expect("write");
+    let total_bytes: usize = writes
+        .iter()
+        .map(|w| match w {
+            WriteRequest::Put(i) => item_size(i),
+            WriteRequest::Delete(_) => 0,
+        })
+        .sum();
+    assert!(
+        total_bytes > 2 * MAX_PAGE_BYTES,
+        "the partition must span several 1 MB pages"
+    );
+    strata_store::write_all(t, writes, BatchPolicy::default())
+        .await
+        .expect("write");
 
     let mut start = None;
     let (mut seen, mut pages) = (Vec::new(), 0);
     loop {
-        let page = t.query(Query::partition("BIG").start(start)).await.expect("query");
+        let page = t
+            .query(Query::partition("BIG").start(start))
+            .await
+            .expect("query");
         pages += 1;
         let page_bytes: usize = page.items.iter().map(item_size).sum();
-        assert!(page_bytes <= MAX_PAGE_BYTES + 11_000, "a page of {page_bytes} bytes passes DynamoDB's 1 MB limit");
+        assert!(
+            page_bytes <= MAX_PAGE_BYTES + 11_000,
+            "a page of {page_bytes} bytes passes DynamoDB's 1 MB limit"
+        );
         seen.extend(sort_keys(&page.items));
         match page.next {
             Some(next) => start = Some(next),
@@ -115,20 +199,38 @@ pub async fn query_pagination_past_1mb(b: &Backend) {
     }
     let expected: Vec<String> = (0..300).map(|i| format!("ITEM#{i:04}")).collect();
     assert_eq!(seen, expected, "every item once, in sort-key order");
-    assert!(pages >= 3, "2.9 MB must take at least 3 pages, took {pages}");
+    assert!(
+        pages >= 3,
+        "2.9 MB must take at least 3 pages, took {pages}"
+    );
 }
 
 pub async fn query_pagination_past_100_items(b: &Backend) {
     let t = b.table.as_ref();
-    let writes = (0..250).map(|i| WriteRequest::Put(item("MANY", &format!("E#{i:03}"), &[("n", Value::number(i))]))).collect();
-    strata_store::write_all(t, writes, BatchPolicy::default()).await.expect("write");
-    t.put(item("MANY-NEIGHBOUR", "E#000", &[]), None).await.expect("neighbour");
+    let writes = (0..250)
+        .map(|i| {
+            WriteRequest::Put(item(
+                "MANY",
+                &format!("E#{i:03}"),
+                &[("n", Value::number(i))],
+            ))
+        })
+        .collect();
+    strata_store::write_all(t, writes, BatchPolicy::default())
+        .await
+        .expect("write");
+    t.put(item("MANY-NEIGHBOUR", "E#000", &[]), None)
+        .await
+        .expect("neighbour");
 
     let mut page_sizes = Vec::new();
     let mut start = None;
     let mut seen = Vec::new();
     loop {
-        let page = t.query(Query::partition("MANY").limit(100).start(start)).await.expect("query");
+        let page = t
+            .query(Query::partition("MANY").limit(100).start(start))
+            .await
+            .expect("query");
         page_sizes.push(page.items.len());
         seen.extend(sort_keys(&page.items));
         match page.next {
@@ -137,37 +239,85 @@ pub async fn query_pagination_past_100_items(b: &Backend) {
         }
     }
     assert_eq!(seen.len(), 250);
-    assert_eq!(&page_sizes[..3], &[100, 100, 50], "pages of at most 100: {page_sizes:?}");
+    assert_eq!(
+        &page_sizes[..3],
+        &[100, 100, 50],
+        "pages of at most 100: {page_sizes:?}"
+    );
     assert!(page_sizes[3..].iter().all(|n| *n == 0));
 
     let (backward, _) = query_all(t, Query::partition("MANY").limit(100).backward()).await;
     let expected_backward: Vec<String> = (0..250).rev().map(|i| format!("E#{i:03}")).collect();
     assert_eq!(sort_keys(&backward), expected_backward);
 
-    let (prefixed, _) = query_all(t, Query::partition("MANY").sort(SortCondition::BeginsWith("E#12".into()))).await;
-    assert_eq!(sort_keys(&prefixed), ["E#120", "E#121", "E#122", "E#123", "E#124", "E#125", "E#126", "E#127", "E#128", "E#129"]);
-    let (between, _) = query_all(t, Query::partition("MANY").sort(SortCondition::Between("E#010".into(), "E#012".into()))).await;
+    let (prefixed, _) = query_all(
+        t,
+        Query::partition("MANY").sort(SortCondition::BeginsWith("E#12".into())),
+    )
+    .await;
+    assert_eq!(
+        sort_keys(&prefixed),
+        [
+            "E#120", "E#121", "E#122", "E#123", "E#124", "E#125", "E#126", "E#127", "E#128",
+            "E#129"
+        ]
+    );
+    let (between, _) = query_all(
+        t,
+        Query::partition("MANY").sort(SortCondition::Between("E#010".into(), "E#012".into())),
+    )
+    .await;
     assert_eq!(sort_keys(&between), ["E#010", "E#011", "E#012"]);
-    let (one, _) = query_all(t, Query::partition("MANY").sort(SortCondition::Equals("E#200".into()))).await;
+    let (one, _) = query_all(
+        t,
+        Query::partition("MANY").sort(SortCondition::Equals("E#200".into())),
+    )
+    .await;
     assert_eq!(one[0].get("n").and_then(Value::as_i64), Some(200));
 }
 
 pub async fn batch_write_10000_items_under_throttling(b: &Backend) {
     let faulty = Arc::new(FaultyTable::new(b.table.clone(), 20_261_122));
     let writes: Vec<WriteRequest> = (0..10_000)
-        .map(|i| WriteRequest::Put(item(&format!("LOAD#{}", i % 16), &format!("ROW#{i:05}"), &[("row", Value::number(i))])))
+        .map(|i| {
+            WriteRequest::Put(item(
+                &format!("LOAD#{}", i % 16),
+                &format!("ROW#{i:05}"),
+                &[("row", Value::number(i))],
+            ))
+        })
         .collect();
-    let policy = BatchPolicy { concurrency: 8, max_attempts: 40, ..BatchPolicy::default() };
-    let report = strata_store::write_all(faulty.as_ref(), writes, policy).await.expect("every item written");
+    let policy = BatchPolicy {
+        concurrency: 8,
+        max_attempts: 40,
+        ..BatchPolicy::default()
+    };
+    let report = strata_store::write_all(faulty.as_ref(), writes, policy)
+        .await
+        .expect("every item written");
     assert_eq!(report.items, 10_000);
-    assert!(faulty.throttled_calls.load(Ordering::Relaxed) > 0, "the test must actually throttle");
-    assert!(faulty.unprocessed_items.load(Ordering::Relaxed) > 1_000, "the test must actually leave items unprocessed");
+    assert!(
+        faulty.throttled_calls.load(Ordering::Relaxed) > 0,
+        "the test must actually throttle"
+    );
+    assert!(
+        faulty.unprocessed_items.load(Ordering::Relaxed) > 1_000,
+        "the test must actually leave items unprocessed"
+    );
     assert!(report.retries > 0);
 
     let mut rows = BTreeSet::new();
     for partition in 0..16 {
-        let (items, _) = query_all(b.table.as_ref(), Query::partition(format!("LOAD#{partition}"))).await;
-        rows.extend(items.iter().map(|i| i.get("row").and_then(Value::as_i64).expect("row")));
+        let (items, _) = query_all(
+            b.table.as_ref(),
+            Query::partition(format!("LOAD#{partition}")),
+        )
+        .await;
+        rows.extend(
+            items
+                .iter()
+                .map(|i| i.get("row").and_then(Value::as_i64).expect("row")),
+        );
     }
     assert_eq!(rows.len(), 10_000, "no item lost");
     assert_eq!(rows.first(), Some(&0));
@@ -181,7 +331,11 @@ fn large_body() -> (Vec<Bytes>, String, u64) {
     let mut chunks = Vec::new();
     let mut total = 0u64;
     for chunk_no in 0..18 {
-        let len = if chunk_no == 17 { 512 * 1024 } else { 1024 * 1024 };
+        let len = if chunk_no == 17 {
+            512 * 1024
+        } else {
+            1024 * 1024
+        };
         let chunk: Vec<u8> = (0..len)
             .map(|_| {
                 state ^= state << 13;
@@ -213,17 +367,37 @@ pub async fn multipart_object_over_16_mib(b: &Backend) {
     let (chunks, digest, size) = large_body();
     assert!(size > 16 * 1024 * 1024);
     let body: blob::ByteStream = Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)));
-    let options = PutOptions { content_type: Some("application/octet-stream".into()), ..PutOptions::default() };
-    let receipt = b.blobs.put("exports/large.bin", body, options).await.expect("put");
+    let options = PutOptions {
+        content_type: Some("application/octet-stream".into()),
+        ..PutOptions::default()
+    };
+    let receipt = b
+        .blobs
+        .put("exports/large.bin", body, options)
+        .await
+        .expect("put");
     assert_eq!(receipt.size, size);
     if b.uploads_in_parts {
-        assert!(receipt.parts >= 3, "17.5 MiB must go up in several parts, went in {}", receipt.parts);
+        assert!(
+            receipt.parts >= 3,
+            "17.5 MiB must go up in several parts, went in {}",
+            receipt.parts
+        );
     }
-    let head = b.blobs.head("exports/large.bin").await.expect("head").expect("exists");
+    let head = b
+        .blobs
+        .head("exports/large.bin")
+        .await
+        .expect("head")
+        .expect("exists");
     assert_eq!(head.size, size);
     let object = b.blobs.get("exports/large.bin").await.expect("get");
     assert_eq!(object.meta.size, size);
-    assert_eq!(sha256_of(object.body).await, (digest, size), "the bytes read back are the bytes written");
+    assert_eq!(
+        sha256_of(object.body).await,
+        (digest, size),
+        "the bytes read back are the bytes written"
+    );
 }
 
 pub async fn storage_class_copy_and_head(b: &Backend) {
@@ -233,54 +407,150 @@ pub async fn storage_class_copy_and_head(b: &Backend) {
         metadata: BTreeMap::from([("records".to_owned(), "3".to_owned())]),
         ..PutOptions::default()
     };
-    blobs.put("cold/2026/part-0.jsonl", blob::body_from("a\nb\nc\n"), options).await.expect("put");
-    let head = blobs.head("cold/2026/part-0.jsonl").await.expect("head").expect("exists");
+    blobs
+        .put(
+            "cold/2026/part-0.jsonl",
+            blob::body_from("a\nb\nc\n"),
+            options,
+        )
+        .await
+        .expect("put");
+    let head = blobs
+        .head("cold/2026/part-0.jsonl")
+        .await
+        .expect("head")
+        .expect("exists");
     assert_eq!(head.storage_class, StorageClass::Standard);
     assert_eq!(head.metadata.get("records").map(String::as_str), Some("3"));
 
-    blobs.copy("cold/2026/part-0.jsonl", "cold/2026/part-0-ia.jsonl", StorageClass::StandardIa).await.expect("copy");
-    let copied = blobs.head("cold/2026/part-0-ia.jsonl").await.expect("head").expect("exists");
+    blobs
+        .copy(
+            "cold/2026/part-0.jsonl",
+            "cold/2026/part-0-ia.jsonl",
+            StorageClass::StandardIa,
+        )
+        .await
+        .expect("copy");
+    let copied = blobs
+        .head("cold/2026/part-0-ia.jsonl")
+        .await
+        .expect("head")
+        .expect("exists");
     assert_eq!(copied.storage_class, StorageClass::StandardIa);
-    assert_eq!(copied.metadata.get("records").map(String::as_str), Some("3"), "a copy keeps the metadata");
+    assert_eq!(
+        copied.metadata.get("records").map(String::as_str),
+        Some("3"),
+        "a copy keeps the metadata"
+    );
     assert_eq!(copied.content_type.as_deref(), Some("application/x-ndjson"));
 
+    // Each class reached by an in-place copy from a readable object, as a
+    // tiering job does; archive classes then refuse reads and further copies.
     for (class, readable) in [
         (StorageClass::GlacierInstantRetrieval, true),
         (StorageClass::GlacierFlexibleRetrieval, false),
         (StorageClass::DeepArchive, false),
     ] {
-        blobs.copy("cold/2026/part-0.jsonl", "cold/2026/part-0.jsonl", class).await.expect("copy in place");
-        let head = blobs.head("cold/2026/part-0.jsonl").await.expect("head").expect("exists");
+        let key = format!("cold/2026/part-{}.jsonl", class.s3_name());
+        blobs
+            .put(&key, blob::body_from("a\nb\nc\n"), PutOptions::default())
+            .await
+            .expect("put");
+        blobs.copy(&key, &key, class).await.expect("copy in place");
+        let head = blobs.head(&key).await.expect("head").expect("exists");
         assert_eq!(head.storage_class, class);
-        match blobs.get("cold/2026/part-0.jsonl").await {
-            Ok(object) if readable => assert_eq!(blob::collect(object.body).await.expect("body"), b"a\nb\nc\n"),
-            Err(BlobError::Archived { storage_class, .. }) if !readable => assert_eq!(storage_class, class),
+        match blobs.get(&key).await {
+            Ok(object) if readable => assert_eq!(
+                blob::collect(object.body).await.expect("body"),
+                b"a\nb\nc\n"
+            ),
+            Err(BlobError::Archived { storage_class, .. }) if !readable => {
+                assert_eq!(storage_class, class)
+            }
             Ok(_) => panic!("{} must not be readable without a restore", class.s3_name()),
             Err(e) => panic!("reading from {}: {e}", class.s3_name()),
+        }
+        if !readable {
+            let copied = blobs
+                .copy(&key, &format!("{key}.copy"), StorageClass::Standard)
+                .await;
+            assert!(
+                matches!(copied, Err(BlobError::Archived { .. })),
+                "copying from {} needs a restore: {copied:?}",
+                class.s3_name()
+            );
         }
     }
 
     let page = blobs.list("cold/2026/", None, 1000).await.expect("list");
-    let classes: Vec<(String, StorageClass)> = page.objects.iter().map(|o| (o.key.clone(), o.storage_class)).collect();
+    let classes: Vec<(String, StorageClass)> = page
+        .objects
+        .iter()
+        .map(|o| (o.key.clone(), o.storage_class))
+        .collect();
     assert_eq!(
         classes,
         [
-            ("cold/2026/part-0-ia.jsonl".to_owned(), StorageClass::StandardIa),
-            ("cold/2026/part-0.jsonl".to_owned(), StorageClass::DeepArchive)
+            (
+                "cold/2026/part-0-ia.jsonl".to_owned(),
+                StorageClass::StandardIa
+            ),
+            ("cold/2026/part-0.jsonl".to_owned(), StorageClass::Standard),
+            (
+                "cold/2026/part-DEEP_ARCHIVE.jsonl".to_owned(),
+                StorageClass::DeepArchive
+            ),
+            (
+                "cold/2026/part-GLACIER.jsonl".to_owned(),
+                StorageClass::GlacierFlexibleRetrieval
+            ),
+            (
+                "cold/2026/part-GLACIER_IR.jsonl".to_owned(),
+                StorageClass::GlacierInstantRetrieval
+            ),
         ]
     );
     assert!(blobs.head("cold/none").await.expect("head").is_none());
-    assert!(matches!(blobs.get("cold/none").await, Err(BlobError::NotFound(_))));
-    blobs.delete("cold/2026/part-0-ia.jsonl").await.expect("delete");
-    blobs.delete("cold/2026/part-0-ia.jsonl").await.expect("deleting a missing key is fine");
-    assert!(blobs.head("cold/2026/part-0-ia.jsonl").await.expect("head").is_none());
+    assert!(matches!(
+        blobs.get("cold/none").await,
+        Err(BlobError::NotFound(_))
+    ));
+    blobs
+        .delete("cold/2026/part-0-ia.jsonl")
+        .await
+        .expect("delete");
+    blobs
+        .delete("cold/2026/part-0-ia.jsonl")
+        .await
+        .expect("deleting a missing key is fine");
+    assert!(
+        blobs
+            .head("cold/2026/part-0-ia.jsonl")
+            .await
+            .expect("head")
+            .is_none()
+    );
 }
 
 pub async fn blob_listing_pages_in_key_order(b: &Backend) {
     for i in (0..25).rev() {
-        b.blobs.put(&format!("imports/batch-{i:02}.csv"), blob::body_from(format!("row {i}\n")), PutOptions::default()).await.expect("put");
+        b.blobs
+            .put(
+                &format!("imports/batch-{i:02}.csv"),
+                blob::body_from(format!("row {i}\n")),
+                PutOptions::default(),
+            )
+            .await
+            .expect("put");
     }
-    b.blobs.put("importsx/other.csv", blob::body_from("x"), PutOptions::default()).await.expect("put");
+    b.blobs
+        .put(
+            "importsx/other.csv",
+            blob::body_from("x"),
+            PutOptions::default(),
+        )
+        .await
+        .expect("put");
     let (mut keys, mut next, mut pages) = (Vec::new(), None, 0);
     loop {
         let page = b.blobs.list("imports/", next, 10).await.expect("list");
@@ -292,7 +562,9 @@ pub async fn blob_listing_pages_in_key_order(b: &Backend) {
             None => break,
         }
     }
-    let expected: Vec<String> = (0..25).map(|i| format!("imports/batch-{i:02}.csv")).collect();
+    let expected: Vec<String> = (0..25)
+        .map(|i| format!("imports/batch-{i:02}.csv"))
+        .collect();
     assert_eq!(keys, expected);
     assert_eq!(pages, 3);
 }
@@ -300,31 +572,84 @@ pub async fn blob_listing_pages_in_key_order(b: &Backend) {
 pub async fn chinese_text_and_emoji_round_trip(b: &Backend) {
     let t = b.table.as_ref();
     let text = "张伟在美食饮品 › 粮油 › 大米下单 🍚🎉, naïve café, עברית, 𝄞";
-    let stored = item("CUST#王小明", "NOTE#😀", &[("text", s(text)), ("tags", Value::L(vec![s("粮油"), s("🌾")]))]);
+    let stored = item(
+        "CUST#王小明",
+        "NOTE#😀",
+        &[
+            ("text", s(text)),
+            ("tags", Value::L(vec![s("粮油"), s("🌾")])),
+        ],
+    );
     t.put(stored.clone(), None).await.expect("put");
-    assert_eq!(t.get(&Key::new("CUST#王小明", "NOTE#😀")).await.expect("get"), Some(stored));
-    let (found, _) = query_all(t, Query::partition("CUST#王小明").sort(SortCondition::BeginsWith("NOTE#".into()))).await;
+    assert_eq!(
+        t.get(&Key::new("CUST#王小明", "NOTE#😀"))
+            .await
+            .expect("get"),
+        Some(stored)
+    );
+    let (found, _) = query_all(
+        t,
+        Query::partition("CUST#王小明").sort(SortCondition::BeginsWith("NOTE#".into())),
+    )
+    .await;
     assert_eq!(found.len(), 1);
 
-    b.blobs.put("exports/客户-😀.jsonl", blob::body_from(text.as_bytes().to_vec()), PutOptions::default()).await.expect("put");
+    b.blobs
+        .put(
+            "exports/客户-😀.jsonl",
+            blob::body_from(text.as_bytes().to_vec()),
+            PutOptions::default(),
+        )
+        .await
+        .expect("put");
     let object = b.blobs.get("exports/客户-😀.jsonl").await.expect("get");
-    assert_eq!(String::from_utf8(blob::collect(object.body).await.expect("body")).expect("utf-8"), text);
+    assert_eq!(
+        String::from_utf8(blob::collect(object.body).await.expect("body")).expect("utf-8"),
+        text
+    );
 
     let customers = CustomerRepository::new(b.table.clone());
-    let input = CustomerInput { name: Some("欧阳 娜娜 🌸".into()), email: Some("NANA@例子.中国".into()), ..Default::default() };
+    let input = CustomerInput {
+        name: Some("欧阳 娜娜 🌸".into()),
+        email: Some("NANA@例子.中国".into()),
+        ..Default::default()
+    };
     let now = chrono::Utc::now();
-    let customer = Customer::create(CustomerId::generate(), input.validate(&ReadOptions::default(), now).expect("valid"), now);
+    let customer = Customer::create(
+        CustomerId::generate(),
+        input.validate(&ReadOptions::default(), now).expect("valid"),
+        now,
+    );
     customers.create(&customer).await.expect("create");
-    assert_eq!(customers.get(customer.id).await.expect("get"), Some(customer.clone()));
+    assert_eq!(
+        customers.get(customer.id).await.expect("get"),
+        Some(customer.clone())
+    );
     let email = customer.identity.email.clone().expect("email");
-    assert_eq!(customers.find(&Identifier::Email(email)).await.expect("find"), Some(customer.id));
+    assert_eq!(
+        customers
+            .find(&Identifier::Email(email))
+            .await
+            .expect("find"),
+        Some(customer.id)
+    );
 }
 
 pub async fn concurrent_writers_lose_no_update(b: &Backend) {
     const WRITERS: usize = 8;
     const INCREMENTS: i64 = 15;
     let key = Key::new("COUNTER#1", "STATE");
-    b.table.put(item(&key.pk, &key.sk, &[("version", Value::number(0)), ("count", Value::number(0))]), None).await.expect("seed");
+    b.table
+        .put(
+            item(
+                &key.pk,
+                &key.sk,
+                &[("version", Value::number(0)), ("count", Value::number(0))],
+            ),
+            None,
+        )
+        .await
+        .expect("seed");
     let tasks: Vec<_> = (0..WRITERS)
         .map(|_| {
             let table = b.table.clone();
@@ -334,10 +659,22 @@ pub async fn concurrent_writers_lose_no_update(b: &Backend) {
                 for _ in 0..INCREMENTS {
                     loop {
                         let current = table.get(&key).await.expect("get").expect("exists");
-                        let version = current.get("version").and_then(Value::as_i64).expect("version");
+                        let version = current
+                            .get("version")
+                            .and_then(Value::as_i64)
+                            .expect("version");
                         let count = current.get("count").and_then(Value::as_i64).expect("count");
-                        let update = Update::default().set("count", Value::number(count + 1)).set("version", Value::number(version + 1));
-                        match table.update(&key, update, Some(Condition::Equals("version".into(), Value::number(version)))).await {
+                        let update = Update::default()
+                            .set("count", Value::number(count + 1))
+                            .set("version", Value::number(version + 1));
+                        match table
+                            .update(
+                                &key,
+                                update,
+                                Some(Condition::Equals("version".into(), Value::number(version))),
+                            )
+                            .await
+                        {
                             Ok(_) => break,
                             Err(TableError::ConditionFailed) => conflicts += 1,
                             Err(e) => panic!("update: {e}"),
@@ -354,18 +691,30 @@ pub async fn concurrent_writers_lose_no_update(b: &Backend) {
     }
     let last = b.table.get(&key).await.expect("get").expect("exists");
     let expected = WRITERS as i64 * INCREMENTS;
-    assert_eq!(last.get("count").and_then(Value::as_i64), Some(expected), "no lost update ({conflicts} conflicts retried)");
+    assert_eq!(
+        last.get("count").and_then(Value::as_i64),
+        Some(expected),
+        "no lost update ({conflicts} conflicts retried)"
+    );
     assert_eq!(last.get("version").and_then(Value::as_i64), Some(expected));
 }
 
 pub async fn parallel_scan_covers_each_item_once(b: &Backend) {
-    let writes = (0..600).map(|i| WriteRequest::Put(item(&format!("SCAN#{i}"), "X", &[]))).collect();
-    strata_store::write_all(b.table.as_ref(), writes, BatchPolicy::default()).await.expect("write");
+    let writes = (0..600)
+        .map(|i| WriteRequest::Put(item(&format!("SCAN#{i}"), "X", &[])))
+        .collect();
+    strata_store::write_all(b.table.as_ref(), writes, BatchPolicy::default())
+        .await
+        .expect("write");
     let mut seen = Vec::new();
     for segment in 0..4 {
         let mut start = None;
         loop {
-            let page = b.table.scan(segment, 4, start, Some(100)).await.expect("scan");
+            let page = b
+                .table
+                .scan(segment, 4, start, Some(100))
+                .await
+                .expect("scan");
             seen.extend(page.items.iter().map(|i| Key::of(i).expect("key").pk));
             match page.next {
                 Some(next) => start = Some(next),
@@ -376,33 +725,69 @@ pub async fn parallel_scan_covers_each_item_once(b: &Backend) {
     let unique: BTreeSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), 600, "each item exactly once across segments");
     assert_eq!(unique.len(), 600);
-    assert!(b.table.scan(4, 4, None, None).await.is_err(), "a segment outside the scan is refused");
+    assert!(
+        b.table.scan(4, 4, None, None).await.is_err(),
+        "a segment outside the scan is refused"
+    );
 }
 
 pub async fn secondary_indexes_follow_their_items(b: &Backend) {
     let t = b.table.as_ref();
     for (id, tier) in [("c1", "gold"), ("c2", "gold"), ("c3", "silver")] {
-        t.put(item(&format!("CUST#{id}"), "PROFILE", &[("gsi1pk", s(&format!("TIER#{tier}"))), ("gsi1sk", s(id))]), None)
-            .await
-            .expect("put");
+        t.put(
+            item(
+                &format!("CUST#{id}"),
+                "PROFILE",
+                &[("gsi1pk", s(&format!("TIER#{tier}"))), ("gsi1sk", s(id))],
+            ),
+            None,
+        )
+        .await
+        .expect("put");
     }
-    t.put(item("CUST#c4", "PROFILE", &[]), None).await.expect("an item without index keys");
-    let gold = |t: &'_ dyn Table| query_all(t, Query::on_index(Index::Gsi1, "TIER#gold"));
+    t.put(item("CUST#c4", "PROFILE", &[]), None)
+        .await
+        .expect("an item without index keys");
+    let gold = || Query::on_index(Index::Gsi1, "TIER#gold");
     // Index reads are eventually consistent in DynamoDB; moto and the embedded store apply at once.
-    assert_eq!(sort_keys(&gold(t).await.0), ["PROFILE", "PROFILE"]);
-    t.update(&Key::new("CUST#c2", "PROFILE"), Update::default().remove("gsi1pk").remove("gsi1sk"), None).await.expect("update");
-    let remaining: Vec<String> = gold(t).await.0.iter().map(|i| Key::of(i).expect("key").pk).collect();
+    assert_eq!(
+        sort_keys(&query_all(t, gold()).await.0),
+        ["PROFILE", "PROFILE"]
+    );
+    t.update(
+        &Key::new("CUST#c2", "PROFILE"),
+        Update::default().remove("gsi1pk").remove("gsi1sk"),
+        None,
+    )
+    .await
+    .expect("update");
+    let remaining: Vec<String> = query_all(t, gold())
+        .await
+        .0
+        .iter()
+        .map(|i| Key::of(i).expect("key").pk)
+        .collect();
     assert_eq!(remaining, ["CUST#c1"]);
-    t.delete(&Key::new("CUST#c1", "PROFILE"), None).await.expect("delete");
-    assert!(gold(t).await.0.is_empty());
+    t.delete(&Key::new("CUST#c1", "PROFILE"), None)
+        .await
+        .expect("delete");
+    assert!(query_all(t, gold()).await.0.is_empty());
 }
 
 pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
     let customers = CustomerRepository::new(b.table.clone());
     let now = chrono::Utc::now();
     let make = |email: &str| {
-        let input = CustomerInput { email: Some(email.into()), phone: Some("13812345678".into()), ..Default::default() };
-        Customer::create(CustomerId::generate(), input.validate(&ReadOptions::default(), now).expect("valid"), now)
+        let input = CustomerInput {
+            email: Some(email.into()),
+            phone: Some("13812345678".into()),
+            ..Default::default()
+        };
+        Customer::create(
+            CustomerId::generate(),
+            input.validate(&ReadOptions::default(), now).expect("valid"),
+            now,
+        )
     };
     let mut ana = make("ana@shop.cn");
     ana.tier = Some(Tier::Gold);
@@ -416,18 +801,38 @@ pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
         }
         other => panic!("a taken phone number must be refused, got {other:?}"),
     }
-    assert!(customers.get(rival.id).await.expect("get").is_none(), "the refused profile is not half-written");
+    assert!(
+        customers.get(rival.id).await.expect("get").is_none(),
+        "the refused profile is not half-written"
+    );
 
     let mut changed = ana.clone();
-    changed.identity.email = Some(strata_domain::contact::Email::parse("email", "ana.new@shop.cn").expect("email"));
+    changed.identity.email =
+        Some(strata_domain::contact::Email::parse("email", "ana.new@shop.cn").expect("email"));
     let saved = customers.save(&changed).await.expect("save");
     assert_eq!(saved.version, 1);
     let old = Identifier::Email(ana.identity.email.clone().expect("email"));
     let new = Identifier::Email(changed.identity.email.clone().expect("email"));
-    assert_eq!(customers.find(&old).await.expect("find"), None, "the old e-mail is released");
+    assert_eq!(
+        customers.find(&old).await.expect("find"),
+        None,
+        "the old e-mail is released"
+    );
     assert_eq!(customers.find(&new).await.expect("find"), Some(ana.id));
-    assert!(matches!(customers.save(&changed).await, Err(StoreError::Conflict { .. })), "saving a stale version is refused");
+    assert!(
+        matches!(
+            customers.save(&changed).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "saving a stale version is refused"
+    );
 
-    let gold = customers.list_by_tier(Tier::Gold, None, 10).await.expect("list");
-    assert_eq!(gold.customers.iter().map(|c| c.id).collect::<Vec<_>>(), [ana.id]);
+    let gold = customers
+        .list_by_tier(Tier::Gold, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(
+        gold.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [ana.id]
+    );
 }

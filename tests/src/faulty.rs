@@ -37,7 +37,10 @@ impl FaultyTable {
     }
 
     fn roll(&self) -> f64 {
-        self.rng.lock().map(|mut rng| rng.random::<f64>()).unwrap_or(0.0)
+        self.rng
+            .lock()
+            .map(|mut rng| rng.random::<f64>())
+            .unwrap_or(0.0)
     }
 }
 
@@ -51,7 +54,12 @@ impl Table for FaultyTable {
         self.inner.put(item, condition).await
     }
 
-    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item, TableError> {
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError> {
         self.inner.update(key, update, condition).await
     }
 
@@ -63,16 +71,24 @@ impl Table for FaultyTable {
         self.inner.query(query).await
     }
 
-    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<Vec<WriteRequest>, TableError> {
+    async fn batch_write(
+        &self,
+        writes: Vec<WriteRequest>,
+    ) -> Result<Vec<WriteRequest>, TableError> {
         if self.roll() < self.throttle_rate {
             self.throttled_calls.fetch_add(1, Ordering::Relaxed);
             return Err(TableError::Throttled("injected by FaultyTable".into()));
         }
         let (mut sent, mut held) = (Vec::new(), Vec::new());
         for write in writes {
-            if self.roll() < self.unprocessed_rate { held.push(write) } else { sent.push(write) }
+            if self.roll() < self.unprocessed_rate {
+                held.push(write)
+            } else {
+                sent.push(write)
+            }
         }
-        self.unprocessed_items.fetch_add(held.len(), Ordering::Relaxed);
+        self.unprocessed_items
+            .fetch_add(held.len(), Ordering::Relaxed);
         if sent.is_empty() {
             return Ok(held);
         }
@@ -85,7 +101,13 @@ impl Table for FaultyTable {
         self.inner.transact_write(ops).await
     }
 
-    async fn scan(&self, segment: u32, total_segments: u32, start: Option<Cursor>, limit: Option<u32>) -> Result<Page, TableError> {
+    async fn scan(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        start: Option<Cursor>,
+        limit: Option<u32>,
+    ) -> Result<Page, TableError> {
         self.inner.scan(segment, total_segments, start, limit).await
     }
 }

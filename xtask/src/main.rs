@@ -3,8 +3,9 @@
 mod moto;
 mod python;
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -46,13 +47,30 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 fn demo(root: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let venv = python::ensure_venv(root)?;
     let cdnow = venv.package_file("lifetimes", "datasets/CDNOW_master.txt")?;
-    run(Command::new("cargo").args(["run", "--quiet", "--package", "strata-local", "--bin", "strata", "--", "demo"]).arg("--cdnow").arg(&cdnow).arg("--data-dir").arg(data_dir))
+    run(Command::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "strata-local",
+            "--bin",
+            "strata",
+            "--",
+            "demo",
+        ])
+        .arg("--cdnow")
+        .arg(&cdnow)
+        .arg("--data-dir")
+        .arg(data_dir))
 }
 
 fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
@@ -61,7 +79,15 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         step("format");
         run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
         step("lints");
-        run(Command::new("cargo").args(["clippy", "--workspace", "--all-targets", "--quiet", "--", "-D", "warnings"]))?;
+        run(Command::new("cargo").args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
     }
     step("build tests");
     run(Command::new("cargo").args(["test", "--workspace", "--no-run", "--quiet"]))?;
@@ -70,11 +96,55 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     println!("moto listening on {}", server.endpoint());
     step("run tests");
     let mut tests = Command::new("cargo");
-    tests.args(["test", "--workspace"]);
+    tests.args(["test", "--workspace", "--all-targets"]);
     server.configure(&mut tests);
-    let outcome = run(&mut tests);
+    let outcome = run_counting_tests(&mut tests);
     drop(server);
     outcome
+}
+
+/// Runs `cargo test`, passing its output through, and closes with one line
+/// that totals every test binary's result.
+fn run_counting_tests(command: &mut Command) -> anyhow::Result<()> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {command:?}"))?;
+    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some(counts) = line.strip_prefix("test result: ") {
+                passed += count_before(counts, " passed");
+                failed += count_before(counts, " failed");
+                ignored += count_before(counts, " ignored");
+            }
+        }
+    }
+    let status = child.wait()?;
+    println!("\nxtask: {passed} passed, {failed} failed, {ignored} skipped");
+    if !status.success() {
+        bail!("{command:?} failed ({status})");
+    }
+    if passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+/// `"ok. 14 passed; 0 failed"`, `" passed"` → 14.
+fn count_before(counts: &str, label: &str) -> u64 {
+    counts
+        .split(';')
+        .find_map(|part| {
+            part.trim()
+                .trim_start_matches("ok. ")
+                .trim_start_matches("FAILED. ")
+                .strip_suffix(label.trim_start())
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn step(name: &str) {
@@ -82,7 +152,9 @@ fn step(name: &str) {
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed ({status})");
     }

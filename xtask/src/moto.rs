@@ -28,7 +28,10 @@ impl Server {
             .stdin(Stdio::null())
             .spawn()
             .context("starting moto_server")?;
-        let mut server = Server { child, address: SocketAddr::from(([127, 0, 0, 1], port)) };
+        let mut server = Server {
+            child,
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
         server.wait_until_ready()?;
         Ok(server)
     }
@@ -58,7 +61,10 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        bail!("moto_server did not listen on {} within 60 s; see target/moto.log", self.address)
+        bail!(
+            "moto_server did not listen on {} within 60 s; see target/moto.log",
+            self.address
+        )
     }
 }
 

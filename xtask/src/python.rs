@@ -28,7 +28,11 @@ impl Venv {
             .output()
             .context("asking the venv's Python where a package is")?;
         if !output.status.success() {
-            bail!("package `{package}` is not installed in {}: {}", self.dir.display(), String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "package `{package}` is not installed in {}: {}",
+                self.dir.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let path = PathBuf::from(String::from_utf8(output.stdout)?.trim()).join(relative);
         if !path.is_file() {
@@ -41,24 +45,40 @@ impl Venv {
 /// Makes sure `.venv` exists with every pinned requirement; does nothing when
 /// it is already up to date.
 pub fn ensure_venv(root: &Path) -> anyhow::Result<Venv> {
-    let venv = Venv { dir: root.join(".venv") };
+    let venv = Venv {
+        dir: root.join(".venv"),
+    };
     let wanted = requirements_digest(root)?;
     let stamp = venv.dir.join(STAMP);
-    if std::fs::read_to_string(&stamp).is_ok_and(|have| have.trim() == wanted) && venv.bin("python").exists() {
+    if std::fs::read_to_string(&stamp).is_ok_and(|have| have.trim() == wanted)
+        && venv.bin("python").exists()
+    {
         return Ok(venv);
     }
-    println!("== xtask: installing Python tools into {}", venv.dir.display());
+    println!(
+        "== xtask: installing Python tools into {}",
+        venv.dir.display()
+    );
     if !venv.bin("python").exists() {
         let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         run(Command::new(&python).args(["-m", "venv"]).arg(&venv.dir))?;
     }
     let pip = || {
         let mut pip = Command::new(venv.bin("python"));
-        pip.args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"]);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]);
         pip
     };
     run(pip().arg("-r").arg(root.join(REQUIREMENTS)))?;
-    run(pip().arg("--no-deps").arg("-r").arg(root.join(DATA_REQUIREMENTS)))?;
+    run(pip()
+        .arg("--no-deps")
+        .arg("-r")
+        .arg(root.join(DATA_REQUIREMENTS)))?;
     std::fs::write(&stamp, wanted)?;
     Ok(venv)
 }
@@ -72,7 +92,9 @@ fn requirements_digest(root: &Path) -> anyhow::Result<String> {
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("starting {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed ({status})");
     }

@@ -35,7 +35,11 @@ pub fn read(input: impl BufRead) -> std::io::Result<(Vec<Purchase>, Vec<Rejected
         }
         match parse(index + 1, &raw) {
             Ok(purchase) => purchases.push(purchase),
-            Err(error) => rejected.push(Rejected { line: index + 1, raw, error }),
+            Err(error) => rejected.push(Rejected {
+                line: index + 1,
+                raw,
+                error,
+            }),
         }
     }
     Ok((purchases, rejected))
@@ -44,12 +48,22 @@ pub fn read(input: impl BufRead) -> std::io::Result<(Vec<Purchase>, Vec<Rejected
 fn parse(line: usize, raw: &str) -> Result<Purchase, FieldError> {
     let columns: Vec<&str> = raw.split_whitespace().collect();
     let [customer, date, cds, dollars] = columns[..] else {
-        return Err(FieldError::new("row", "column_count", format!("has {} columns; expected 4", columns.len())));
+        return Err(FieldError::new(
+            "row",
+            "column_count",
+            format!("has {} columns; expected 4", columns.len()),
+        ));
     };
-    let cds = cds.parse::<u32>().map_err(|_| FieldError::new("cds", "invalid_number", format!("`{cds}` is not a count")))?;
+    let cds = cds
+        .parse::<u32>()
+        .map_err(|_| FieldError::new("cds", "invalid_number", format!("`{cds}` is not a count")))?;
     let amount = Money::parse("dollars", dollars, Currency::USD)?;
     if amount.minor < 0 {
-        return Err(FieldError::new("dollars", "negative", "must not be negative"));
+        return Err(FieldError::new(
+            "dollars",
+            "negative",
+            "must not be negative",
+        ));
     }
     Ok(Purchase {
         line,
@@ -72,7 +86,10 @@ mod tests {
         assert_eq!(purchases[0].customer, "00001");
         assert_eq!(purchases[0].amount.minor, 1177);
         assert_eq!(purchases[1].line, 3);
-        let reasons: Vec<(usize, &str)> = rejected.iter().map(|r| (r.line, r.error.field.as_str())).collect();
+        let reasons: Vec<(usize, &str)> = rejected
+            .iter()
+            .map(|r| (r.line, r.error.field.as_str()))
+            .collect();
         assert_eq!(reasons, [(4, "date"), (5, "cds"), (6, "row")]);
     }
 }

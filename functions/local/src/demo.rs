@@ -28,13 +28,15 @@ const SCAN_SEGMENTS: u32 = 4;
 pub async fn run(cdnow_path: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     println!("Strata demo — embedded backend in {}", data_dir.display());
-    let backend = EmbeddedBackend::open(data_dir).with_context(|| format!("opening the store in {}", data_dir.display()))?;
+    let backend = EmbeddedBackend::open(data_dir)
+        .with_context(|| format!("opening the store in {}", data_dir.display()))?;
     let table: Arc<dyn Table> = Arc::new(backend.table);
     let customers = CustomerRepository::new(table.clone());
     let activity = ActivityRepository::new(table.clone());
 
     let step = Instant::now();
-    let file = File::open(cdnow_path).with_context(|| format!("opening {}", cdnow_path.display()))?;
+    let file =
+        File::open(cdnow_path).with_context(|| format!("opening {}", cdnow_path.display()))?;
     let (purchases, rejected) = cdnow::read(BufReader::new(file))?;
     println!(
         "1/3 read {} ({} rows: {} accepted, {} rejected) in {:.2?}",
@@ -53,7 +55,10 @@ pub async fn run(cdnow_path: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let mut ids = BTreeMap::new();
     let mut new_customers = Vec::new();
     for external_id in by_customer.keys() {
-        let source = SourceRef { source: SOURCE.into(), external_id: (*external_id).to_owned() };
+        let source = SourceRef {
+            source: SOURCE.into(),
+            external_id: (*external_id).to_owned(),
+        };
         let id = match customers.find(&Identifier::External(source)).await? {
             Some(existing) => existing,
             None => {
@@ -65,7 +70,10 @@ pub async fn run(cdnow_path: &Path, data_dir: &Path) -> anyhow::Result<()> {
         };
         ids.insert(*external_id, id);
     }
-    let orders: Vec<Order> = by_customer.iter().flat_map(|(external, bought)| orders_of(ids[external], external, bought)).collect();
+    let orders: Vec<Order> = by_customer
+        .iter()
+        .flat_map(|(external, bought)| orders_of(ids[external], external, bought))
+        .collect();
     let policy = BatchPolicy::default();
     let customer_writes = customers.put_many(&new_customers, policy).await?;
     let order_writes = activity.put_orders(&orders, policy).await?;
@@ -102,18 +110,26 @@ pub async fn run(cdnow_path: &Path, data_dir: &Path) -> anyhow::Result<()> {
 fn group_by_customer(purchases: &[Purchase]) -> BTreeMap<&str, Vec<&Purchase>> {
     let mut groups: BTreeMap<&str, Vec<&Purchase>> = BTreeMap::new();
     for purchase in purchases {
-        groups.entry(purchase.customer.as_str()).or_default().push(purchase);
+        groups
+            .entry(purchase.customer.as_str())
+            .or_default()
+            .push(purchase);
     }
     groups
 }
 
 fn new_customer(external_id: &str) -> anyhow::Result<Customer> {
     let input = CustomerInput {
-        source: Some(SourceInput { source: SOURCE.into(), external_id: external_id.into() }),
+        source: Some(SourceInput {
+            source: SOURCE.into(),
+            external_id: external_id.into(),
+        }),
         ..CustomerInput::default()
     };
     let now = Utc::now();
-    let valid = input.validate(&ReadOptions::default(), now).map_err(|e| anyhow::anyhow!("customer {external_id}: {e}"))?;
+    let valid = input
+        .validate(&ReadOptions::default(), now)
+        .map_err(|e| anyhow::anyhow!("customer {external_id}: {e}"))?;
     Ok(Customer::create(CustomerId::generate(), valid, now))
 }
 
@@ -170,7 +186,9 @@ async fn count_by_kind(table: &dyn Table) -> anyhow::Result<BTreeMap<RecordKind,
 fn report_revenue(orders: &[Order]) {
     let mut by_year: BTreeMap<i32, (usize, Money)> = BTreeMap::new();
     for order in orders {
-        let entry = by_year.entry(order.placed_at.year()).or_insert((0, Money::zero(Currency::USD)));
+        let entry = by_year
+            .entry(order.placed_at.year())
+            .or_insert((0, Money::zero(Currency::USD)));
         entry.0 += 1;
         entry.1 = entry.1.checked_add(order.total).unwrap_or(entry.1);
     }
@@ -185,8 +203,10 @@ async fn report_best_customers(
     ids: &BTreeMap<&str, CustomerId>,
     by_customer: &BTreeMap<&str, Vec<&Purchase>>,
 ) -> anyhow::Result<()> {
-    let mut spend: Vec<(&str, i64)> =
-        by_customer.iter().map(|(id, bought)| (*id, bought.iter().map(|p| p.amount.minor).sum())).collect();
+    let mut spend: Vec<(&str, i64)> = by_customer
+        .iter()
+        .map(|(id, bought)| (*id, bought.iter().map(|p| p.amount.minor).sum()))
+        .collect();
     spend.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     println!("    top customers, read back from their partitions:");
     let reads = spend.iter().take(5).map(|(external, _)| async move {
@@ -194,7 +214,12 @@ async fn report_best_customers(
         Ok::<_, anyhow::Error>((external, history))
     });
     for (external, history) in try_join_all(reads).await? {
-        let total = history.orders.iter().try_fold(Money::zero(Currency::USD), |sum, o| sum.checked_add(o.total));
+        let total = history
+            .orders
+            .iter()
+            .try_fold(Money::zero(Currency::USD), |sum, o| {
+                sum.checked_add(o.total)
+            });
         let first = history.orders.first().map(|o| o.placed_at.date_naive());
         let last = history.orders.last().map(|o| o.placed_at.date_naive());
         println!(

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "strata", about = "Strata on one machine, on the embedded backend")]
+#[command(
+    name = "strata",
+    about = "Strata on one machine, on the embedded backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -16,7 +16,13 @@ pub struct Email(String);
 impl Email {
     pub fn parse(field: &str, raw: &str) -> Result<Email, FieldError> {
         let email = raw.trim().to_lowercase();
-        let invalid = |why: &str| FieldError::new(field, "invalid_email", format!("is not an e-mail address: {why}"));
+        let invalid = |why: &str| {
+            FieldError::new(
+                field,
+                "invalid_email",
+                format!("is not an e-mail address: {why}"),
+            )
+        };
         if email.len() > 254 {
             return Err(invalid("longer than 254 bytes"));
         }
@@ -27,13 +33,19 @@ impl Email {
         if domain.contains('@') {
             return Err(invalid("more than one `@`"));
         }
-        if email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c)) {
+        if email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
+        {
             return Err(invalid("contains a space or a forbidden character"));
         }
         let labels: Vec<&str> = domain.split('.').collect();
-        let label_ok = |l: &&str| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-');
+        let label_ok =
+            |l: &&str| !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-');
         if labels.len() < 2 || !labels.iter().all(label_ok) {
-            return Err(invalid("the domain must have at least two dot-separated labels"));
+            return Err(invalid(
+                "the domain must have at least two dot-separated labels",
+            ));
         }
         Ok(Email(email))
     }
@@ -91,7 +103,9 @@ impl Phone {
         if !phonenumber::is_valid(&number) {
             return Err(invalid());
         }
-        Ok(Phone(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Phone(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -120,7 +134,13 @@ pub enum DateOrder {
 /// or `.` separators in the given order. Anything else is an error.
 pub fn parse_date(field: &str, raw: &str, order: DateOrder) -> Result<NaiveDate, FieldError> {
     let text = raw.trim();
-    let invalid = || FieldError::new(field, "invalid_date", format!("`{}` is not a date", preview(text)));
+    let invalid = || {
+        FieldError::new(
+            field,
+            "invalid_date",
+            format!("`{}` is not a date", preview(text)),
+        )
+    };
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return Ok(date);
     }
@@ -128,7 +148,11 @@ pub fn parse_date(field: &str, raw: &str, order: DateOrder) -> Result<NaiveDate,
         return NaiveDate::parse_from_str(text, "%Y%m%d").map_err(|_| invalid());
     }
     let parts: Vec<&str> = text.split(['/', '.', '-']).collect();
-    if parts.len() != 3 || !parts.iter().all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() != 3
+        || !parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(invalid());
     }
     let n = |i: usize| parts[i].parse::<u32>().map_err(|_| invalid());
@@ -148,7 +172,11 @@ pub fn parse_date(field: &str, raw: &str, order: DateOrder) -> Result<NaiveDate,
 
 /// Reads an instant: RFC 3339 (`2024-03-15T08:30:00+08:00`), a naive
 /// `2024-03-15 08:30[:00]` taken as UTC, or a bare date at 00:00 UTC.
-pub fn parse_instant(field: &str, raw: &str, order: DateOrder) -> Result<DateTime<Utc>, FieldError> {
+pub fn parse_instant(
+    field: &str,
+    raw: &str,
+    order: DateOrder,
+) -> Result<DateTime<Utc>, FieldError> {
     let text = raw.trim();
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return Ok(at.with_timezone(&Utc));
@@ -158,8 +186,13 @@ pub fn parse_instant(field: &str, raw: &str, order: DateOrder) -> Result<DateTim
             return Ok(Utc.from_utc_datetime(&naive));
         }
     }
-    let date = parse_date(field, text, order)
-        .map_err(|_| FieldError::new(field, "invalid_time", format!("`{}` is not a date or time", preview(text))))?;
+    let date = parse_date(field, text, order).map_err(|_| {
+        FieldError::new(
+            field,
+            "invalid_time",
+            format!("`{}` is not a date or time", preview(text)),
+        )
+    })?;
     Ok(Utc.from_utc_datetime(&date.and_time(chrono::NaiveTime::MIN)))
 }
 
@@ -194,23 +227,48 @@ pub struct IdDocument {
 }
 
 impl IdDocument {
-    pub fn parse(field: &str, kind: DocumentKind, country: &str, raw: &str) -> Result<IdDocument, FieldError> {
+    pub fn parse(
+        field: &str,
+        kind: DocumentKind,
+        country: &str,
+        raw: &str,
+    ) -> Result<IdDocument, FieldError> {
         let country = country.trim().to_uppercase();
         if country.len() != 2 || !country.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(FieldError::new(format!("{field}.country"), "invalid_country", "must be an ISO 3166 alpha-2 code"));
+            return Err(FieldError::new(
+                format!("{field}.country"),
+                "invalid_country",
+                "must be an ISO 3166 alpha-2 code",
+            ));
         }
-        let number: String = raw.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
-        if number.is_empty() || number.len() > 32 || !number.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(FieldError::new(format!("{field}.number"), "invalid_document", "must be 1 to 32 letters and digits"));
+        let number: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect::<String>()
+            .to_uppercase();
+        if number.is_empty()
+            || number.len() > 32
+            || !number.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(FieldError::new(
+                format!("{field}.number"),
+                "invalid_document",
+                "must be 1 to 32 letters and digits",
+            ));
         }
-        if kind == DocumentKind::NationalId && country == "CN" && !is_valid_prc_resident_id(&number) {
+        if kind == DocumentKind::NationalId && country == "CN" && !is_valid_prc_resident_id(&number)
+        {
             return Err(FieldError::new(
                 format!("{field}.number"),
                 "invalid_document",
                 "is not a valid PRC resident ID number (18 characters with a matching check digit)",
             ));
         }
-        Ok(IdDocument { kind, country, number })
+        Ok(IdDocument {
+            kind,
+            country,
+            number,
+        })
     }
 }
 
@@ -222,7 +280,11 @@ fn is_valid_prc_resident_id(number: &str) -> bool {
     if bytes.len() != 18 || !bytes[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let sum: u32 = bytes[..17].iter().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let sum: u32 = bytes[..17]
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
     CHECK[(sum % 11) as usize] == bytes[17]
 }
 
@@ -232,20 +294,55 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(Email::parse("email", "  Li.Na@Example.COM ").unwrap().as_str(), "li.na@example.com");
-        for bad in ["", "no-at", "a@b", "a@@b.com", "a b@c.com", "@c.com", "a@-c.com"] {
-            assert_eq!(Email::parse("email", bad).unwrap_err().code, "invalid_email", "{bad}");
+        assert_eq!(
+            Email::parse("email", "  Li.Na@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "li.na@example.com"
+        );
+        for bad in [
+            "",
+            "no-at",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "@c.com",
+            "a@-c.com",
+        ] {
+            assert_eq!(
+                Email::parse("email", bad).unwrap_err().code,
+                "invalid_email",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn phones_become_e164_with_china_by_default() {
         let region = PhoneRegion::default();
-        assert_eq!(Phone::parse("phone", "138 1234 5678", region).unwrap().as_str(), "+8613812345678");
-        assert_eq!(Phone::parse("phone", "+44 20 7946 0958", region).unwrap().as_str(), "+442079460958");
+        assert_eq!(
+            Phone::parse("phone", "138 1234 5678", region)
+                .unwrap()
+                .as_str(),
+            "+8613812345678"
+        );
+        assert_eq!(
+            Phone::parse("phone", "+44 20 7946 0958", region)
+                .unwrap()
+                .as_str(),
+            "+442079460958"
+        );
         let us: PhoneRegion = "us".parse().unwrap();
-        assert_eq!(Phone::parse("phone", "(415) 555-2671", us).unwrap().as_str(), "+14155552671");
-        assert_eq!(Phone::parse("phone", "12", region).unwrap_err().code, "invalid_phone");
+        assert_eq!(
+            Phone::parse("phone", "(415) 555-2671", us)
+                .unwrap()
+                .as_str(),
+            "+14155552671"
+        );
+        assert_eq!(
+            Phone::parse("phone", "12", region).unwrap_err().code,
+            "invalid_phone"
+        );
         assert!("ZZZ".parse::<PhoneRegion>().is_err());
     }
 
@@ -268,9 +365,12 @@ mod tests {
     #[test]
     fn prc_resident_ids_are_checked() {
         // The standard's published example number.
-        let ok = IdDocument::parse("doc", DocumentKind::NationalId, "cn", "11010519491231002X").unwrap();
+        let ok =
+            IdDocument::parse("doc", DocumentKind::NationalId, "cn", "11010519491231002X").unwrap();
         assert_eq!(ok.number, "11010519491231002X");
-        assert!(IdDocument::parse("doc", DocumentKind::NationalId, "CN", "110105194912310021").is_err());
+        assert!(
+            IdDocument::parse("doc", DocumentKind::NationalId, "CN", "110105194912310021").is_err()
+        );
         assert!(IdDocument::parse("doc", DocumentKind::Passport, "CN", "E12345678").is_ok());
     }
 

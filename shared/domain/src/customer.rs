@@ -103,7 +103,13 @@ pub enum Tier {
 }
 
 impl Tier {
-    pub const ALL: [Tier; 5] = [Tier::Diamond, Tier::Platinum, Tier::Gold, Tier::Silver, Tier::Bronze];
+    pub const ALL: [Tier; 5] = [
+        Tier::Diamond,
+        Tier::Platinum,
+        Tier::Gold,
+        Tier::Silver,
+        Tier::Bronze,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -172,7 +178,11 @@ impl Customer {
 
     /// Whether the latest decision for the purpose is a grant.
     pub fn has_consent(&self, purpose: Purpose) -> bool {
-        self.consents.iter().rev().find(|c| c.purpose == purpose).is_some_and(|c| c.granted)
+        self.consents
+            .iter()
+            .rev()
+            .find(|c| c.purpose == purpose)
+            .is_some_and(|c| c.granted)
     }
 }
 
@@ -267,34 +277,67 @@ const MAX_CONSENTS_PER_INPUT: usize = 20;
 impl CustomerInput {
     /// Validates and normalises every field, reporting all bad fields at once.
     /// `now` stamps network activity that carries no time of its own.
-    pub fn validate(&self, options: &ReadOptions, now: DateTime<Utc>) -> Result<ValidCustomer, Invalid> {
+    pub fn validate(
+        &self,
+        options: &ReadOptions,
+        now: DateTime<Utc>,
+    ) -> Result<ValidCustomer, Invalid> {
         let mut errors = Collector::default();
         let identity = Identity {
-            name: opt(&mut errors, &self.name, |raw| text::line("name", raw, MAX_LINE_CHARS)),
-            email: opt(&mut errors, &self.email, |raw| non_blank(raw).map(|r| Email::parse("email", r)).transpose()),
+            name: opt(&mut errors, &self.name, |raw| {
+                text::line("name", raw, MAX_LINE_CHARS)
+            }),
+            email: opt(&mut errors, &self.email, |raw| {
+                non_blank(raw).map(|r| Email::parse("email", r)).transpose()
+            }),
             phone: opt(&mut errors, &self.phone, |raw| {
-                non_blank(raw).map(|r| Phone::parse("phone", r, options.phone_region)).transpose()
+                non_blank(raw)
+                    .map(|r| Phone::parse("phone", r, options.phone_region))
+                    .transpose()
             }),
             birth_date: opt(&mut errors, &self.birth_date, |raw| {
-                non_blank(raw).map(|r| birth_date(r, options, now)).transpose()
+                non_blank(raw)
+                    .map(|r| birth_date(r, options, now))
+                    .transpose()
             }),
             id_document: self.id_document.as_ref().and_then(|doc| {
-                errors.take(IdDocument::parse("id_document", doc.kind, &doc.country, &doc.number))
+                errors.take(IdDocument::parse(
+                    "id_document",
+                    doc.kind,
+                    &doc.country,
+                    &doc.number,
+                ))
             }),
-            address: self.address.as_ref().and_then(|a| errors.take(a.validate())).flatten(),
+            address: self
+                .address
+                .as_ref()
+                .and_then(|a| errors.take(a.validate()))
+                .flatten(),
         };
         let preferences = errors.take(self.preferences.validate()).unwrap_or_default();
         let source = self.source.as_ref().and_then(|s| errors.take(s.validate()));
         if self.consents.len() > MAX_CONSENTS_PER_INPUT {
-            errors.push(FieldError::new("consents", "too_many", format!("at most {MAX_CONSENTS_PER_INPUT} per request")));
+            errors.push(FieldError::new(
+                "consents",
+                "too_many",
+                format!("at most {MAX_CONSENTS_PER_INPUT} per request"),
+            ));
         }
         let consents: Vec<Consent> = self
             .consents
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| errors.take(c.validate(options).map_err(|e| e.under(&format!("consents[{i}]")))))
+            .filter_map(|(i, c)| {
+                errors.take(
+                    c.validate(options)
+                        .map_err(|e| e.under(&format!("consents[{i}]"))),
+                )
+            })
             .collect();
-        let network = self.network.as_ref().and_then(|n| errors.take(n.validate(options, now)));
+        let network = self
+            .network
+            .as_ref()
+            .and_then(|n| errors.take(n.validate(options, now)));
         let blank = |raw: &Option<String>| raw.as_deref().and_then(non_blank).is_none();
         if blank(&self.email) && blank(&self.phone) && self.source.is_none() {
             errors.push(FieldError::new(
@@ -327,12 +370,20 @@ fn opt<T>(
     raw.as_deref().and_then(|r| errors.take(read(r)).flatten())
 }
 
-fn birth_date(raw: &str, options: &ReadOptions, now: DateTime<Utc>) -> Result<NaiveDate, FieldError> {
+fn birth_date(
+    raw: &str,
+    options: &ReadOptions,
+    now: DateTime<Utc>,
+) -> Result<NaiveDate, FieldError> {
     let date = contact::parse_date("birth_date", raw, options.date_order)?;
     let today = now.date_naive();
     let oldest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
     if date > today || date < oldest {
-        return Err(FieldError::new("birth_date", "out_of_range", "must be between 1900-01-01 and today"));
+        return Err(FieldError::new(
+            "birth_date",
+            "out_of_range",
+            "must be between 1900-01-01 and today",
+        ));
     }
     Ok(date)
 }
@@ -340,11 +391,22 @@ fn birth_date(raw: &str, options: &ReadOptions, now: DateTime<Utc>) -> Result<Na
 impl AddressInput {
     fn validate(&self) -> Result<Option<Address>, FieldError> {
         let field = |name: &str, raw: &Option<String>| -> Result<Option<String>, FieldError> {
-            raw.as_deref().map(|r| text::line(&format!("address.{name}"), r, MAX_LINE_CHARS)).transpose().map(Option::flatten)
+            raw.as_deref()
+                .map(|r| text::line(&format!("address.{name}"), r, MAX_LINE_CHARS))
+                .transpose()
+                .map(Option::flatten)
         };
         let country = match field("country", &self.country)? {
-            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.to_uppercase()),
-            Some(_) => return Err(FieldError::new("address.country", "invalid_country", "must be an ISO 3166 alpha-2 code")),
+            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                Some(c.to_uppercase())
+            }
+            Some(_) => {
+                return Err(FieldError::new(
+                    "address.country",
+                    "invalid_country",
+                    "must be an ISO 3166 alpha-2 code",
+                ));
+            }
             None => None,
         };
         let address = Address {
@@ -370,31 +432,52 @@ impl PreferencesInput {
         }
         let mut categories = Vec::with_capacity(self.categories.len());
         for (i, raw) in self.categories.iter().enumerate() {
-            if let Some(c) = text::line(&format!("preferences.categories[{i}]"), raw, MAX_LINE_CHARS)? {
-                if !categories.contains(&c) {
-                    categories.push(c);
-                }
+            if let Some(c) =
+                text::line(&format!("preferences.categories[{i}]"), raw, MAX_LINE_CHARS)?
+                && !categories.contains(&c)
+            {
+                categories.push(c);
             }
         }
-        let language = match self.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        let language = match self
+            .language
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
             Some(tag) if is_language_tag(tag) => Some(tag.to_owned()),
-            Some(_) => return Err(FieldError::new("preferences.language", "invalid_language", "must be a BCP 47 tag such as zh-CN")),
+            Some(_) => {
+                return Err(FieldError::new(
+                    "preferences.language",
+                    "invalid_language",
+                    "must be a BCP 47 tag such as zh-CN",
+                ));
+            }
             None => None,
         };
-        Ok(Preferences { categories, contact_channel: self.contact_channel, language })
+        Ok(Preferences {
+            categories,
+            contact_channel: self.contact_channel,
+            language,
+        })
     }
 }
 
 fn is_language_tag(tag: &str) -> bool {
     tag.len() <= 35
-        && tag.split('-').all(|part| (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && tag.split('-').all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 impl SourceInput {
     fn validate(&self) -> Result<SourceRef, FieldError> {
         let source = text::identifier("source.source", &self.source)?.to_lowercase();
         let external_id = text::identifier("source.external_id", &self.external_id)?;
-        Ok(SourceRef { source, external_id })
+        Ok(SourceRef {
+            source,
+            external_id,
+        })
     }
 }
 
@@ -411,12 +494,22 @@ impl ConsentInput {
 }
 
 impl NetworkInput {
-    fn validate(&self, options: &ReadOptions, now: DateTime<Utc>) -> Result<NetworkActivity, FieldError> {
+    fn validate(
+        &self,
+        options: &ReadOptions,
+        now: DateTime<Utc>,
+    ) -> Result<NetworkActivity, FieldError> {
         let ip = match self.ip.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            Some(raw) => Some(raw.parse::<IpAddr>().map_err(|_| FieldError::new("network.ip", "invalid_ip", "is not an IP address"))?),
+            Some(raw) => Some(raw.parse::<IpAddr>().map_err(|_| {
+                FieldError::new("network.ip", "invalid_ip", "is not an IP address")
+            })?),
             None => None,
         };
-        let device_id = self.device_id.as_deref().map(|d| text::identifier("network.device_id", d)).transpose()?;
+        let device_id = self
+            .device_id
+            .as_deref()
+            .map(|d| text::identifier("network.device_id", d))
+            .transpose()?;
         let user_agent = self
             .user_agent
             .as_deref()
@@ -427,7 +520,12 @@ impl NetworkInput {
             Some(raw) => contact::parse_instant("network.seen_at", raw, options.date_order)?,
             None => now,
         };
-        Ok(NetworkActivity { ip, device_id, user_agent, seen_at })
+        Ok(NetworkActivity {
+            ip,
+            device_id,
+            user_agent,
+            seen_at,
+        })
     }
 }
 
@@ -446,7 +544,10 @@ mod tests {
             email: Some("Zhang.Wei@Example.CN".into()),
             phone: Some("138-1234-5678".into()),
             birth_date: Some("1990/05/17".into()),
-            source: Some(SourceInput { source: "Shopify".into(), external_id: " 42 ".into() }),
+            source: Some(SourceInput {
+                source: "Shopify".into(),
+                external_id: " 42 ".into(),
+            }),
             consents: vec![ConsentInput {
                 purpose: Purpose::Marketing,
                 granted: true,
@@ -454,13 +555,22 @@ mod tests {
                 version: "v3".into(),
                 source: "signup-form".into(),
             }],
-            network: Some(NetworkInput { ip: Some("2001:db8::1".into()), ..Default::default() }),
+            network: Some(NetworkInput {
+                ip: Some("2001:db8::1".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let valid = input.validate(&ReadOptions::default(), now()).unwrap();
         assert_eq!(valid.identity.name.as_deref(), Some("张 伟"));
-        assert_eq!(valid.identity.email.as_ref().unwrap().as_str(), "zhang.wei@example.cn");
-        assert_eq!(valid.identity.phone.as_ref().unwrap().as_str(), "+8613812345678");
+        assert_eq!(
+            valid.identity.email.as_ref().unwrap().as_str(),
+            "zhang.wei@example.cn"
+        );
+        assert_eq!(
+            valid.identity.phone.as_ref().unwrap().as_str(),
+            "+8613812345678"
+        );
         assert_eq!(valid.source.as_ref().unwrap().source, "shopify");
         assert_eq!(valid.network.as_ref().unwrap().seen_at, now());
         let customer = Customer::create(CustomerId::generate(), valid, now());
@@ -475,7 +585,10 @@ mod tests {
             email: Some("not-an-email".into()),
             phone: Some("123".into()),
             birth_date: Some("2990-01-01".into()),
-            address: Some(AddressInput { country: Some("China".into()), ..Default::default() }),
+            address: Some(AddressInput {
+                country: Some("China".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let invalid = input.validate(&ReadOptions::default(), now()).unwrap_err();
@@ -485,7 +598,10 @@ mod tests {
 
     #[test]
     fn needs_something_to_tell_people_apart() {
-        let input = CustomerInput { name: Some("Anonymous".into()), ..Default::default() };
+        let input = CustomerInput {
+            name: Some("Anonymous".into()),
+            ..Default::default()
+        };
         let invalid = input.validate(&ReadOptions::default(), now()).unwrap_err();
         assert_eq!(invalid.errors[0].code, "no_identifier");
     }
@@ -493,17 +609,28 @@ mod tests {
     #[test]
     fn refuses_unknown_fields() {
         let json = r#"{"email":"a@b.cn","tier":"diamond"}"#;
-        let err = serde_json::from_str::<CustomerInput>(json).unwrap_err().to_string();
+        let err = serde_json::from_str::<CustomerInput>(json)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown field `tier`"), "{err}");
     }
 
     #[test]
     fn latest_consent_decision_wins() {
-        let valid = CustomerInput { email: Some("a@b.cn".into()), ..Default::default() }
-            .validate(&ReadOptions::default(), now())
-            .unwrap();
+        let valid = CustomerInput {
+            email: Some("a@b.cn".into()),
+            ..Default::default()
+        }
+        .validate(&ReadOptions::default(), now())
+        .unwrap();
         let mut customer = Customer::create(CustomerId::generate(), valid, now());
-        let decision = |granted| Consent { purpose: Purpose::Profiling, granted, at: now(), version: "1".into(), source: "t".into() };
+        let decision = |granted| Consent {
+            purpose: Purpose::Profiling,
+            granted,
+            at: now(),
+            version: "1".into(),
+            source: "t".into(),
+        };
         customer.consents = vec![decision(true), decision(false)];
         assert!(!customer.has_consent(Purpose::Profiling));
     }

@@ -16,7 +16,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code, message: message.into() }
+        FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn required(field: impl Into<String>) -> Self {
@@ -25,7 +29,11 @@ impl FieldError {
 
     /// The same error reported under a parent path, e.g. `lines[2]` + `quantity`.
     pub fn under(mut self, parent: &str) -> Self {
-        self.field = if self.field.is_empty() { parent.to_owned() } else { format!("{parent}.{}", self.field) };
+        self.field = if self.field.is_empty() {
+            parent.to_owned()
+        } else {
+            format!("{parent}.{}", self.field)
+        };
         self
     }
 }
@@ -51,7 +59,9 @@ impl fmt::Display for Invalid {
 
 impl From<FieldError> for Invalid {
     fn from(error: FieldError) -> Self {
-        Invalid { errors: vec![error] }
+        Invalid {
+            errors: vec![error],
+        }
     }
 }
 
@@ -79,11 +89,18 @@ impl Collector {
     }
 
     pub fn extend(&mut self, invalid: Invalid, parent: &str) {
-        self.errors.extend(invalid.errors.into_iter().map(|e| e.under(parent)));
+        self.errors
+            .extend(invalid.errors.into_iter().map(|e| e.under(parent)));
     }
 
     /// `Ok(value)` when nothing was recorded.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Invalid> {
-        if self.errors.is_empty() { Ok(value()) } else { Err(Invalid { errors: self.errors }) }
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(Invalid {
+                errors: self.errors,
+            })
+        }
     }
 }

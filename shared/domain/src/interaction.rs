@@ -48,20 +48,45 @@ pub struct InteractionInput {
 }
 
 impl InteractionInput {
-    pub fn validate(&self, customer_id: CustomerId, options: &ReadOptions) -> Result<Interaction, Invalid> {
+    pub fn validate(
+        &self,
+        customer_id: CustomerId,
+        options: &ReadOptions,
+    ) -> Result<Interaction, Invalid> {
         let mut errors = Collector::default();
         let id = match self.id.as_deref() {
             Some(raw) => errors.take(InteractionId::parse("id", raw)),
             None => Some(InteractionId::generate()),
         };
         let at = errors.take(contact::parse_instant("at", &self.at, options.date_order));
-        let text = self.text.as_deref().and_then(|t| errors.take(text::free_text("text", t, MAX_FREE_TEXT_CHARS))).flatten();
-        let product_id = self.product_id.as_deref().and_then(|p| errors.take(ProductId::parse("product_id", p)));
-        let order_id = self.order_id.as_deref().and_then(|o| errors.take(OrderId::parse("order_id", o)));
+        let text = self
+            .text
+            .as_deref()
+            .and_then(|t| errors.take(text::free_text("text", t, MAX_FREE_TEXT_CHARS)))
+            .flatten();
+        let product_id = self
+            .product_id
+            .as_deref()
+            .and_then(|p| errors.take(ProductId::parse("product_id", p)));
+        let order_id = self
+            .order_id
+            .as_deref()
+            .and_then(|o| errors.take(OrderId::parse("order_id", o)));
         let (Some(id), Some(at)) = (id, at) else {
-            return Err(errors.finish(|| ()).expect_err("a missing value was recorded as an error"));
+            return Err(errors
+                .finish(|| ())
+                .expect_err("a missing value was recorded as an error"));
         };
-        errors.finish(|| Interaction { id, customer_id, kind: self.kind, channel: self.channel, at, text, product_id, order_id })
+        errors.finish(|| Interaction {
+            id,
+            customer_id,
+            kind: self.kind,
+            channel: self.channel,
+            at,
+            text,
+            product_id,
+            order_id,
+        })
     }
 }
 
@@ -80,11 +105,19 @@ mod tests {
             product_id: Some("RICE-5KG".into()),
             order_id: None,
         };
-        let interaction = input.validate(CustomerId::generate(), &ReadOptions::default()).unwrap();
+        let interaction = input
+            .validate(CustomerId::generate(), &ReadOptions::default())
+            .unwrap();
         assert_eq!(interaction.text.as_deref(), Some("米有虫子 🐛\n请退款"));
 
-        let bad = InteractionInput { at: "soon".into(), product_id: Some(" ".into()), ..input };
-        let invalid = bad.validate(CustomerId::generate(), &ReadOptions::default()).unwrap_err();
+        let bad = InteractionInput {
+            at: "soon".into(),
+            product_id: Some(" ".into()),
+            ..input
+        };
+        let invalid = bad
+            .validate(CustomerId::generate(), &ReadOptions::default())
+            .unwrap_err();
         let fields: Vec<&str> = invalid.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["at", "product_id"]);
     }

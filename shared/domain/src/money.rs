@@ -19,7 +19,11 @@ impl Currency {
         let code = raw.trim().to_uppercase();
         match <[u8; 3]>::try_from(code.as_bytes()) {
             Ok(bytes) if bytes.iter().all(u8::is_ascii_uppercase) => Ok(Currency(bytes)),
-            _ => Err(FieldError::new(field, "invalid_currency", "must be a three-letter ISO 4217 code")),
+            _ => Err(FieldError::new(
+                field,
+                "invalid_currency",
+                "must be a three-letter ISO 4217 code",
+            )),
         }
     }
 
@@ -74,46 +78,75 @@ impl Money {
     /// groups; more fractional digits than the currency has is an error rather
     /// than a silent rounding.
     pub fn parse(field: &str, raw: &str, currency: Currency) -> Result<Money, FieldError> {
-        let invalid = |why: &str| FieldError::new(field, "invalid_amount", format!("is not an amount: {why}"));
+        let invalid = |why: &str| {
+            FieldError::new(field, "invalid_amount", format!("is not an amount: {why}"))
+        };
         let text = raw.trim();
         let (negative, unsigned) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
         };
         let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-        let whole_digits = strip_group_separators(whole).ok_or_else(|| invalid("misplaced thousands separator"))?;
+        let whole_digits = strip_group_separators(whole)
+            .ok_or_else(|| invalid("misplaced thousands separator"))?;
         if whole_digits.is_empty() && fraction.is_empty() {
             return Err(invalid("no digits"));
         }
-        if !whole_digits.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid("only digits, one `.`, a sign and thousands separators are allowed"));
+        if !whole_digits.bytes().all(|b| b.is_ascii_digit())
+            || !fraction.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "only digits, one `.`, a sign and thousands separators are allowed",
+            ));
         }
         let exponent = currency.exponent();
         if fraction.len() > exponent as usize {
-            return Err(invalid(&format!("{currency} has {exponent} decimal places")));
+            return Err(invalid(&format!(
+                "{currency} has {exponent} decimal places"
+            )));
         }
-        let padded = format!("{whole_digits}{fraction:0<width$}", width = exponent as usize);
+        let padded = format!(
+            "{whole_digits}{fraction:0<width$}",
+            width = exponent as usize
+        );
         let magnitude: i64 = padded.trim_start_matches('0').parse().or_else(|_| {
-            if padded.bytes().all(|b| b == b'0') { Ok(0) } else { Err(invalid("too large")) }
+            if padded.bytes().all(|b| b == b'0') {
+                Ok(0)
+            } else {
+                Err(invalid("too large"))
+            }
         })?;
-        Ok(Money { minor: if negative { -magnitude } else { magnitude }, currency })
+        Ok(Money {
+            minor: if negative { -magnitude } else { magnitude },
+            currency,
+        })
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
         (self.currency == other.currency)
             .then(|| self.minor.checked_add(other.minor))
             .flatten()
-            .map(|minor| Money { minor, currency: self.currency })
+            .map(|minor| Money {
+                minor,
+                currency: self.currency,
+            })
     }
 
     pub fn checked_mul(self, factor: u32) -> Option<Money> {
-        self.minor.checked_mul(i64::from(factor)).map(|minor| Money { minor, currency: self.currency })
+        self.minor
+            .checked_mul(i64::from(factor))
+            .map(|minor| Money {
+                minor,
+                currency: self.currency,
+            })
     }
 }
 
 /// `1,234,567` → `1234567`; `None` when separators do not split groups of three.
 fn strip_group_separators(whole: &str) -> Option<String> {
-    let groups: Vec<&str> = whole.split([',', '_', ' ', '\u{2009}', '\u{202f}']).collect();
+    let groups: Vec<&str> = whole
+        .split([',', '_', ' ', '\u{2009}', '\u{202f}'])
+        .collect();
     if groups.len() == 1 {
         return Some(whole.to_owned());
     }
@@ -132,7 +165,14 @@ impl fmt::Display for Money {
             write!(f, "{sign}{magnitude} {}", self.currency)
         } else {
             let scale = scale as u64;
-            write!(f, "{sign}{}.{:0width$} {}", magnitude / scale, magnitude % scale, self.currency, width = exponent as usize)
+            write!(
+                f,
+                "{sign}{}.{:0width$} {}",
+                magnitude / scale,
+                magnitude % scale,
+                self.currency,
+                width = exponent as usize
+            )
         }
     }
 }
@@ -153,23 +193,55 @@ mod tests {
         assert_eq!(usd("-3").unwrap(), -300);
         assert_eq!(usd("0.00").unwrap(), 0);
         assert_eq!(usd(".5").unwrap(), 50);
-        assert_eq!(Money::parse("a", "1500", Currency::parse("c", "jpy").unwrap()).unwrap().minor, 1500);
+        assert_eq!(
+            Money::parse("a", "1500", Currency::parse("c", "jpy").unwrap())
+                .unwrap()
+                .minor,
+            1500
+        );
     }
 
     #[test]
     fn refuses_what_it_cannot_read_exactly() {
-        for bad in ["", "1.234", "12,34", "1e3", "NaN", "１２", "99999999999999999999", "--1", "1.2.3"] {
+        for bad in [
+            "",
+            "1.234",
+            "12,34",
+            "1e3",
+            "NaN",
+            "１２",
+            "99999999999999999999",
+            "--1",
+            "1.2.3",
+        ] {
             assert_eq!(usd(bad).unwrap_err().code, "invalid_amount", "{bad}");
         }
     }
 
     #[test]
     fn arithmetic_checks_currency_and_overflow() {
-        let a = Money { minor: 150, currency: Currency::USD };
+        let a = Money {
+            minor: 150,
+            currency: Currency::USD,
+        };
         assert_eq!(a.checked_add(a).unwrap().minor, 300);
         assert!(a.checked_add(Money::zero(Currency::CNY)).is_none());
-        assert!(Money { minor: i64::MAX, currency: Currency::USD }.checked_mul(2).is_none());
+        assert!(
+            Money {
+                minor: i64::MAX,
+                currency: Currency::USD
+            }
+            .checked_mul(2)
+            .is_none()
+        );
         assert_eq!(a.to_string(), "1.50 USD");
-        assert_eq!(Money { minor: -5, currency: Currency::CNY }.to_string(), "-0.05 CNY");
+        assert_eq!(
+            Money {
+                minor: -5,
+                currency: Currency::CNY
+            }
+            .to_string(),
+            "-0.05 CNY"
+        );
     }
 }

@@ -14,6 +14,10 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { phone_region: PhoneRegion::CHINA, date_order: DateOrder::YearMonthDay, currency: Currency::CNY }
+        ReadOptions {
+            phone_region: PhoneRegion::CHINA,
+            date_order: DateOrder::YearMonthDay,
+            currency: Currency::CNY,
+        }
     }
 }

@@ -82,22 +82,41 @@ pub const MAX_ORDER_LINES: usize = 500;
 pub const MAX_LINE_QUANTITY: u32 = 1_000_000;
 
 impl OrderInput {
-    pub fn validate(&self, customer_id: CustomerId, options: &ReadOptions) -> Result<Order, Invalid> {
+    pub fn validate(
+        &self,
+        customer_id: CustomerId,
+        options: &ReadOptions,
+    ) -> Result<Order, Invalid> {
         let mut errors = Collector::default();
         let id = errors.take(OrderId::parse("id", &self.id));
-        let placed_at = errors.take(contact::parse_instant("placed_at", &self.placed_at, options.date_order));
+        let placed_at = errors.take(contact::parse_instant(
+            "placed_at",
+            &self.placed_at,
+            options.date_order,
+        ));
         let currency = match self.currency.as_deref() {
-            Some(code) => errors.take(Currency::parse("currency", code)).unwrap_or(options.currency),
+            Some(code) => errors
+                .take(Currency::parse("currency", code))
+                .unwrap_or(options.currency),
             None => options.currency,
         };
         if self.lines.len() > MAX_ORDER_LINES {
-            errors.push(FieldError::new("lines", "too_many", format!("at most {MAX_ORDER_LINES} lines")));
+            errors.push(FieldError::new(
+                "lines",
+                "too_many",
+                format!("at most {MAX_ORDER_LINES} lines"),
+            ));
         }
         let lines: Vec<OrderLine> = self
             .lines
             .iter()
             .enumerate()
-            .filter_map(|(i, line)| errors.take(line.validate(currency).map_err(|e| e.under(&format!("lines[{i}]")))))
+            .filter_map(|(i, line)| {
+                errors.take(
+                    line.validate(currency)
+                        .map_err(|e| e.under(&format!("lines[{i}]"))),
+                )
+            })
             .collect();
         let given_total = self
             .total
@@ -105,7 +124,11 @@ impl OrderInput {
             .and_then(|t| errors.take(non_negative("total", t, currency)));
         let (total, item_count) = if self.lines.is_empty() {
             if self.total.is_none() {
-                errors.push(FieldError::new("total", "required", "is required when an order has no lines"));
+                errors.push(FieldError::new(
+                    "total",
+                    "required",
+                    "is required when an order has no lines",
+                ));
             }
             (given_total, self.item_count.or(Some(0)))
         } else {
@@ -121,7 +144,9 @@ impl OrderInput {
                 item_count,
                 total,
             }),
-            _ => Err(errors.finish(|| ()).expect_err("a missing value was recorded as an error")),
+            _ => Err(errors
+                .finish(|| ())
+                .expect_err("a missing value was recorded as an error")),
         }
     }
 }
@@ -134,21 +159,41 @@ fn summed(
     given_count: Option<u32>,
     errors: &mut Collector,
 ) -> (Option<Money>, Option<u32>) {
-    let Some(first) = lines.first() else { return (None, None) };
-    let total = lines.iter().try_fold(Money::zero(first.total.currency), |sum, l| sum.checked_add(l.total));
-    let count = lines.iter().try_fold(0u32, |sum, l| sum.checked_add(l.quantity));
+    let Some(first) = lines.first() else {
+        return (None, None);
+    };
+    let total = lines
+        .iter()
+        .try_fold(Money::zero(first.total.currency), |sum, l| {
+            sum.checked_add(l.total)
+        });
+    let count = lines
+        .iter()
+        .try_fold(0u32, |sum, l| sum.checked_add(l.quantity));
     if total.is_none() {
-        errors.push(FieldError::new("total", "overflow", "the lines add up to more than can be stored"));
+        errors.push(FieldError::new(
+            "total",
+            "overflow",
+            "the lines add up to more than can be stored",
+        ));
     }
-    if let (Some(given), Some(sum)) = (given_total, total) {
-        if given != sum {
-            errors.push(FieldError::new("total", "mismatch", format!("is {given} but the lines add up to {sum}")));
-        }
+    if let (Some(given), Some(sum)) = (given_total, total)
+        && given != sum
+    {
+        errors.push(FieldError::new(
+            "total",
+            "mismatch",
+            format!("is {given} but the lines add up to {sum}"),
+        ));
     }
-    if let (Some(given), Some(sum)) = (given_count, count) {
-        if given != sum {
-            errors.push(FieldError::new("item_count", "mismatch", format!("is {given} but the lines hold {sum} items")));
-        }
+    if let (Some(given), Some(sum)) = (given_count, count)
+        && given != sum
+    {
+        errors.push(FieldError::new(
+            "item_count",
+            "mismatch",
+            format!("is {given} but the lines hold {sum} items"),
+        ));
     }
     (total, count)
 }
@@ -165,28 +210,64 @@ impl OrderLineInput {
     fn validate(&self, currency: Currency) -> Result<OrderLine, FieldError> {
         let product_id = ProductId::parse("product_id", &self.product_id)?;
         if self.quantity == 0 || self.quantity > MAX_LINE_QUANTITY {
-            return Err(FieldError::new("quantity", "out_of_range", format!("must be 1 to {MAX_LINE_QUANTITY}")));
+            return Err(FieldError::new(
+                "quantity",
+                "out_of_range",
+                format!("must be 1 to {MAX_LINE_QUANTITY}"),
+            ));
         }
-        let unit_price = self.unit_price.as_deref().map(|p| non_negative("unit_price", p, currency)).transpose()?;
-        let total = self.total.as_deref().map(|t| non_negative("total", t, currency)).transpose()?;
+        let unit_price = self
+            .unit_price
+            .as_deref()
+            .map(|p| non_negative("unit_price", p, currency))
+            .transpose()?;
+        let total = self
+            .total
+            .as_deref()
+            .map(|t| non_negative("total", t, currency))
+            .transpose()?;
         let overflow = || FieldError::new("total", "overflow", "is more than can be stored");
         let (unit_price, total) = match (unit_price, total) {
             (Some(price), Some(total)) => {
                 let full = price.checked_mul(self.quantity).ok_or_else(overflow)?;
                 if total.minor > full.minor {
-                    return Err(FieldError::new("total", "mismatch", format!("{total} is more than unit price × quantity ({full})")));
+                    return Err(FieldError::new(
+                        "total",
+                        "mismatch",
+                        format!("{total} is more than unit price × quantity ({full})"),
+                    ));
                 }
                 (price, total)
             }
-            (Some(price), None) => (price, price.checked_mul(self.quantity).ok_or_else(overflow)?),
+            (Some(price), None) => (
+                price,
+                price.checked_mul(self.quantity).ok_or_else(overflow)?,
+            ),
             // Rounded half up: the stored total stays exact, the unit price is informative.
             (None, Some(total)) => {
                 let q = i64::from(self.quantity);
-                (Money { minor: (total.minor + q / 2) / q, currency }, total)
+                (
+                    Money {
+                        minor: (total.minor + q / 2) / q,
+                        currency,
+                    },
+                    total,
+                )
             }
-            (None, None) => return Err(FieldError::new("unit_price", "required", "a line needs a unit price or a total")),
+            (None, None) => {
+                return Err(FieldError::new(
+                    "unit_price",
+                    "required",
+                    "a line needs a unit price or a total",
+                ));
+            }
         };
-        Ok(OrderLine { product_id, quantity: self.quantity, unit_price, total })
+        Ok(OrderLine {
+            product_id,
+            quantity: self.quantity,
+            unit_price,
+            total,
+        })
     }
 }
 
@@ -194,7 +275,12 @@ impl OrderLineInput {
 mod tests {
     use super::*;
 
-    fn line(product: &str, quantity: u32, unit: Option<&str>, total: Option<&str>) -> OrderLineInput {
+    fn line(
+        product: &str,
+        quantity: u32,
+        unit: Option<&str>,
+        total: Option<&str>,
+    ) -> OrderLineInput {
         OrderLineInput {
             product_id: product.into(),
             quantity,
@@ -217,9 +303,15 @@ mod tests {
 
     #[test]
     fn totals_come_from_lines_exactly() {
-        let o = order(vec![line("A", 3, Some("0.10"), None), line("B", 1, None, Some("19.99"))], Some("20.29"))
-            .validate(CustomerId::generate(), &ReadOptions::default())
-            .unwrap();
+        let o = order(
+            vec![
+                line("A", 3, Some("0.10"), None),
+                line("B", 1, None, Some("19.99")),
+            ],
+            Some("20.29"),
+        )
+        .validate(CustomerId::generate(), &ReadOptions::default())
+        .unwrap();
         assert_eq!(o.total.minor, 2029);
         assert_eq!(o.item_count, 4);
         assert_eq!(o.total.currency, Currency::USD);
@@ -229,17 +321,27 @@ mod tests {
     fn an_order_without_lines_needs_a_total() {
         let mut input = order(vec![], Some("29.33"));
         input.item_count = Some(2);
-        let o = input.validate(CustomerId::generate(), &ReadOptions::default()).unwrap();
+        let o = input
+            .validate(CustomerId::generate(), &ReadOptions::default())
+            .unwrap();
         assert_eq!((o.total.minor, o.item_count), (2933, 2));
-        let err = order(vec![], None).validate(CustomerId::generate(), &ReadOptions::default()).unwrap_err();
+        let err = order(vec![], None)
+            .validate(CustomerId::generate(), &ReadOptions::default())
+            .unwrap_err();
         assert_eq!(err.errors[0].field, "total");
     }
 
     #[test]
     fn names_the_bad_line_and_field() {
-        let err = order(vec![line("A", 1, Some("1.00"), None), line("B", 0, Some("1.00"), None)], Some("9.00"))
-            .validate(CustomerId::generate(), &ReadOptions::default())
-            .unwrap_err();
+        let err = order(
+            vec![
+                line("A", 1, Some("1.00"), None),
+                line("B", 0, Some("1.00"), None),
+            ],
+            Some("9.00"),
+        )
+        .validate(CustomerId::generate(), &ReadOptions::default())
+        .unwrap_err();
         let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["lines[1].quantity", "total"]);
         let err = order(vec![line("A", 2, Some("1.00"), Some("2.50"))], None)

@@ -44,7 +44,11 @@ fn one_to_five(field: &str, value: u8) -> Result<u8, FieldError> {
 }
 
 impl ReviewInput {
-    pub fn validate(&self, customer_id: CustomerId, options: &ReadOptions) -> Result<Review, Invalid> {
+    pub fn validate(
+        &self,
+        customer_id: CustomerId,
+        options: &ReadOptions,
+    ) -> Result<Review, Invalid> {
         let mut errors = Collector::default();
         let id = match self.id.as_deref() {
             Some(raw) => errors.take(ReviewId::parse("id", raw)),
@@ -52,11 +56,17 @@ impl ReviewInput {
         };
         let product_id = errors.take(ProductId::parse("product_id", &self.product_id));
         let rating = errors.take(one_to_five("rating", self.rating));
-        let text = self.text.as_deref().and_then(|t| errors.take(text::free_text("text", t, MAX_FREE_TEXT_CHARS))).flatten();
-        let product_satisfaction =
-            self.product_satisfaction.and_then(|v| errors.take(one_to_five("product_satisfaction", v)));
-        let service_satisfaction =
-            self.service_satisfaction.and_then(|v| errors.take(one_to_five("service_satisfaction", v)));
+        let text = self
+            .text
+            .as_deref()
+            .and_then(|t| errors.take(text::free_text("text", t, MAX_FREE_TEXT_CHARS)))
+            .flatten();
+        let product_satisfaction = self
+            .product_satisfaction
+            .and_then(|v| errors.take(one_to_five("product_satisfaction", v)));
+        let service_satisfaction = self
+            .service_satisfaction
+            .and_then(|v| errors.take(one_to_five("service_satisfaction", v)));
         let at = errors.take(contact::parse_instant("at", &self.at, options.date_order));
         match (id, product_id, rating, at) {
             (Some(id), Some(product_id), Some(rating), Some(at)) => errors.finish(|| Review {
@@ -69,7 +79,9 @@ impl ReviewInput {
                 service_satisfaction,
                 at,
             }),
-            _ => Err(errors.finish(|| ()).expect_err("a missing value was recorded as an error")),
+            _ => Err(errors
+                .finish(|| ())
+                .expect_err("a missing value was recorded as an error")),
         }
     }
 }
@@ -89,10 +101,22 @@ mod tests {
             service_satisfaction: Some(5),
             at: "2026-02-01".into(),
         };
-        let err = input.validate(CustomerId::generate(), &ReadOptions::default()).unwrap_err();
+        let err = input
+            .validate(CustomerId::generate(), &ReadOptions::default())
+            .unwrap_err();
         let fields: Vec<&str> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["rating", "product_satisfaction"]);
-        let ok = ReviewInput { rating: 5, product_satisfaction: None, ..input };
-        assert_eq!(ok.validate(CustomerId::generate(), &ReadOptions::default()).unwrap().text.as_deref(), Some("很好吃"));
+        let ok = ReviewInput {
+            rating: 5,
+            product_satisfaction: None,
+            ..input
+        };
+        assert_eq!(
+            ok.validate(CustomerId::generate(), &ReadOptions::default())
+                .unwrap()
+                .text
+                .as_deref(),
+            Some("很好吃")
+        );
     }
 }

@@ -16,9 +16,18 @@ pub const MAX_ID_BYTES: usize = 128;
 /// white space folded to one space, no control characters. Empty → `None`.
 pub fn line(field: &str, raw: &str, max_chars: usize) -> Result<Option<String>, FieldError> {
     if raw.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        return Err(FieldError::new(field, "control_character", "contains a control character"));
+        return Err(FieldError::new(
+            field,
+            "control_character",
+            "contains a control character",
+        ));
     }
-    let folded: String = raw.nfc().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ");
+    let folded: String = raw
+        .nfc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     check_length(field, folded, max_chars)
 }
 
@@ -26,8 +35,15 @@ pub fn line(field: &str, raw: &str, max_chars: usize) -> Result<Option<String>, 
 /// trimmed, no control characters other than new lines and tabs.
 pub fn free_text(field: &str, raw: &str, max_chars: usize) -> Result<Option<String>, FieldError> {
     let unified = raw.replace("\r\n", "\n").replace('\r', "\n");
-    if unified.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(FieldError::new(field, "control_character", "contains a control character"));
+    if unified
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "control_character",
+            "contains a control character",
+        ));
     }
     let normal: String = unified.nfc().collect();
     check_length(field, normal.trim().to_owned(), max_chars)
@@ -40,10 +56,18 @@ pub fn identifier(field: &str, raw: &str) -> Result<String, FieldError> {
         return Err(FieldError::required(field));
     }
     if id.len() > MAX_ID_BYTES {
-        return Err(FieldError::new(field, "too_long", format!("is longer than {MAX_ID_BYTES} bytes")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("is longer than {MAX_ID_BYTES} bytes"),
+        ));
     }
     if id.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "control_character", "contains a control character"));
+        return Err(FieldError::new(
+            field,
+            "control_character",
+            "contains a control character",
+        ));
     }
     Ok(id.nfc().collect())
 }
@@ -54,7 +78,11 @@ fn check_length(field: &str, text: String, max_chars: usize) -> Result<Option<St
     }
     // Counting stops early so a hostile multi-megabyte value costs little.
     if text.chars().nth(max_chars).is_some() {
-        return Err(FieldError::new(field, "too_long", format!("is longer than {max_chars} characters")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("is longer than {max_chars} characters"),
+        ));
     }
     Ok(Some(text))
 }
@@ -65,28 +93,48 @@ mod tests {
 
     #[test]
     fn folds_white_space_and_keeps_chinese_and_emoji() {
-        assert_eq!(line("name", "  王   小明 🎉 ", 50).unwrap().as_deref(), Some("王 小明 🎉"));
+        assert_eq!(
+            line("name", "  王   小明 🎉 ", 50).unwrap().as_deref(),
+            Some("王 小明 🎉")
+        );
         assert_eq!(line("name", "   ", 50).unwrap(), None);
     }
 
     #[test]
     fn composes_to_nfc() {
         let decomposed = "Jose\u{301}";
-        assert_eq!(line("name", decomposed, 50).unwrap().as_deref(), Some("Jos\u{e9}"));
+        assert_eq!(
+            line("name", decomposed, 50).unwrap().as_deref(),
+            Some("Jos\u{e9}")
+        );
     }
 
     #[test]
     fn refuses_control_characters_and_overlong_text() {
-        assert_eq!(line("name", "a\u{0}b", 50).unwrap_err().code, "control_character");
+        assert_eq!(
+            line("name", "a\u{0}b", 50).unwrap_err().code,
+            "control_character"
+        );
         assert_eq!(line("name", &"x".repeat(51), 50).unwrap_err().field, "name");
-        assert_eq!(free_text("text", "line one\r\nline two\rthree", 100).unwrap().as_deref(), Some("line one\nline two\nthree"));
-        assert_eq!(free_text("text", "bell\u{7}", 100).unwrap_err().code, "control_character");
+        assert_eq!(
+            free_text("text", "line one\r\nline two\rthree", 100)
+                .unwrap()
+                .as_deref(),
+            Some("line one\nline two\nthree")
+        );
+        assert_eq!(
+            free_text("text", "bell\u{7}", 100).unwrap_err().code,
+            "control_character"
+        );
     }
 
     #[test]
     fn identifiers_are_trimmed_and_bounded() {
         assert_eq!(identifier("id", " A-1 ").unwrap(), "A-1");
         assert_eq!(identifier("id", "").unwrap_err().code, "required");
-        assert_eq!(identifier("id", &"x".repeat(129)).unwrap_err().code, "too_long");
+        assert_eq!(
+            identifier("id", &"x".repeat(129)).unwrap_err().code,
+            "too_long"
+        );
     }
 }

@@ -13,14 +13,21 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let all: Vec<String> = self.problems.iter().map(|(name, why)| format!("{name}: {why}")).collect();
+        let all: Vec<String> = self
+            .problems
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
         write!(f, "configuration is incomplete: {}", all.join("; "))
     }
 }
 
+/// Where settings come from: the process environment, or a map in tests.
+type Lookup = Box<dyn Fn(&str) -> Option<String>>;
+
 /// Reads settings, collecting problems until `finish`.
 pub struct EnvReader {
-    lookup: Box<dyn Fn(&str) -> Option<String>>,
+    lookup: Lookup,
     problems: BTreeMap<String, String>,
 }
 
@@ -31,7 +38,10 @@ impl EnvReader {
 
     /// Reads from any source; tests pass a map.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String> + 'static) -> Self {
-        EnvReader { lookup: Box::new(lookup), problems: BTreeMap::new() }
+        EnvReader {
+            lookup: Box::new(lookup),
+            problems: BTreeMap::new(),
+        }
     }
 
     /// A setting that must be present and non-empty. Missing, it reads as
@@ -40,7 +50,8 @@ impl EnvReader {
         match (self.lookup)(name).filter(|v| !v.trim().is_empty()) {
             Some(value) => value,
             None => {
-                self.problems.insert(name.to_owned(), "is required but not set".to_owned());
+                self.problems
+                    .insert(name.to_owned(), "is required but not set".to_owned());
                 String::new()
             }
         }
@@ -60,7 +71,8 @@ impl EnvReader {
             Some(raw) => match raw.trim().parse() {
                 Ok(value) => value,
                 Err(error) => {
-                    self.problems.insert(name.to_owned(), format!("`{raw}` is invalid: {error}"));
+                    self.problems
+                        .insert(name.to_owned(), format!("`{raw}` is invalid: {error}"));
                     default
                 }
             },
@@ -68,7 +80,13 @@ impl EnvReader {
     }
 
     pub fn finish(self) -> Result<(), ConfigError> {
-        if self.problems.is_empty() { Ok(()) } else { Err(ConfigError { problems: self.problems }) }
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
     }
 }
 
@@ -78,14 +96,24 @@ mod tests {
 
     #[test]
     fn names_every_bad_setting() {
-        let vars = BTreeMap::from([("STRATA_BATCH".to_owned(), "many".to_owned()), ("STRATA_BUCKET".to_owned(), "b".to_owned())]);
+        let vars = BTreeMap::from([
+            ("STRATA_BATCH".to_owned(), "many".to_owned()),
+            ("STRATA_BUCKET".to_owned(), "b".to_owned()),
+        ]);
         let mut env = EnvReader::from_lookup(move |name| vars.get(name).cloned());
         assert_eq!(env.required("STRATA_BUCKET"), "b");
         env.required("STRATA_TABLE");
         assert_eq!(env.parsed_or("STRATA_BATCH", 25u32), 25);
         assert_eq!(env.parsed_or("STRATA_ABSENT", 7u32), 7);
         let error = env.finish().unwrap_err();
-        assert_eq!(error.problems.keys().collect::<Vec<_>>(), ["STRATA_BATCH", "STRATA_TABLE"]);
-        assert!(error.to_string().contains("STRATA_TABLE: is required but not set"));
+        assert_eq!(
+            error.problems.keys().collect::<Vec<_>>(),
+            ["STRATA_BATCH", "STRATA_TABLE"]
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("STRATA_TABLE: is required but not set")
+        );
     }
 }

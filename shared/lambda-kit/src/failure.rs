@@ -15,7 +15,11 @@ pub enum Disposition {
 
 impl From<&StoreError> for Disposition {
     fn from(error: &StoreError) -> Self {
-        if error.is_retryable() { Disposition::Retry } else { Disposition::Reject }
+        if error.is_retryable() {
+            Disposition::Retry
+        } else {
+            Disposition::Reject
+        }
     }
 }
 
@@ -26,7 +30,15 @@ mod tests {
 
     #[test]
     fn transient_errors_are_retried() {
-        assert_eq!(Disposition::from(&StoreError::Table(TableError::Unavailable("timeout".into()))), Disposition::Retry);
-        assert_eq!(Disposition::from(&StoreError::Encode("bad".into())), Disposition::Reject);
+        assert_eq!(
+            Disposition::from(&StoreError::Table(TableError::Unavailable(
+                "timeout".into()
+            ))),
+            Disposition::Retry
+        );
+        assert_eq!(
+            Disposition::from(&StoreError::Encode("bad".into())),
+            Disposition::Reject
+        );
     }
 }

@@ -15,7 +15,13 @@ pub fn init() {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let installed = if in_lambda() {
         // Lambda stamps each line itself; the request id comes from the span.
-        builder.json().flatten_event(true).with_current_span(true).without_time().with_target(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .without_time()
+            .with_target(false)
+            .try_init()
     } else {
         builder.with_target(false).try_init()
     };

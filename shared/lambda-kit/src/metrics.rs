@@ -33,7 +33,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(namespace: &str) -> Self {
-        Metrics { namespace: namespace.to_owned(), dimensions: BTreeMap::new(), values: BTreeMap::new() }
+        Metrics {
+            namespace: namespace.to_owned(),
+            dimensions: BTreeMap::new(),
+            values: BTreeMap::new(),
+        }
     }
 
     pub fn dimension(mut self, name: &str, value: &str) -> Self {
@@ -48,7 +52,11 @@ impl Metrics {
 
     /// The EMF document for the metrics gathered so far.
     pub fn to_emf(&self, timestamp_ms: i64) -> Value {
-        let definitions: Vec<Value> = self.values.iter().map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.name()})).collect();
+        let definitions: Vec<Value> = self
+            .values
+            .iter()
+            .map(|(name, (_, unit))| json!({"Name": name, "Unit": unit.name()}))
+            .collect();
         let mut root = Map::new();
         root.insert(
             "_aws".into(),

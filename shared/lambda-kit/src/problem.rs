@@ -25,7 +25,13 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(status: StatusCode, kind: &str, title: &str) -> Self {
-        Problem { kind: format!("/problems/{kind}"), title: title.to_owned(), status: status.as_u16(), detail: None, errors: Vec::new() }
+        Problem {
+            kind: format!("/problems/{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: None,
+            errors: Vec::new(),
+        }
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -40,7 +46,11 @@ impl Problem {
 
 impl From<Invalid> for Problem {
     fn from(invalid: Invalid) -> Self {
-        let mut problem = Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "The request has invalid fields");
+        let mut problem = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-input",
+            "The request has invalid fields",
+        );
         problem.detail = Some(invalid.to_string());
         problem.errors = invalid.errors;
         problem
@@ -50,20 +60,35 @@ impl From<Invalid> for Problem {
 impl From<&StoreError> for Problem {
     fn from(error: &StoreError) -> Self {
         match error {
-            StoreError::Conflict { .. } => {
-                Problem::new(StatusCode::CONFLICT, "conflict", "The record was changed meanwhile").detail(error.to_string())
-            }
-            StoreError::IdentifierTaken { .. } => {
-                Problem::new(StatusCode::CONFLICT, "identifier-taken", "The identifier belongs to another customer").detail(error.to_string())
-            }
-            StoreError::AlreadyExists { .. } => {
-                Problem::new(StatusCode::CONFLICT, "already-exists", "The record already exists").detail(error.to_string())
-            }
-            other if other.is_retryable() => {
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Storage is busy; retry shortly")
-            }
+            StoreError::Conflict { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "The record was changed meanwhile",
+            )
+            .detail(error.to_string()),
+            StoreError::IdentifierTaken { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "identifier-taken",
+                "The identifier belongs to another customer",
+            )
+            .detail(error.to_string()),
+            StoreError::AlreadyExists { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "already-exists",
+                "The record already exists",
+            )
+            .detail(error.to_string()),
+            other if other.is_retryable() => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Storage is busy; retry shortly",
+            ),
             // Internal detail stays in the logs, not in the response.
-            _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Something went wrong on our side"),
+            _ => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Something went wrong on our side",
+            ),
         }
     }
 }
@@ -75,7 +100,9 @@ impl IntoResponse for Problem {
             tracing::error!(status = self.status, title = %self.title, "request failed");
         }
         let mut response = (status, Json(self)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         response
     }
 }
@@ -86,7 +113,13 @@ mod tests {
 
     #[test]
     fn validation_problems_name_the_fields() {
-        let invalid = Invalid { errors: vec![FieldError::new("email", "invalid_email", "is not an e-mail address")] };
+        let invalid = Invalid {
+            errors: vec![FieldError::new(
+                "email",
+                "invalid_email",
+                "is not an e-mail address",
+            )],
+        };
         let problem = Problem::from(invalid);
         assert_eq!(problem.status, 422);
         let json = serde_json::to_value(&problem).unwrap();
@@ -98,9 +131,13 @@ mod tests {
 
     #[test]
     fn storage_errors_map_to_conflict_or_unavailable() {
-        let conflict = StoreError::Conflict { what: "customer".into() };
+        let conflict = StoreError::Conflict {
+            what: "customer".into(),
+        };
         assert_eq!(Problem::from(&conflict).status, 409);
-        let busy = StoreError::Table(strata_domain::ports::table::TableError::Throttled("slow down".into()));
+        let busy = StoreError::Table(strata_domain::ports::table::TableError::Throttled(
+            "slow down".into(),
+        ));
         assert_eq!(Problem::from(&busy).status, 503);
         let corrupt = StoreError::Encode("secret detail".into());
         let problem = Problem::from(&corrupt);

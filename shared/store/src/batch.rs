@@ -22,7 +22,12 @@ pub struct BatchPolicy {
 
 impl Default for BatchPolicy {
     fn default() -> Self {
-        BatchPolicy { concurrency: 4, max_attempts: 16, base_delay: Duration::from_millis(25), max_delay: Duration::from_secs(2) }
+        BatchPolicy {
+            concurrency: 4,
+            max_attempts: 16,
+            base_delay: Duration::from_millis(25),
+            max_delay: Duration::from_secs(2),
+        }
     }
 }
 
@@ -46,12 +51,18 @@ impl BatchReport {
 
 /// Writes every request. Requests naming the same key must not be passed
 /// twice (as with DynamoDB, the last write would race the first).
-pub async fn write_all(table: &dyn Table, writes: Vec<WriteRequest>, policy: BatchPolicy) -> Result<BatchReport, StoreError> {
+pub async fn write_all(
+    table: &dyn Table,
+    writes: Vec<WriteRequest>,
+    policy: BatchPolicy,
+) -> Result<BatchReport, StoreError> {
     let chunks: Vec<Vec<WriteRequest>> = chunked(writes);
     stream::iter(chunks)
         .map(|chunk| write_chunk(table, chunk, policy))
         .buffer_unordered(policy.concurrency.max(1))
-        .try_fold(BatchReport::default(), |total, one| async move { Ok(total.add(one)) })
+        .try_fold(BatchReport::default(), |total, one| async move {
+            Ok(total.add(one))
+        })
         .await
 }
 
@@ -64,8 +75,15 @@ fn chunked(writes: Vec<WriteRequest>) -> Vec<Vec<WriteRequest>> {
     chunks
 }
 
-async fn write_chunk(table: &dyn Table, chunk: Vec<WriteRequest>, policy: BatchPolicy) -> Result<BatchReport, StoreError> {
-    let mut report = BatchReport { items: chunk.len(), ..BatchReport::default() };
+async fn write_chunk(
+    table: &dyn Table,
+    chunk: Vec<WriteRequest>,
+    policy: BatchPolicy,
+) -> Result<BatchReport, StoreError> {
+    let mut report = BatchReport {
+        items: chunk.len(),
+        ..BatchReport::default()
+    };
     let mut pending = chunk;
     for attempt in 0..policy.max_attempts {
         if attempt > 0 {
@@ -82,14 +100,22 @@ async fn write_chunk(table: &dyn Table, chunk: Vec<WriteRequest>, policy: BatchP
             Err(error) => return Err(error.into()),
         }
     }
-    Err(StoreError::BatchExhausted { left: pending.len(), attempts: policy.max_attempts })
+    Err(StoreError::BatchExhausted {
+        left: pending.len(),
+        attempts: policy.max_attempts,
+    })
 }
 
 /// Exponential backoff with full jitter (AWS architecture blog's advice), so
 /// that many writers throttled together do not retry together.
 fn backoff(policy: BatchPolicy, attempt: u32) -> Duration {
-    let ceiling = policy.base_delay.saturating_mul(1u32 << attempt.min(16)).min(policy.max_delay);
-    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX).max(1);
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(policy.max_delay);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     Duration::from_millis(rand::rng().random_range(0..=millis))
 }
 
@@ -100,7 +126,9 @@ mod tests {
     #[test]
     fn chunks_hold_at_most_25() {
         let writes = (0..60)
-            .map(|i| WriteRequest::Delete(strata_domain::ports::table::Key::new("p", i.to_string())))
+            .map(|i| {
+                WriteRequest::Delete(strata_domain::ports::table::Key::new("p", i.to_string()))
+            })
             .collect();
         let sizes: Vec<usize> = chunked(writes).iter().map(Vec::len).collect();
         assert_eq!(sizes, [25, 25, 10]);

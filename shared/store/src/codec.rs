@@ -51,9 +51,18 @@ impl RecordKind {
 }
 
 /// Builds the item for a record under a key, with extra (index) attributes.
-pub fn encode<T: Serialize>(kind: RecordKind, key: &Key, record: &T, extra: &[(&str, String)]) -> Result<Item, StoreError> {
-    let Json::Object(fields) = serde_json::to_value(record).map_err(|e| StoreError::Encode(e.to_string()))? else {
-        return Err(StoreError::Encode("a record must serialise to an object".into()));
+pub fn encode<T: Serialize>(
+    kind: RecordKind,
+    key: &Key,
+    record: &T,
+    extra: &[(&str, String)],
+) -> Result<Item, StoreError> {
+    let Json::Object(fields) =
+        serde_json::to_value(record).map_err(|e| StoreError::Encode(e.to_string()))?
+    else {
+        return Err(StoreError::Encode(
+            "a record must serialise to an object".into(),
+        ));
     };
     let mut item = Item::new();
     for (name, value) in fields {
@@ -73,7 +82,10 @@ pub fn encode<T: Serialize>(kind: RecordKind, key: &Key, record: &T, extra: &[(&
 
 /// Reads a record back from an item, ignoring key and index attributes.
 pub fn decode<T: DeserializeOwned>(kind: RecordKind, item: &Item) -> Result<T, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt { key: Key::of(item), reason };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: Key::of(item),
+        reason,
+    };
     if RecordKind::of(item) != Some(kind) {
         return Err(corrupt(format!("expected a {} item", kind.name())));
     }
@@ -109,7 +121,11 @@ fn to_json(value: &Value) -> Result<Json, String> {
         Value::N(n) => Json::Number(parse_number(n)?),
         Value::B(_) => return Err("binary attributes are not part of records".into()),
         Value::L(items) => Json::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
-        Value::M(map) => Json::Object(map.iter().map(|(k, v)| to_json(v).map(|j| (k.clone(), j))).collect::<Result<_, _>>()?),
+        Value::M(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| to_json(v).map(|j| (k.clone(), j)))
+                .collect::<Result<_, _>>()?,
+        ),
     })
 }
 
@@ -120,5 +136,8 @@ fn parse_number(text: &str) -> Result<Number, String> {
     if let Ok(u) = text.parse::<u64>() {
         return Ok(u.into());
     }
-    text.parse::<f64>().ok().and_then(Number::from_f64).ok_or_else(|| format!("`{text}` is not a number"))
+    text.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .ok_or_else(|| format!("`{text}` is not a number"))
 }

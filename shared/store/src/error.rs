@@ -10,7 +10,10 @@ pub enum StoreError {
     Conflict { what: String },
     /// Another customer is already known by this e-mail, phone or source id.
     #[error("{identifier} already belongs to customer {owner}")]
-    IdentifierTaken { identifier: String, owner: CustomerId },
+    IdentifierTaken {
+        identifier: String,
+        owner: CustomerId,
+    },
     #[error("the record already exists: {what}")]
     AlreadyExists { what: String },
     #[error("could not encode a record: {0}")]

@@ -26,7 +26,11 @@ pub const REVIEW_PREFIX: &str = "REVIEW#";
 /// `#` separates key parts, so values that may contain it are escaped (`%23`),
 /// as is the escape character itself (`%25`).
 pub fn escape(part: &str) -> String {
-    if part.contains(['#', '%']) { part.replace('%', "%25").replace('#', "%23") } else { part.to_owned() }
+    if part.contains(['#', '%']) {
+        part.replace('%', "%25").replace('#', "%23")
+    } else {
+        part.to_owned()
+    }
 }
 
 /// Fixed-width UTC time, so sort keys order chronologically as strings.
@@ -43,22 +47,39 @@ pub fn customer(id: CustomerId) -> Key {
 }
 
 pub fn order(customer: CustomerId, placed_at: DateTime<Utc>, order: &OrderId) -> Key {
-    Key::new(customer_partition(customer), format!("{ORDER_PREFIX}{}#{}", time(placed_at), escape(order.as_str())))
+    Key::new(
+        customer_partition(customer),
+        format!(
+            "{ORDER_PREFIX}{}#{}",
+            time(placed_at),
+            escape(order.as_str())
+        ),
+    )
 }
 
 pub fn interaction(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
-    Key::new(customer_partition(customer), format!("{INTERACTION_PREFIX}{}#{}", time(at), escape(id)))
+    Key::new(
+        customer_partition(customer),
+        format!("{INTERACTION_PREFIX}{}#{}", time(at), escape(id)),
+    )
 }
 
 pub fn review(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
-    Key::new(customer_partition(customer), format!("{REVIEW_PREFIX}{}#{}", time(at), escape(id)))
+    Key::new(
+        customer_partition(customer),
+        format!("{REVIEW_PREFIX}{}#{}", time(at), escape(id)),
+    )
 }
 
 pub fn lookup(identifier: &Identifier) -> Key {
     let pk = match identifier {
         Identifier::Email(email) => format!("EMAIL#{}", escape(email.as_str())),
         Identifier::Phone(phone) => format!("PHONE#{}", escape(phone.as_str())),
-        Identifier::External(source) => format!("EXT#{}#{}", escape(&source.source), escape(&source.external_id)),
+        Identifier::External(source) => format!(
+            "EXT#{}#{}",
+            escape(&source.source),
+            escape(&source.external_id)
+        ),
     };
     Key::new(pk, LOOKUP_SK)
 }
@@ -84,7 +105,12 @@ pub fn product_reviews_partition(id: &ProductId) -> String {
 }
 
 pub fn category_partition(path: &CategoryPath) -> String {
-    format!("CATEGORY#{}#{}#{}", escape(&path.l1), escape(&path.l2), escape(&path.l3))
+    format!(
+        "CATEGORY#{}#{}#{}",
+        escape(&path.l1),
+        escape(&path.l2),
+        escape(&path.l3)
+    )
 }
 
 #[cfg(test)]

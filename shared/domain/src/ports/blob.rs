@@ -14,7 +14,9 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send
 
 /// Wraps bytes already in memory as a body.
 pub fn body_from(bytes: impl Into<Bytes>) -> ByteStream {
-    Box::pin(futures::stream::once(futures::future::ready(Ok(bytes.into()))))
+    Box::pin(futures::stream::once(futures::future::ready(Ok(
+        bytes.into()
+    ))))
 }
 
 /// Reads a whole body into memory; for small objects only.
@@ -69,7 +71,10 @@ impl StorageClass {
 
     /// Whether a GET returns the bytes at once, without a restore first.
     pub fn is_instantly_readable(self) -> bool {
-        !matches!(self, StorageClass::GlacierFlexibleRetrieval | StorageClass::DeepArchive)
+        !matches!(
+            self,
+            StorageClass::GlacierFlexibleRetrieval | StorageClass::DeepArchive
+        )
     }
 }
 
@@ -125,7 +130,10 @@ pub enum BlobError {
     #[error("no object at `{0}`")]
     NotFound(String),
     #[error("object `{key}` is in {} and must be restored before it can be read", .storage_class.s3_name())]
-    Archived { key: String, storage_class: StorageClass },
+    Archived {
+        key: String,
+        storage_class: StorageClass,
+    },
     #[error("invalid object key `{0}`")]
     InvalidKey(String),
     #[error("the object store is throttling requests: {0}")]
@@ -149,8 +157,14 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
         || key.len() > 1024
         || key.contains('\0')
         || key.starts_with('/')
-        || key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..");
-    if bad { Err(BlobError::InvalidKey(key.to_owned())) } else { Ok(()) }
+        || key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..");
+    if bad {
+        Err(BlobError::InvalidKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
 }
 
 /// An object store with S3 semantics.
@@ -158,7 +172,12 @@ pub fn validate_key(key: &str) -> Result<(), BlobError> {
 pub trait BlobStore: Send + Sync {
     /// Stores a body streamed in chunks; large bodies go up in parts
     /// (multipart upload), so memory stays bounded by the part size.
-    async fn put(&self, key: &str, body: ByteStream, options: PutOptions) -> Result<PutReceipt, BlobError>;
+    async fn put(
+        &self,
+        key: &str,
+        body: ByteStream,
+        options: PutOptions,
+    ) -> Result<PutReceipt, BlobError>;
 
     /// Streams an object. Objects in archive classes fail with `Archived`.
     async fn get(&self, key: &str) -> Result<StoredObject, BlobError>;
@@ -166,11 +185,21 @@ pub trait BlobStore: Send + Sync {
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, BlobError>;
 
     /// Lists keys under a prefix in key order, at most `max_keys` (1..=1000) per page.
-    async fn list(&self, prefix: &str, continuation: Option<String>, max_keys: u32) -> Result<ListPage, BlobError>;
+    async fn list(
+        &self,
+        prefix: &str,
+        continuation: Option<String>,
+        max_keys: u32,
+    ) -> Result<ListPage, BlobError>;
 
     /// Copies an object (metadata included) to `to` in the given class;
     /// `to == from` changes the class in place.
-    async fn copy(&self, from: &str, to: &str, storage_class: StorageClass) -> Result<(), BlobError>;
+    async fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        storage_class: StorageClass,
+    ) -> Result<(), BlobError>;
 
     /// Deletes an object; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;

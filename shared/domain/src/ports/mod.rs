@@ -10,6 +10,6 @@ pub use blob::{
     StorageClass, StoredObject,
 };
 pub use table::{
-    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, Table, TableError,
-    TransactOp, Update, Value, WriteRequest,
+    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, Table, TableError, TransactOp,
+    Update, Value, WriteRequest,
 };

@@ -64,7 +64,12 @@ impl Value {
             Value::B(b) => b.len(),
             Value::Bool(_) | Value::Null => 1,
             Value::L(items) => 3 + items.iter().map(|v| 1 + v.size()).sum::<usize>(),
-            Value::M(map) => 3 + map.iter().map(|(k, v)| 1 + k.len() + v.size()).sum::<usize>(),
+            Value::M(map) => {
+                3 + map
+                    .iter()
+                    .map(|(k, v)| 1 + k.len() + v.size())
+                    .sum::<usize>()
+            }
         }
     }
 }
@@ -85,7 +90,10 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 
     /// Reads the key attributes out of an item.
@@ -188,7 +196,10 @@ impl Update {
     /// updates themselves. Fails if an `add` targets a non-number.
     pub fn apply(&self, key: &Key, current: Option<Item>) -> Result<Item, TableError> {
         let mut item = current.unwrap_or_else(|| {
-            Item::from([(PK.to_owned(), Value::S(key.pk.clone())), (SK.to_owned(), Value::S(key.sk.clone()))])
+            Item::from([
+                (PK.to_owned(), Value::S(key.pk.clone())),
+                (SK.to_owned(), Value::S(key.sk.clone())),
+            ])
         });
         for (attr, value) in &self.set {
             guard_key_attr(attr)?;
@@ -205,7 +216,11 @@ impl Update {
                 Some(Value::N(n)) => n.parse::<i128>().map_err(|_| {
                     TableError::InvalidRequest(format!("attribute `{attr}` is not an integer"))
                 })?,
-                Some(_) => return Err(TableError::InvalidRequest(format!("attribute `{attr}` is not a number"))),
+                Some(_) => {
+                    return Err(TableError::InvalidRequest(format!(
+                        "attribute `{attr}` is not a number"
+                    )));
+                }
             };
             item.insert(attr.clone(), Value::number(now + i128::from(*by)));
         }
@@ -215,7 +230,9 @@ impl Update {
 
 fn guard_key_attr(attr: &str) -> Result<(), TableError> {
     if attr == PK || attr == SK {
-        Err(TableError::InvalidRequest(format!("the key attribute `{attr}` cannot be updated")))
+        Err(TableError::InvalidRequest(format!(
+            "the key attribute `{attr}` cannot be updated"
+        )))
     } else {
         Ok(())
     }
@@ -262,11 +279,21 @@ pub struct Query {
 
 impl Query {
     pub fn partition(partition: impl Into<String>) -> Self {
-        Query { index: None, partition: partition.into(), sort: SortCondition::All, forward: true, limit: None, start: None }
+        Query {
+            index: None,
+            partition: partition.into(),
+            sort: SortCondition::All,
+            forward: true,
+            limit: None,
+            start: None,
+        }
     }
 
     pub fn on_index(index: Index, partition: impl Into<String>) -> Self {
-        Query { index: Some(index), ..Query::partition(partition) }
+        Query {
+            index: Some(index),
+            ..Query::partition(partition)
+        }
     }
 
     pub fn sort(mut self, sort: SortCondition) -> Self {
@@ -315,9 +342,19 @@ impl WriteRequest {
 /// One operation of an all-or-nothing transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransactOp {
-    Put { item: Item, condition: Option<Condition> },
-    Update { key: Key, update: Update, condition: Option<Condition> },
-    Delete { key: Key, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        condition: Option<Condition>,
+    },
     /// Only checks a condition on another item.
     Check { key: Key, condition: Condition },
 }
@@ -356,7 +393,12 @@ pub trait Table: Send + Sync {
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError>;
 
     /// Updates an item if the condition holds and returns it as now stored.
-    async fn update(&self, key: &Key, update: Update, condition: Option<Condition>) -> Result<Item, TableError>;
+    async fn update(
+        &self,
+        key: &Key,
+        update: Update,
+        condition: Option<Condition>,
+    ) -> Result<Item, TableError>;
 
     /// Deletes an item if the condition holds; deleting a missing item is not an error.
     async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError>;
@@ -366,13 +408,20 @@ pub trait Table: Send + Sync {
     /// Writes up to 25 puts/deletes with distinct keys, not atomically.
     /// Returns the requests that were not processed (throttling); the caller
     /// retries them (see the store crate's batch writer).
-    async fn batch_write(&self, writes: Vec<WriteRequest>) -> Result<Vec<WriteRequest>, TableError>;
+    async fn batch_write(&self, writes: Vec<WriteRequest>)
+    -> Result<Vec<WriteRequest>, TableError>;
 
     /// Applies up to 100 operations on distinct items all together or not at all.
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError>;
 
     /// Reads one segment of a parallel scan of the whole table.
-    async fn scan(&self, segment: u32, total_segments: u32, start: Option<Cursor>, limit: Option<u32>) -> Result<Page, TableError>;
+    async fn scan(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        start: Option<Cursor>,
+        limit: Option<u32>,
+    ) -> Result<Page, TableError>;
 }
 
 /// Checks the limits shared by every adapter before a batch write.
@@ -385,9 +434,14 @@ pub fn validate_batch(writes: &[WriteRequest]) -> Result<(), TableError> {
     }
     let mut keys = std::collections::HashSet::new();
     for write in writes {
-        let key = write.key().ok_or_else(|| TableError::InvalidRequest("an item lacks its pk/sk".into()))?;
+        let key = write
+            .key()
+            .ok_or_else(|| TableError::InvalidRequest("an item lacks its pk/sk".into()))?;
         if !keys.insert(key.clone()) {
-            return Err(TableError::InvalidRequest(format!("the batch names {}/{} twice", key.pk, key.sk)));
+            return Err(TableError::InvalidRequest(format!(
+                "the batch names {}/{} twice",
+                key.pk, key.sk
+            )));
         }
         if let WriteRequest::Put(item) = write {
             validate_item(item)?;
@@ -399,7 +453,9 @@ pub fn validate_batch(writes: &[WriteRequest]) -> Result<(), TableError> {
 /// Checks that an item has string keys and fits DynamoDB's item size limit.
 pub fn validate_item(item: &Item) -> Result<(), TableError> {
     if Key::of(item).is_none() {
-        return Err(TableError::InvalidRequest("an item needs string `pk` and `sk` attributes".into()));
+        return Err(TableError::InvalidRequest(
+            "an item needs string `pk` and `sk` attributes".into(),
+        ));
     }
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
@@ -419,7 +475,10 @@ mod tests {
         let key = Key::new("A", "B");
         let item = Update::default().add("count", 3).apply(&key, None).unwrap();
         assert_eq!(item.get("count"), Some(&Value::N("3".into())));
-        let err = Update::default().set(PK, Value::S("x".into())).apply(&key, Some(item)).unwrap_err();
+        let err = Update::default()
+            .set(PK, Value::S("x".into()))
+            .apply(&key, Some(item))
+            .unwrap_err();
         assert!(matches!(err, TableError::InvalidRequest(_)));
     }
 
@@ -443,7 +502,10 @@ mod tests {
         };
         assert!(validate_batch(&[put("a"), put("b")]).is_ok());
         assert!(validate_batch(&[put("a"), put("a")]).is_err());
-        let mut big = Item::from([(PK.to_owned(), Value::S("p".into())), (SK.to_owned(), Value::S("s".into()))]);
+        let mut big = Item::from([
+            (PK.to_owned(), Value::S("p".into())),
+            (SK.to_owned(), Value::S("s".into())),
+        ]);
         big.insert("blob".into(), Value::B(vec![0; MAX_ITEM_BYTES]));
         assert!(validate_item(&big).is_err());
     }

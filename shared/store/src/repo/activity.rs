@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use strata_domain::ids::CustomerId;
 use strata_domain::interaction::Interaction;
 use strata_domain::order::Order;
-use strata_domain::ports::table::{Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Value, WriteRequest};
+use strata_domain::ports::table::{
+    Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Value,
+    WriteRequest,
+};
 use strata_domain::review::Review;
 
 use crate::batch::{self, BatchPolicy, BatchReport};
@@ -53,19 +56,31 @@ impl ActivityRepository {
     /// whichever customer or time it came with.
     pub async fn record_order(&self, order: &Order) -> Result<Recorded, StoreError> {
         let ops = vec![
-            TransactOp::Put { item: order_lookup_item(order), condition: Some(Condition::NotExists) },
-            TransactOp::Put { item: order_item(order)?, condition: None },
+            TransactOp::Put {
+                item: order_lookup_item(order),
+                condition: Some(Condition::NotExists),
+            },
+            TransactOp::Put {
+                item: order_item(order)?,
+                condition: None,
+            },
         ];
         match self.table.transact_write(ops).await {
             Ok(()) => Ok(Recorded::New),
-            Err(TableError::TransactionCanceled(_)) | Err(TableError::ConditionFailed) => Ok(Recorded::AlreadyStored),
+            Err(TableError::TransactionCanceled(_)) | Err(TableError::ConditionFailed) => {
+                Ok(Recorded::AlreadyStored)
+            }
             Err(other) => Err(other.into()),
         }
     }
 
     /// Writes many orders with batch writes; for bulk loads whose order
     /// numbers were de-duplicated beforehand. Re-writing an order is harmless.
-    pub async fn put_orders(&self, orders: &[Order], policy: BatchPolicy) -> Result<BatchReport, StoreError> {
+    pub async fn put_orders(
+        &self,
+        orders: &[Order],
+        policy: BatchPolicy,
+    ) -> Result<BatchReport, StoreError> {
         let mut writes = Vec::with_capacity(orders.len() * 2);
         for order in orders {
             writes.push(WriteRequest::Put(order_item(order)?));
@@ -74,40 +89,86 @@ impl ActivityRepository {
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
-    pub async fn record_interaction(&self, interaction: &Interaction) -> Result<Recorded, StoreError> {
-        let key = keys::interaction(interaction.customer_id, interaction.at, interaction.id.as_str());
-        self.put_once(codec::encode(RecordKind::Interaction, &key, interaction, &[])?).await
+    pub async fn record_interaction(
+        &self,
+        interaction: &Interaction,
+    ) -> Result<Recorded, StoreError> {
+        let key = keys::interaction(
+            interaction.customer_id,
+            interaction.at,
+            interaction.id.as_str(),
+        );
+        self.put_once(codec::encode(
+            RecordKind::Interaction,
+            &key,
+            interaction,
+            &[],
+        )?)
+        .await
     }
 
     pub async fn record_review(&self, review: &Review) -> Result<Recorded, StoreError> {
         let key = keys::review(review.customer_id, review.at, review.id.as_str());
         let index = [
-            ("gsi1pk", keys::product_reviews_partition(&review.product_id)),
+            (
+                "gsi1pk",
+                keys::product_reviews_partition(&review.product_id),
+            ),
             ("gsi1sk", keys::time(review.at)),
         ];
-        self.put_once(codec::encode(RecordKind::Review, &key, review, &index)?).await
+        self.put_once(codec::encode(RecordKind::Review, &key, review, &index)?)
+            .await
     }
 
-    pub async fn orders(&self, customer: CustomerId, period: Period) -> Result<Vec<Order>, StoreError> {
-        self.read_all(customer, keys::ORDER_PREFIX, period, RecordKind::Order).await
+    pub async fn orders(
+        &self,
+        customer: CustomerId,
+        period: Period,
+    ) -> Result<Vec<Order>, StoreError> {
+        self.read_all(customer, keys::ORDER_PREFIX, period, RecordKind::Order)
+            .await
     }
 
-    pub async fn interactions(&self, customer: CustomerId, period: Period) -> Result<Vec<Interaction>, StoreError> {
-        self.read_all(customer, keys::INTERACTION_PREFIX, period, RecordKind::Interaction).await
+    pub async fn interactions(
+        &self,
+        customer: CustomerId,
+        period: Period,
+    ) -> Result<Vec<Interaction>, StoreError> {
+        self.read_all(
+            customer,
+            keys::INTERACTION_PREFIX,
+            period,
+            RecordKind::Interaction,
+        )
+        .await
     }
 
-    pub async fn reviews(&self, customer: CustomerId, period: Period) -> Result<Vec<Review>, StoreError> {
-        self.read_all(customer, keys::REVIEW_PREFIX, period, RecordKind::Review).await
+    pub async fn reviews(
+        &self,
+        customer: CustomerId,
+        period: Period,
+    ) -> Result<Vec<Review>, StoreError> {
+        self.read_all(customer, keys::REVIEW_PREFIX, period, RecordKind::Review)
+            .await
     }
 
     /// The customer's whole history, read in one paged query of the partition.
     pub async fn history(&self, customer: CustomerId) -> Result<History, StoreError> {
         let mut history = History::default();
-        for item in self.query_all(Query::partition(keys::customer_partition(customer))).await? {
+        for item in self
+            .query_all(Query::partition(keys::customer_partition(customer)))
+            .await?
+        {
             match RecordKind::of(&item) {
-                Some(RecordKind::Order) => history.orders.push(codec::decode(RecordKind::Order, &item)?),
-                Some(RecordKind::Interaction) => history.interactions.push(codec::decode(RecordKind::Interaction, &item)?),
-                Some(RecordKind::Review) => history.reviews.push(codec::decode(RecordKind::Review, &item)?),
+                Some(RecordKind::Order) => history
+                    .orders
+                    .push(codec::decode(RecordKind::Order, &item)?),
+                Some(RecordKind::Interaction) => history
+                    .interactions
+                    .push(codec::decode(RecordKind::Interaction, &item)?),
+                Some(RecordKind::Review) => history
+                    .reviews
+                    .push(codec::decode(RecordKind::Review, &item)?),
                 _ => {}
             }
         }
@@ -130,10 +191,21 @@ impl ActivityRepository {
         kind: RecordKind,
     ) -> Result<Vec<T>, StoreError> {
         // `~` sorts after every character used in the times and ids' escapes.
-        let from = period.from.map_or_else(|| prefix.to_owned(), |at| format!("{prefix}{}", keys::time(at)));
-        let to = period.to.map_or_else(|| format!("{prefix}~"), |at| format!("{prefix}{}#~", keys::time(at)));
-        let query = Query::partition(keys::customer_partition(customer)).sort(SortCondition::Between(from, to));
-        self.query_all(query).await?.iter().map(|item| codec::decode(kind, item)).collect()
+        let from = period.from.map_or_else(
+            || prefix.to_owned(),
+            |at| format!("{prefix}{}", keys::time(at)),
+        );
+        let to = period.to.map_or_else(
+            || format!("{prefix}~"),
+            |at| format!("{prefix}{}#~", keys::time(at)),
+        );
+        let query = Query::partition(keys::customer_partition(customer))
+            .sort(SortCondition::Between(from, to));
+        self.query_all(query)
+            .await?
+            .iter()
+            .map(|item| codec::decode(kind, item))
+            .collect()
     }
 
     async fn query_all(&self, query: Query) -> Result<Vec<Item>, StoreError> {
@@ -151,7 +223,12 @@ impl ActivityRepository {
 }
 
 fn order_item(order: &Order) -> Result<Item, StoreError> {
-    codec::encode(RecordKind::Order, &keys::order(order.customer_id, order.placed_at, &order.id), order, &[])
+    codec::encode(
+        RecordKind::Order,
+        &keys::order(order.customer_id, order.placed_at, &order.id),
+        order,
+        &[],
+    )
 }
 
 /// Marks an order number as taken, and says where the order is.
@@ -161,8 +238,14 @@ fn order_lookup_item(order: &Order) -> Item {
     Item::from([
         (strata_domain::ports::table::PK.to_owned(), Value::S(key.pk)),
         (strata_domain::ports::table::SK.to_owned(), Value::S(key.sk)),
-        (codec::KIND.to_owned(), Value::S(RecordKind::Lookup.name().to_owned())),
-        ("customer_id".to_owned(), Value::S(order.customer_id.to_string())),
+        (
+            codec::KIND.to_owned(),
+            Value::S(RecordKind::Lookup.name().to_owned()),
+        ),
+        (
+            "customer_id".to_owned(),
+            Value::S(order.customer_id.to_string()),
+        ),
         ("order_sk".to_owned(), Value::S(at.sk)),
     ])
 }
