@@ -35,4 +35,7 @@ all_adapters!(
     parallel_scan_covers_each_item_once,
     secondary_indexes_follow_their_items,
     customer_lookups_move_with_the_profile,
+    batch_get_reads_many_keys_under_throttling,
+    locked_objects_refuse_deletion_until_their_lock_ends,
+    data_keys_unwrap_only_under_their_own_context,
 );

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
-use strata_domain::ports::{BlobStore, Table};
+use strata_domain::ports::{BlobStore, KeyService, Table};
 use tempfile::TempDir;
 
 /// Set by `cargo xtask test` to the moto server it started on 127.0.0.1.
@@ -15,10 +15,17 @@ pub struct Backend {
     pub name: &'static str,
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
+    pub keys: Arc<dyn KeyService>,
     /// Whether large bodies go up as multipart uploads (S3) rather than one stream (files).
     pub uploads_in_parts: bool,
+    /// Where more tables and stores of the same kind are made.
+    place: Place,
+}
+
+enum Place {
     /// Kept so the embedded data directory lives as long as the backend.
-    _data_dir: Option<TempDir>,
+    Embedded(TempDir),
+    Aws(aws_config::SdkConfig),
 }
 
 impl Backend {
@@ -30,33 +37,104 @@ impl Backend {
             name: "embedded",
             table: Arc::new(backend.table),
             blobs: Arc::new(backend.blobs),
+            keys: Arc::new(strata_embedded::LocalKeyService::open_in(
+                dir.path(),
+                "master",
+            )?),
             uploads_in_parts: false,
-            _data_dir: Some(dir),
+            place: Place::Embedded(dir),
         })
     }
 
-    /// The AWS adapters against the local moto server, in a new table and bucket.
+    /// The AWS adapters against the local moto server, in a new table, a
+    /// new bucket (with Object Lock, as the backup archive has) and a new
+    /// KMS key.
     pub async fn aws() -> anyhow::Result<Backend> {
         let config = moto_config().await?;
-        let suffix = uuid::Uuid::now_v7().simple().to_string();
-        let table_name = format!("strata-conformance-{suffix}");
-        let bucket = format!("strata-conformance-{suffix}");
-        let dynamodb = strata_aws::dynamodb_client(&config);
-        let s3 = strata_aws::s3_client(&config);
-        strata_aws::create_table(&dynamodb, &table_name)
-            .await
-            .context("creating the DynamoDB table in moto")?;
-        strata_aws::create_bucket(&s3, &bucket)
-            .await
-            .context("creating the S3 bucket in moto")?;
+        let place = Place::Aws(config);
         Ok(Backend {
             name: "aws",
-            table: Arc::new(strata_aws::DynamoTable::new(dynamodb, table_name)),
-            blobs: Arc::new(strata_aws::S3BlobStore::new(s3, bucket)),
+            table: fresh_table(&place).await?,
+            blobs: fresh_store(&place, true).await?,
+            keys: fresh_keys(&place).await?,
             uploads_in_parts: true,
-            _data_dir: None,
+            place,
         })
     }
+
+    /// Another empty table of the same kind (a restore target).
+    pub async fn fresh_table(&self) -> anyhow::Result<Arc<dyn Table>> {
+        fresh_table(&self.place).await
+    }
+
+    /// Another empty object store of the same kind; on S3 a versioned
+    /// bucket, with Object Lock when `locked`.
+    pub async fn fresh_store(&self, locked: bool) -> anyhow::Result<Arc<dyn BlobStore>> {
+        fresh_store(&self.place, locked).await
+    }
+
+    /// Another key service with a master key of its own.
+    pub async fn fresh_keys(&self) -> anyhow::Result<Arc<dyn KeyService>> {
+        fresh_keys(&self.place).await
+    }
+}
+
+fn unique(kind: &str) -> String {
+    format!("strata-{kind}-{}", uuid::Uuid::now_v7().simple())
+}
+
+async fn fresh_table(place: &Place) -> anyhow::Result<Arc<dyn Table>> {
+    Ok(match place {
+        Place::Embedded(dir) => Arc::new(strata_embedded::EmbeddedTable::open(
+            &dir.path().join(unique("table")).join("table.redb"),
+        )?),
+        Place::Aws(config) => {
+            let name = unique("table");
+            let dynamodb = strata_aws::dynamodb_client(config);
+            strata_aws::create_table(&dynamodb, &name)
+                .await
+                .context("creating a DynamoDB table in moto")?;
+            Arc::new(strata_aws::DynamoTable::new(dynamodb, name))
+        }
+    })
+}
+
+async fn fresh_store(place: &Place, locked: bool) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match place {
+        Place::Embedded(dir) => Arc::new(strata_embedded::EmbeddedBlobStore::open(
+            &dir.path().join(unique("blobs")),
+        )?),
+        Place::Aws(config) => {
+            let bucket = unique("bucket");
+            let s3 = strata_aws::s3_client(config);
+            if locked {
+                strata_aws::create_locked_bucket(&s3, &bucket).await
+            } else {
+                match strata_aws::create_bucket(&s3, &bucket).await {
+                    Ok(()) => strata_aws::enable_versioning(&s3, &bucket).await,
+                    Err(error) => Err(error),
+                }
+            }
+            .context("creating an S3 bucket in moto")?;
+            Arc::new(strata_aws::S3BlobStore::new(s3, bucket))
+        }
+    })
+}
+
+async fn fresh_keys(place: &Place) -> anyhow::Result<Arc<dyn KeyService>> {
+    Ok(match place {
+        Place::Embedded(dir) => Arc::new(strata_embedded::LocalKeyService::open_in(
+            dir.path(),
+            &unique("key"),
+        )?),
+        Place::Aws(config) => {
+            let kms = strata_aws::kms_client(config);
+            let key = strata_aws::create_key(&kms, "strata tests")
+                .await
+                .context("creating a KMS key in moto")?;
+            Arc::new(strata_aws::KmsKeyService::new(kms, key))
+        }
+    })
 }
 
 /// SDK configuration for the moto server named by `STRATA_TEST_AWS_ENDPOINT`.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use strata_domain::ReadOptions;
-use strata_domain::customer::{Customer, CustomerInput, Identifier, Tier};
+use strata_domain::customer::{Customer, CustomerInput, Identifier, Origin, Tier};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::{self, BlobError, PutOptions, StorageClass};
 use strata_domain::ports::table::{
@@ -29,6 +29,13 @@ fn item(pk: &str, sk: &str, attrs: &[(&str, Value)]) -> Item {
     ]);
     item.extend(attrs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
     item
+}
+
+fn origin(at: chrono::DateTime<chrono::Utc>) -> Origin {
+    Origin {
+        source: "conformance".into(),
+        at,
+    }
 }
 
 fn s(text: &str) -> Value {
@@ -618,7 +625,7 @@ pub async fn chinese_text_and_emoji_round_trip(b: &Backend) {
     let customer = Customer::create(
         CustomerId::generate(),
         input.validate(&ReadOptions::default(), now).expect("valid"),
-        now,
+        &origin(now),
     );
     customers.create(&customer).await.expect("create");
     assert_eq!(
@@ -786,7 +793,7 @@ pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
         Customer::create(
             CustomerId::generate(),
             input.validate(&ReadOptions::default(), now).expect("valid"),
-            now,
+            &origin(now),
         )
     };
     let mut ana = make("ana@shop.cn");
@@ -835,4 +842,169 @@ pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
         gold.customers.iter().map(|c| c.id).collect::<Vec<_>>(),
         [ana.id]
     );
+}
+
+pub async fn batch_get_reads_many_keys_under_throttling(b: &Backend) {
+    let writes = (0..250)
+        .map(|i| {
+            WriteRequest::Put(item(
+                &format!("GET#{}", i % 7),
+                &format!("K#{i:03}"),
+                &[("n", Value::number(i))],
+            ))
+        })
+        .collect();
+    strata_store::write_all(b.table.as_ref(), writes, BatchPolicy::default())
+        .await
+        .expect("write");
+    let faulty = Arc::new(FaultyTable::new(b.table.clone(), 7));
+    // Every stored key twice, and 50 keys that do not exist.
+    let mut keys: Vec<Key> = (0..250)
+        .map(|i| Key::new(format!("GET#{}", i % 7), format!("K#{i:03}")))
+        .collect();
+    keys.extend(keys.clone());
+    keys.extend((250..300).map(|i| Key::new("GET#0", format!("K#{i:03}"))));
+    let policy = BatchPolicy {
+        max_attempts: 40,
+        ..BatchPolicy::default()
+    };
+    let found = strata_store::get_many(faulty.as_ref(), keys, policy)
+        .await
+        .expect("read");
+    assert_eq!(
+        found.len(),
+        250,
+        "each stored key once, missing keys absent"
+    );
+    assert!(
+        faulty.unprocessed_items.load(Ordering::Relaxed) > 0,
+        "the test must leave keys unprocessed"
+    );
+    let n = found
+        .get(&Key::new("GET#3", "K#010"))
+        .and_then(|i| i.get("n"))
+        .and_then(Value::as_i64);
+    assert_eq!(n, Some(10));
+    let too_many: Vec<Key> = (0..101)
+        .map(|i| Key::new("GET#0", format!("X#{i}")))
+        .collect();
+    assert!(matches!(
+        b.table.batch_get(too_many).await,
+        Err(TableError::InvalidRequest(_))
+    ));
+}
+
+pub async fn locked_objects_refuse_deletion_until_their_lock_ends(b: &Backend) {
+    use strata_domain::ports::blob::{Retention, RetentionMode};
+    let blobs = b.blobs.as_ref();
+    // S3 keeps whole seconds.
+    let until = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 3600, 0)
+        .expect("a valid time");
+    for (key, mode) in [
+        ("archive/compliance.bin", RetentionMode::Compliance),
+        ("archive/governance.bin", RetentionMode::Governance),
+    ] {
+        let lock = Retention {
+            mode,
+            retain_until: until,
+        };
+        let options = PutOptions {
+            retention: Some(lock),
+            ..PutOptions::default()
+        };
+        blobs
+            .put(key, blob::body_from("locked bytes"), options)
+            .await
+            .expect("put with a lock");
+        let head = blobs.head(key).await.expect("head").expect("exists");
+        assert_eq!(
+            head.retention,
+            Some(lock),
+            "{}: the lock is reported",
+            b.name
+        );
+        let refused = blobs.delete(key).await;
+        assert!(
+            matches!(refused, Err(BlobError::Refused(_))),
+            "{}: deleting a {} locked object must be refused, got {refused:?}",
+            b.name,
+            mode.s3_name()
+        );
+        let object = blobs.get(key).await.expect("still readable");
+        assert_eq!(
+            blob::collect(object.body).await.expect("body"),
+            b"locked bytes"
+        );
+    }
+    // Objects without a lock in the same store delete as before.
+    blobs
+        .put(
+            "archive/open.bin",
+            blob::body_from("x"),
+            PutOptions::default(),
+        )
+        .await
+        .expect("put");
+    assert_eq!(
+        blobs
+            .head("archive/open.bin")
+            .await
+            .expect("head")
+            .expect("exists")
+            .retention,
+        None
+    );
+    blobs.delete("archive/open.bin").await.expect("delete");
+    assert_eq!(blobs.head("archive/open.bin").await.expect("head"), None);
+}
+
+pub async fn data_keys_unwrap_only_under_their_own_context(b: &Backend) {
+    use strata_domain::ports::keys::{EncryptionContext, KeyError, WrappedKey};
+    let keys = b.keys.as_ref();
+    let context = EncryptionContext::new()
+        .with("purpose", "conformance")
+        .with("snapshot", "one");
+    let first = keys.generate_data_key(&context).await.expect("generate");
+    let second = keys.generate_data_key(&context).await.expect("generate");
+    assert_ne!(first.plaintext.expose(), second.plaintext.expose());
+    assert_ne!(first.wrapped.ciphertext, first.plaintext.expose().to_vec());
+
+    let unwrapped = keys
+        .decrypt_data_key(&first.wrapped, &context)
+        .await
+        .expect("decrypt under the same context");
+    assert_eq!(unwrapped.expose(), first.plaintext.expose());
+
+    let other = EncryptionContext::new()
+        .with("purpose", "conformance")
+        .with("snapshot", "two");
+    let refused = keys.decrypt_data_key(&first.wrapped, &other).await;
+    assert!(
+        matches!(refused, Err(KeyError::Invalid(_))),
+        "{}: another context must not unwrap the key, got {refused:?}",
+        b.name
+    );
+    let mut damaged: WrappedKey = first.wrapped.clone();
+    if let Some(last) = damaged.ciphertext.last_mut() {
+        *last ^= 0x01;
+    }
+    assert!(
+        matches!(
+            keys.decrypt_data_key(&damaged, &context).await,
+            Err(KeyError::Invalid(_))
+        ),
+        "{}: a damaged wrapped key must be refused",
+        b.name
+    );
+
+    // An existing key wrapped again (as for an archive copy) unwraps to itself.
+    let rewrapped = keys
+        .encrypt_data_key(&first.plaintext, &other)
+        .await
+        .expect("encrypt");
+    let back = keys
+        .decrypt_data_key(&rewrapped, &other)
+        .await
+        .expect("decrypt the re-wrapped key");
+    assert_eq!(back.expose(), first.plaintext.expose());
 }

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use strata_domain::ports::table::{
-    Condition, Cursor, Item, Key, Page, Query, Table, TableError, TransactOp, Update, WriteRequest,
+    BatchGot, Condition, Cursor, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
+    WriteRequest,
 };
 
 pub struct FaultyTable {
@@ -95,6 +96,32 @@ impl Table for FaultyTable {
         let mut unprocessed = self.inner.batch_write(sent).await?;
         unprocessed.extend(held);
         Ok(unprocessed)
+    }
+
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError> {
+        if self.roll() < self.throttle_rate {
+            self.throttled_calls.fetch_add(1, Ordering::Relaxed);
+            return Err(TableError::Throttled("injected by FaultyTable".into()));
+        }
+        let (mut asked, mut held) = (Vec::new(), Vec::new());
+        for key in keys {
+            if self.roll() < self.unprocessed_rate {
+                held.push(key)
+            } else {
+                asked.push(key)
+            }
+        }
+        self.unprocessed_items
+            .fetch_add(held.len(), Ordering::Relaxed);
+        if asked.is_empty() {
+            return Ok(BatchGot {
+                items: Vec::new(),
+                unprocessed: held,
+            });
+        }
+        let mut got = self.inner.batch_get(asked).await?;
+        got.unprocessed.extend(held);
+        Ok(got)
     }
 
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {

@@ -1,5 +1,6 @@
 //! `cargo xtask`: everything a fresh machine needs, behind a few commands.
 
+mod datasets;
 mod moto;
 mod python;
 
@@ -89,8 +90,16 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
+    step("datasets");
+    let datasets = datasets::environment(root, &venv)?;
     step("build tests");
-    run(Command::new("cargo").args(["test", "--workspace", "--no-run", "--quiet"]))?;
+    run(Command::new("cargo").args([
+        "test",
+        "--workspace",
+        "--all-targets",
+        "--no-run",
+        "--quiet",
+    ]))?;
     step("start moto");
     let server = moto::Server::start(&venv, &root.join("target"))?;
     println!("moto listening on {}", server.endpoint());
@@ -98,6 +107,7 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     let mut tests = Command::new("cargo");
     tests.args(["test", "--workspace", "--all-targets"]);
     server.configure(&mut tests);
+    tests.envs(datasets);
     let outcome = run_counting_tests(&mut tests);
     drop(server);
     outcome

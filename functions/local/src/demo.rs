@@ -12,7 +12,9 @@ use anyhow::Context;
 use chrono::{Datelike, Utc};
 use futures::future::try_join_all;
 use strata_domain::ReadOptions;
-use strata_domain::customer::{Customer, CustomerInput, Identifier, SourceInput, SourceRef};
+use strata_domain::customer::{
+    Customer, CustomerInput, Identifier, Origin, SourceInput, SourceRef,
+};
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderStatus};
@@ -130,7 +132,11 @@ fn new_customer(external_id: &str) -> anyhow::Result<Customer> {
     let valid = input
         .validate(&ReadOptions::default(), now)
         .map_err(|e| anyhow::anyhow!("customer {external_id}: {e}"))?;
-    Ok(Customer::create(CustomerId::generate(), valid, now))
+    let origin = Origin {
+        source: format!("import:{SOURCE}"),
+        at: now,
+    };
+    Ok(Customer::create(CustomerId::generate(), valid, &origin))
 }
 
 /// Orders get stable numbers (customer, day, n-th purchase that day), so a

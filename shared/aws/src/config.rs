@@ -13,6 +13,10 @@ pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(config)
 }
 
+pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(config)
+}
+
 /// An S3 client; path-style addressing when the endpoint is overridden,
 /// because local servers (moto) cannot resolve `bucket.host` names.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {

@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    ConditionCheck, Delete, DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem,
-    Update as SdkUpdate, WriteRequest as SdkWriteRequest,
+    ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, Update as SdkUpdate, WriteRequest as SdkWriteRequest,
 };
 use strata_domain::ports::table::{
-    Condition, Cursor, Item, Key, MAX_TRANSACT_ITEMS, PK, Page, Query, SK, SortCondition, Table,
-    TableError, TransactOp, Update, WriteRequest, validate_batch, validate_item,
+    BatchGot, Condition, Cursor, Item, Key, MAX_TRANSACT_ITEMS, PK, Page, Query, SK, SortCondition,
+    Table, TableError, TransactOp, Update, WriteRequest, validate_batch, validate_batch_get,
+    validate_item,
 };
 
 use convert::{
@@ -183,6 +184,43 @@ impl Table for DynamoTable {
             .await
             .map_err(table_error)?;
         out.item.map(item_from_sdk).transpose()
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table_name, keys = keys.len()))]
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError> {
+        validate_batch_get(&keys)?;
+        let request = built(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys.iter().map(key_to_sdk).collect()))
+                .consistent_read(true)
+                .build(),
+        )?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table_name, request)
+            .send()
+            .await
+            .map_err(table_error)?;
+        let items = out
+            .responses
+            .and_then(|mut tables| tables.remove(&self.table_name))
+            .unwrap_or_default()
+            .into_iter()
+            .map(item_from_sdk)
+            .collect::<Result<_, _>>()?;
+        let unprocessed = out
+            .unprocessed_keys
+            .and_then(|mut tables| tables.remove(&self.table_name))
+            .map(|left| {
+                left.keys
+                    .into_iter()
+                    .map(key_from_sdk)
+                    .collect::<Result<_, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(BatchGot { items, unprocessed })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(table = %self.table_name))]

@@ -9,7 +9,10 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, MetadataDirective};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, MetadataDirective,
+    VersioningConfiguration,
+};
 use strata_domain::ports::blob::{
     BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, ObjectSummary, PutOptions, PutReceipt,
     StorageClass, StoredObject, validate_key,
@@ -66,6 +69,36 @@ impl S3BlobStore {
             key: key.to_owned(),
             storage_class,
         }
+    }
+}
+
+impl S3BlobStore {
+    /// The version id of the current object if S3 reports an active lock on it.
+    async fn locked_version(&self, key: &str) -> Result<Option<String>, BlobError> {
+        let head = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => head,
+            Err(err) => {
+                return match blob_error(err, key) {
+                    BlobError::NotFound(_) => Ok(None),
+                    other => Err(other),
+                };
+            }
+        };
+        let lock = convert::retention(
+            head.object_lock_mode(),
+            head.object_lock_retain_until_date(),
+        );
+        Ok(match lock {
+            Some(lock) if lock.is_active(chrono::Utc::now()) => head.version_id,
+            _ => None,
+        })
     }
 }
 
@@ -223,10 +256,15 @@ impl BlobStore for S3BlobStore {
     #[tracing::instrument(level = "debug", skip_all, fields(bucket = %self.bucket, key = %key))]
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         validate_key(key)?;
+        // In a versioned bucket a plain delete only hides a locked object
+        // behind a delete marker. Deleting the locked version itself lets S3
+        // enforce the lock and refuse, as the port promises.
+        let version = self.locked_version(key).await?;
         self.client
             .delete_object()
             .bucket(&self.bucket)
             .key(key)
+            .set_version_id(version)
             .send()
             .await
             .map_err(|e| blob_error(e, key))?;
@@ -238,7 +276,35 @@ impl BlobStore for S3BlobStore {
 /// already is fine. For tests and local servers: deployed buckets come from
 /// the SAM template.
 pub async fn create_bucket(client: &Client, name: &str) -> Result<(), SetupError> {
-    let mut request = client.create_bucket().bucket(name);
+    create(client, name, false).await
+}
+
+/// Creates a bucket with S3 Object Lock enabled (which turns versioning
+/// on), as the backup archive bucket is.
+pub async fn create_locked_bucket(client: &Client, name: &str) -> Result<(), SetupError> {
+    create(client, name, true).await
+}
+
+/// Turns versioning on, as the snapshot bucket has it.
+pub async fn enable_versioning(client: &Client, name: &str) -> Result<(), SetupError> {
+    let versioning = VersioningConfiguration::builder()
+        .status(BucketVersioningStatus::Enabled)
+        .build();
+    client
+        .put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .map_err(|e| SetupError::request("PutBucketVersioning", e))?;
+    Ok(())
+}
+
+async fn create(client: &Client, name: &str, object_lock: bool) -> Result<(), SetupError> {
+    let mut request = client
+        .create_bucket()
+        .bucket(name)
+        .set_object_lock_enabled_for_bucket(object_lock.then_some(true));
     // us-east-1 is the default location and must not be named.
     if let Some(region) = client
         .config()

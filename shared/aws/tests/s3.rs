@@ -47,6 +47,7 @@ async fn large_bodies_go_up_in_parts_and_come_back_whole() {
         content_type: Some("text/csv".into()),
         storage_class: StorageClass::StandardIa,
         metadata: BTreeMap::from([("source".to_owned(), "export".to_owned())]),
+        retention: None,
     };
     let receipt = store
         .put("exports/big.csv", chunked(&data, MIB), options.clone())

@@ -1,10 +1,12 @@
 //! The customer profile: one per real person.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::activity::ActivitySummary;
 use crate::channel::Channel;
 use crate::contact::{self, DocumentKind, Email, IdDocument, Phone};
 use crate::error::{Collector, FieldError, Invalid};
@@ -130,6 +132,17 @@ pub enum Identifier {
     External(SourceRef),
 }
 
+/// Where and when a value came from; kept per field so merges are explainable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// `api`, or `import:<source>` for bulk imports.
+    pub source: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Network traces kept per profile; older ones are dropped first.
+pub const MAX_NETWORK_TRACES: usize = 20;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
@@ -142,29 +155,155 @@ pub struct Customer {
     pub network: Vec<NetworkActivity>,
     pub tier: Option<Tier>,
     pub segment: Option<String>,
+    /// Derived from the stored history on every write.
+    #[serde(default)]
+    pub activity: ActivitySummary,
+    /// Field name → where its current value came from.
+    #[serde(default)]
+    pub provenance: BTreeMap<String, Origin>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Bumped by every stored change; writes are conditional on it.
     pub version: u64,
 }
 
+/// A field a merge changed, with the value's origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedField {
+    pub field: String,
+    pub origin: Origin,
+}
+
 impl Customer {
     /// A new profile from validated input.
-    pub fn create(id: CustomerId, input: ValidCustomer, now: DateTime<Utc>) -> Customer {
-        Customer {
+    pub fn create(id: CustomerId, input: ValidCustomer, origin: &Origin) -> Customer {
+        let mut customer = Customer {
             id,
-            identity: input.identity,
-            preferences: input.preferences,
+            identity: Identity::default(),
+            preferences: Preferences::default(),
             acquisition_channel: input.acquisition_channel,
-            sources: input.source.into_iter().collect(),
-            consents: input.consents,
-            network: input.network.into_iter().collect(),
+            sources: Vec::new(),
+            consents: Vec::new(),
+            network: Vec::new(),
             tier: None,
             segment: None,
-            created_at: now,
-            updated_at: now,
+            activity: ActivitySummary::default(),
+            provenance: BTreeMap::new(),
+            created_at: origin.at,
+            updated_at: origin.at,
             version: 0,
+        };
+        customer.merge(input, origin);
+        customer
+    }
+
+    /// Folds newer data about the same person into the profile. Per field, the
+    /// newest non-empty value wins (by the origin's time); sources, consent
+    /// decisions and preferred categories accumulate; the acquisition channel
+    /// stays the first one known. Returns what changed, for the merge log.
+    pub fn merge(&mut self, incoming: ValidCustomer, origin: &Origin) -> Vec<MergedField> {
+        let mut changed = Vec::new();
+        let mut take = |field: &'static str, provenance: &mut BTreeMap<String, Origin>| {
+            let newer = provenance
+                .get(field)
+                .is_none_or(|held| held.at <= origin.at);
+            if newer {
+                provenance.insert(field.to_owned(), origin.clone());
+                changed.push(MergedField {
+                    field: field.to_owned(),
+                    origin: origin.clone(),
+                });
+            }
+            newer
+        };
+        let ValidCustomer {
+            identity,
+            preferences,
+            acquisition_channel,
+            source,
+            consents,
+            network,
+        } = incoming;
+        macro_rules! newest {
+            ($field:literal, $slot:expr, $value:expr) => {
+                if let Some(value) = $value {
+                    if $slot.as_ref() != Some(&value) && take($field, &mut self.provenance) {
+                        $slot = Some(value);
+                    }
+                }
+            };
         }
+        newest!("identity.name", self.identity.name, identity.name);
+        newest!("identity.email", self.identity.email, identity.email);
+        newest!("identity.phone", self.identity.phone, identity.phone);
+        newest!(
+            "identity.birth_date",
+            self.identity.birth_date,
+            identity.birth_date
+        );
+        newest!(
+            "identity.id_document",
+            self.identity.id_document,
+            identity.id_document
+        );
+        newest!("identity.address", self.identity.address, identity.address);
+        newest!(
+            "preferences.contact_channel",
+            self.preferences.contact_channel,
+            preferences.contact_channel
+        );
+        newest!(
+            "preferences.language",
+            self.preferences.language,
+            preferences.language
+        );
+        if self.acquisition_channel.is_none() {
+            newest!(
+                "acquisition_channel",
+                self.acquisition_channel,
+                acquisition_channel
+            );
+        }
+        for category in preferences.categories {
+            if !self.preferences.categories.contains(&category) {
+                self.preferences.categories.push(category);
+                changed.push(MergedField {
+                    field: "preferences.categories".into(),
+                    origin: origin.clone(),
+                });
+            }
+        }
+        if let Some(source) = source.filter(|s| !self.sources.contains(s)) {
+            self.sources.push(source);
+            changed.push(MergedField {
+                field: "sources".into(),
+                origin: origin.clone(),
+            });
+        }
+        for consent in consents {
+            if !self.consents.contains(&consent) {
+                self.consents.push(consent);
+                changed.push(MergedField {
+                    field: "consents".into(),
+                    origin: origin.clone(),
+                });
+            }
+        }
+        self.consents.sort_by_key(|c| c.at);
+        if let Some(trace) = network.filter(|n| !self.network.contains(n)) {
+            self.network.push(trace);
+            self.network.sort_by_key(|n| n.seen_at);
+            let excess = self.network.len().saturating_sub(MAX_NETWORK_TRACES);
+            self.network.drain(..excess);
+            changed.push(MergedField {
+                field: "network".into(),
+                origin: origin.clone(),
+            });
+        }
+        if !changed.is_empty() {
+            self.updated_at = self.updated_at.max(origin.at);
+        }
+        changed
     }
 
     /// Every value by which this person can be found again.
@@ -537,6 +676,65 @@ mod tests {
         "2026-11-22T12:00:00Z".parse().unwrap()
     }
 
+    fn origin(at: DateTime<Utc>) -> Origin {
+        Origin {
+            source: "test".into(),
+            at,
+        }
+    }
+
+    fn valid(input: CustomerInput) -> ValidCustomer {
+        input.validate(&ReadOptions::default(), now()).unwrap()
+    }
+
+    #[test]
+    fn newest_non_empty_value_wins_per_field() {
+        let first = CustomerInput {
+            name: Some("王芳".into()),
+            email: Some("fang@shop.cn".into()),
+            ..Default::default()
+        };
+        let mut customer = Customer::create(CustomerId::generate(), valid(first), &origin(now()));
+        let older = CustomerInput {
+            name: Some("Wang Fang".into()),
+            phone: Some("13912345678".into()),
+            ..Default::default()
+        };
+        let yesterday = origin(now() - chrono::Duration::days(1));
+        let changed = customer.merge(valid(older), &yesterday);
+        assert_eq!(
+            customer.identity.name.as_deref(),
+            Some("王芳"),
+            "an older value does not replace a newer one"
+        );
+        assert_eq!(
+            customer.identity.phone.as_ref().unwrap().as_str(),
+            "+8613912345678",
+            "an empty field takes any value"
+        );
+        assert_eq!(
+            changed.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(),
+            ["identity.phone"]
+        );
+        assert_eq!(customer.provenance["identity.phone"], yesterday);
+
+        let newer = CustomerInput {
+            email: Some("fang@new.cn".into()),
+            ..Default::default()
+        };
+        let tomorrow = origin(now() + chrono::Duration::days(1));
+        customer.merge(valid(newer.clone()), &tomorrow);
+        assert_eq!(
+            customer.identity.email.as_ref().unwrap().as_str(),
+            "fang@new.cn"
+        );
+        assert_eq!(customer.updated_at, tomorrow.at);
+        assert!(
+            customer.merge(valid(newer), &tomorrow).is_empty(),
+            "merging the same data again changes nothing"
+        );
+    }
+
     #[test]
     fn normalises_a_full_profile() {
         let input = CustomerInput {
@@ -573,7 +771,7 @@ mod tests {
         );
         assert_eq!(valid.source.as_ref().unwrap().source, "shopify");
         assert_eq!(valid.network.as_ref().unwrap().seen_at, now());
-        let customer = Customer::create(CustomerId::generate(), valid, now());
+        let customer = Customer::create(CustomerId::generate(), valid, &origin(now()));
         assert!(customer.has_consent(Purpose::Marketing));
         assert!(!customer.has_consent(Purpose::Profiling));
         assert_eq!(customer.identifiers().len(), 3);
@@ -623,7 +821,7 @@ mod tests {
         }
         .validate(&ReadOptions::default(), now())
         .unwrap();
-        let mut customer = Customer::create(CustomerId::generate(), valid, now());
+        let mut customer = Customer::create(CustomerId::generate(), valid, &origin(now()));
         let decision = |granted| Consent {
             purpose: Purpose::Profiling,
             granted,

@@ -3,6 +3,8 @@
 //!
 //! This crate does no I/O and knows nothing of AWS or Lambda.
 
+pub mod activity;
+pub mod backup;
 pub mod channel;
 pub mod contact;
 pub mod customer;

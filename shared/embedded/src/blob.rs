@@ -94,6 +94,7 @@ impl BlobStore for EmbeddedBlobStore {
             metadata: options.metadata,
             last_modified: Utc::now(),
             file: written.file,
+            retention: options.retention,
         };
         self.commit(key, record).await?;
         Ok(receipt)
@@ -169,10 +170,12 @@ impl BlobStore for EmbeddedBlobStore {
                 .ok_or_else(|| BlobError::NotFound(from.to_owned()))?;
             readable(from, &source)?;
             if let Some(file) = self.content.link(&source.file).await? {
+                // As in S3, a copy does not inherit the source's lock.
                 let record = ObjectRecord {
                     storage_class,
                     last_modified: Utc::now(),
                     file,
+                    retention: None,
                     ..source
                 };
                 return self.commit(to, record).await;

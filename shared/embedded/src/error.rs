@@ -15,6 +15,8 @@ pub enum EmbeddedError {
         path: PathBuf,
         source: Box<redb::Error>,
     },
+    #[error("the key file {path} {reason}")]
+    KeyFile { path: PathBuf, reason: String },
     #[error("{path} holds data in format {found}; this build reads format {expected}")]
     UnsupportedFormat {
         path: PathBuf,

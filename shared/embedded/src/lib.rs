@@ -4,16 +4,20 @@
 //! - [`EmbeddedTable`] implements the table port on a redb database.
 //! - [`EmbeddedBlobStore`] implements the blob port with one file per object
 //!   and a redb catalog of their metadata.
-//! - [`EmbeddedBackend`] opens both in the layout a service expects.
+//! - [`LocalKeyService`] implements the key port on a master key file.
+//! - [`EmbeddedBackend`] opens the table and blob store in the layout a
+//!   service expects.
 
 mod blob;
 mod error;
+mod keys;
 mod table;
 
 use std::path::Path;
 
 pub use blob::EmbeddedBlobStore;
 pub use error::EmbeddedError;
+pub use keys::LocalKeyService;
 pub use table::EmbeddedTable;
 
 /// Both adapters, opened under one data directory.

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use redb::{Database, ReadableTable};
 use strata_domain::ports::table::{
-    Condition, Cursor, Index, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
-    WriteRequest,
+    BatchGot, Condition, Cursor, Index, Item, Key, Page, Query, Table, TableError, TransactOp,
+    Update, WriteRequest, validate_batch_get,
 };
 
 use self::layout::{FORMAT, FORMAT_KEY, FORMAT_VERSION, ITEMS, index_table};
@@ -92,6 +92,16 @@ impl Table for EmbeddedTable {
         check_key(key)?;
         let key = key.clone();
         self.blocking(move |db| read::get(db, &key)).await
+    }
+
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError> {
+        validate_batch_get(&keys)?;
+        keys.iter().try_for_each(check_key)?;
+        let items = self.blocking(move |db| read::batch_get(db, &keys)).await?;
+        Ok(BatchGot {
+            items,
+            unprocessed: Vec::new(),
+        })
     }
 
     async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {

@@ -1,12 +1,13 @@
-//! Writes any number of items through 25-item batch writes, several in
-//! flight, retrying unprocessed items and throttling with backoff and jitter
-//! until none is left.
+//! Writes any number of items through 25-item batch writes, and reads any
+//! number through 100-key batch reads, several requests in flight, retrying
+//! unprocessed items and throttling with backoff and jitter until none is left.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
-use strata_domain::ports::table::{MAX_BATCH_WRITE, Table, WriteRequest};
+use strata_domain::ports::table::{Item, Key, MAX_BATCH_GET, MAX_BATCH_WRITE, Table, WriteRequest};
 
 use crate::error::StoreError;
 
@@ -56,7 +57,7 @@ pub async fn write_all(
     writes: Vec<WriteRequest>,
     policy: BatchPolicy,
 ) -> Result<BatchReport, StoreError> {
-    let chunks: Vec<Vec<WriteRequest>> = chunked(writes);
+    let chunks: Vec<Vec<WriteRequest>> = chunked(writes, MAX_BATCH_WRITE);
     stream::iter(chunks)
         .map(|chunk| write_chunk(table, chunk, policy))
         .buffer_unordered(policy.concurrency.max(1))
@@ -66,11 +67,63 @@ pub async fn write_all(
         .await
 }
 
-fn chunked(writes: Vec<WriteRequest>) -> Vec<Vec<WriteRequest>> {
-    let mut chunks = Vec::with_capacity(writes.len().div_ceil(MAX_BATCH_WRITE));
-    let mut rest = writes.into_iter().peekable();
+/// Reads every key that exists; duplicates in `keys` are read once.
+pub async fn get_many(
+    table: &dyn Table,
+    keys: Vec<Key>,
+    policy: BatchPolicy,
+) -> Result<HashMap<Key, Item>, StoreError> {
+    let mut distinct = keys;
+    distinct.sort();
+    distinct.dedup();
+    let found: Vec<Vec<Item>> = stream::iter(chunked(distinct, MAX_BATCH_GET))
+        .map(|chunk| get_chunk(table, chunk, policy))
+        .buffer_unordered(policy.concurrency.max(1))
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .filter_map(|item| Some((Key::of(&item)?, item)))
+        .collect())
+}
+
+async fn get_chunk(
+    table: &dyn Table,
+    chunk: Vec<Key>,
+    policy: BatchPolicy,
+) -> Result<Vec<Item>, StoreError> {
+    let mut found = Vec::with_capacity(chunk.len());
+    let mut pending = chunk;
+    for attempt in 0..policy.max_attempts {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(policy, attempt)).await;
+        }
+        match table.batch_get(pending.clone()).await {
+            Ok(got) => {
+                found.extend(got.items);
+                if got.unprocessed.is_empty() {
+                    return Ok(found);
+                }
+                pending = got.unprocessed;
+            }
+            Err(error) if error.is_retryable() => {
+                tracing::debug!(%error, attempt, "batch read throttled; retrying");
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(StoreError::BatchExhausted {
+        left: pending.len(),
+        attempts: policy.max_attempts,
+    })
+}
+
+fn chunked<T>(all: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::with_capacity(all.len().div_ceil(size));
+    let mut rest = all.into_iter().peekable();
     while rest.peek().is_some() {
-        chunks.push(rest.by_ref().take(MAX_BATCH_WRITE).collect());
+        chunks.push(rest.by_ref().take(size).collect());
     }
     chunks
 }
@@ -130,7 +183,10 @@ mod tests {
                 WriteRequest::Delete(strata_domain::ports::table::Key::new("p", i.to_string()))
             })
             .collect();
-        let sizes: Vec<usize> = chunked(writes).iter().map(Vec::len).collect();
+        let sizes: Vec<usize> = chunked(writes, MAX_BATCH_WRITE)
+            .iter()
+            .map(Vec::len)
+            .collect();
         assert_eq!(sizes, [25, 25, 10]);
     }
 

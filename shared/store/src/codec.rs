@@ -20,6 +20,9 @@ pub enum RecordKind {
     Review,
     Product,
     Lookup,
+    Merge,
+    Import,
+    Idempotency,
 }
 
 impl RecordKind {
@@ -31,16 +34,22 @@ impl RecordKind {
             RecordKind::Review => "review",
             RecordKind::Product => "product",
             RecordKind::Lookup => "lookup",
+            RecordKind::Merge => "merge",
+            RecordKind::Import => "import",
+            RecordKind::Idempotency => "idempotency",
         }
     }
 
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
         RecordKind::Review,
         RecordKind::Product,
         RecordKind::Lookup,
+        RecordKind::Merge,
+        RecordKind::Import,
+        RecordKind::Idempotency,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.
@@ -96,6 +105,13 @@ pub fn decode<T: DeserializeOwned>(kind: RecordKind, item: &Item) -> Result<T, S
         .collect::<Result<_, _>>()
         .map_err(corrupt)?;
     serde_json::from_value(Json::Object(fields)).map_err(|e| corrupt(e.to_string()))
+}
+
+/// One value as an attribute, for updates that set a single field.
+pub fn to_attribute<T: Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value)
+        .map(to_value)
+        .map_err(|e| StoreError::Encode(e.to_string()))
 }
 
 fn is_structural(name: &str) -> bool {

@@ -1,10 +1,13 @@
 use strata_domain::ids::CustomerId;
+use strata_domain::ports::blob::BlobError;
 use strata_domain::ports::table::{Key, TableError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
     Table(#[from] TableError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
     /// Someone else changed the record since it was read.
     #[error("{what} was changed by another writer; read it again and retry")]
     Conflict { what: String },
@@ -29,6 +32,7 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Table(e) => e.is_retryable(),
+            StoreError::Blob(e) => e.is_retryable(),
             StoreError::Conflict { .. } | StoreError::BatchExhausted { .. } => true,
             _ => false,
         }

@@ -9,6 +9,9 @@
 //! | review       | `CUST#<id>`              | `REVIEW#<at>#<review id>`            | `PRODUCT#<product>` / `<at>` |                               |
 //! | lookup       | `EMAIL#…`/`PHONE#…`/`EXT#<source>#<id>`/`ORDERID#<id>` | `LOOKUP`  |                              |                               |
 //! | product      | `PRODUCT#<id>`           | `PRODUCT`                            | `CATEGORY#<l1>#<l2>#<l3>` / `<id>` |                         |
+//! | merge log    | `CUST#<id>`              | `MERGE#<at>#<id>`                    |                              |                               |
+//! | import       | `IMPORT#<import id>`     | `STATE`                              | `IMPORTS` / `<started_at>`   |                               |
+//! | idempotency  | `IDEMPOTENCY#<key>`      | `REQUEST`                            |                              |                               |
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use strata_domain::customer::{Identifier, Tier};
@@ -22,6 +25,9 @@ pub const PRODUCT_SK: &str = "PRODUCT";
 pub const ORDER_PREFIX: &str = "ORDER#";
 pub const INTERACTION_PREFIX: &str = "INTERACTION#";
 pub const REVIEW_PREFIX: &str = "REVIEW#";
+pub const MERGE_PREFIX: &str = "MERGE#";
+pub const IMPORTS_PARTITION: &str = "IMPORTS";
+pub const CUSTOMER_PREFIX: &str = "CUST#";
 
 /// `#` separates key parts, so values that may contain it are escaped (`%23`),
 /// as is the escape character itself (`%25`).
@@ -39,7 +45,7 @@ pub fn time(at: DateTime<Utc>) -> String {
 }
 
 pub fn customer_partition(id: CustomerId) -> String {
-    format!("CUST#{id}")
+    format!("{CUSTOMER_PREFIX}{id}")
 }
 
 pub fn customer(id: CustomerId) -> Key {
@@ -69,6 +75,21 @@ pub fn review(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
         customer_partition(customer),
         format!("{REVIEW_PREFIX}{}#{}", time(at), escape(id)),
     )
+}
+
+pub fn merge(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{MERGE_PREFIX}{}#{}", time(at), escape(id)),
+    )
+}
+
+pub fn import(id: &str) -> Key {
+    Key::new(format!("IMPORT#{}", escape(id)), "STATE")
+}
+
+pub fn idempotency(key: &str) -> Key {
+    Key::new(format!("IDEMPOTENCY#{}", escape(key)), "REQUEST")
 }
 
 pub fn lookup(identifier: &Identifier) -> Key {

@@ -9,9 +9,15 @@ pub mod error;
 mod keys;
 pub mod repo;
 
-pub use batch::{BatchPolicy, BatchReport, write_all};
+pub use batch::{BatchPolicy, BatchReport, get_many, write_all};
 pub use codec::RecordKind;
 pub use error::StoreError;
 pub use repo::activity::{ActivityRepository, History, Period, Recorded};
 pub use repo::customers::{CustomerPage, CustomerRepository};
+pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger};
+pub use repo::idempotency::{Claim, IdempotencyStore, StoredResponse};
+pub use repo::imports::{
+    Begun, ImportCounts, ImportRepository, ImportState, ImportStatus, ImportedObject,
+};
+pub use repo::merges::{MergeEntry, MergeLog};
 pub use repo::products::{ProductPage, ProductRepository};

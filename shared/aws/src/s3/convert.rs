@@ -3,9 +3,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_s3::primitives::DateTime as SdkDateTime;
-use aws_sdk_s3::types::StorageClass as SdkStorageClass;
+use aws_sdk_s3::types::{ObjectLockMode, StorageClass as SdkStorageClass};
 use chrono::{DateTime, Utc};
-use strata_domain::ports::blob::{PutOptions, StorageClass};
+use strata_domain::ports::blob::{PutOptions, Retention, RetentionMode, StorageClass};
 
 pub(crate) fn sdk_class(class: StorageClass) -> SdkStorageClass {
     SdkStorageClass::from(class.s3_name())
@@ -40,6 +40,31 @@ pub(crate) fn metadata(metadata: Option<&HashMap<String, String>>) -> BTreeMap<S
         .unwrap_or_default()
 }
 
+/// The lock an object reports; both headers must be present, as S3 sends
+/// them together.
+pub(crate) fn retention(
+    mode: Option<&ObjectLockMode>,
+    until: Option<&SdkDateTime>,
+) -> Option<Retention> {
+    Some(Retention {
+        mode: RetentionMode::from_s3_name(mode?.as_str())?,
+        retain_until: DateTime::from_timestamp(until?.secs(), until?.subsec_nanos())?,
+    })
+}
+
+/// The lock headers of a put: mode and whole-second retain-until date.
+pub(crate) fn sdk_lock(
+    retention: Option<&Retention>,
+) -> (Option<ObjectLockMode>, Option<SdkDateTime>) {
+    match retention {
+        Some(lock) => (
+            Some(ObjectLockMode::from(lock.mode.s3_name())),
+            Some(SdkDateTime::from_secs(lock.retain_until.timestamp())),
+        ),
+        None => (None, None),
+    }
+}
+
 pub(crate) fn sdk_metadata(options: &PutOptions) -> Option<HashMap<String, String>> {
     (!options.metadata.is_empty()).then(|| options.metadata.clone().into_iter().collect())
 }
@@ -71,6 +96,10 @@ macro_rules! object_meta {
             content_type: $out.content_type().map(str::to_owned),
             metadata: $crate::s3::convert::metadata($out.metadata()),
             last_modified: $crate::s3::convert::timestamp($out.last_modified()),
+            retention: $crate::s3::convert::retention(
+                $out.object_lock_mode(),
+                $out.object_lock_retain_until_date(),
+            ),
         }
     };
 }
@@ -98,6 +127,18 @@ mod tests {
             domain_class(Some("REDUCED_REDUNDANCY")),
             StorageClass::Standard
         );
+    }
+
+    #[test]
+    fn locks_round_trip_in_whole_seconds() {
+        let lock = Retention {
+            mode: RetentionMode::Compliance,
+            retain_until: "2027-01-02T03:04:05Z".parse().unwrap(),
+        };
+        let (mode, until) = sdk_lock(Some(&lock));
+        assert_eq!(retention(mode.as_ref(), until.as_ref()), Some(lock));
+        assert_eq!(retention(mode.as_ref(), None), None);
+        assert_eq!(sdk_lock(None), (None, None));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use strata_domain::ports::blob::{BlobError, ByteStream, PutOptions, PutReceipt};
 
 use super::S3BlobStore;
-use super::convert::{etag, sdk_class, sdk_metadata};
+use super::convert::{etag, sdk_class, sdk_lock, sdk_metadata};
 use super::errors::blob_error;
 
 /// S3 numbers parts 1 to 10,000.
@@ -75,6 +75,7 @@ impl S3BlobStore {
         options: &PutOptions,
     ) -> Result<PutReceipt, BlobError> {
         let size = bytes.len() as u64;
+        let (lock_mode, locked_until) = sdk_lock(options.retention.as_ref());
         let out = self
             .client
             .put_object()
@@ -84,6 +85,10 @@ impl S3BlobStore {
             .storage_class(sdk_class(options.storage_class))
             .set_content_type(options.content_type.clone())
             .set_metadata(sdk_metadata(options))
+            .set_object_lock_mode(lock_mode)
+            .set_object_lock_retain_until_date(locked_until)
+            // S3 checks it, as it checks every part; it demands one on puts that lock.
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await
             .map_err(|e| blob_error(e, key))?;
@@ -111,6 +116,7 @@ impl<'a> Multipart<'a> {
         key: &'a str,
         options: &PutOptions,
     ) -> Result<Self, BlobError> {
+        let (lock_mode, locked_until) = sdk_lock(options.retention.as_ref());
         let out = store
             .client
             .create_multipart_upload()
@@ -119,6 +125,8 @@ impl<'a> Multipart<'a> {
             .storage_class(sdk_class(options.storage_class))
             .set_content_type(options.content_type.clone())
             .set_metadata(sdk_metadata(options))
+            .set_object_lock_mode(lock_mode)
+            .set_object_lock_retain_until_date(locked_until)
             .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .send()
             .await

@@ -78,12 +78,52 @@ impl StorageClass {
     }
 }
 
+/// S3 Object Lock modes. Governance can be lifted by a specially permitted
+/// principal; compliance by nobody, the account root included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RetentionMode {
+    Governance,
+    Compliance,
+}
+
+impl RetentionMode {
+    /// The name S3 uses in its API.
+    pub fn s3_name(self) -> &'static str {
+        match self {
+            RetentionMode::Governance => "GOVERNANCE",
+            RetentionMode::Compliance => "COMPLIANCE",
+        }
+    }
+
+    pub fn from_s3_name(name: &str) -> Option<RetentionMode> {
+        [RetentionMode::Governance, RetentionMode::Compliance]
+            .into_iter()
+            .find(|m| m.s3_name() == name)
+    }
+}
+
+/// An object lock: until `retain_until` the object cannot be deleted. S3
+/// keeps whole seconds, so callers should pass whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: RetentionMode,
+    pub retain_until: DateTime<Utc>,
+}
+
+impl Retention {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        now < self.retain_until
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PutOptions {
     pub content_type: Option<String>,
     pub storage_class: StorageClass,
     /// User metadata (`x-amz-meta-*`); keys lower-case ASCII.
     pub metadata: BTreeMap<String, String>,
+    /// Locks the object (S3 Object Lock; the bucket must have it enabled).
+    pub retention: Option<Retention>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +143,8 @@ pub struct ObjectMeta {
     pub content_type: Option<String>,
     pub metadata: BTreeMap<String, String>,
     pub last_modified: DateTime<Utc>,
+    /// The object's lock, if it has one (expired locks included).
+    pub retention: Option<Retention>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +243,11 @@ pub trait BlobStore: Send + Sync {
         storage_class: StorageClass,
     ) -> Result<(), BlobError>;
 
-    /// Deletes an object; deleting a missing key is not an error.
+    /// Deletes an object; deleting a missing key is not an error. An object
+    /// whose retention is active cannot be deleted: `Refused`.
+    ///
+    /// Writing a new object over a locked key is not part of the contract:
+    /// S3 keeps the locked bytes as a noncurrent version, the embedded store
+    /// refuses the write. Either way the locked bytes survive.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 }

@@ -3,13 +3,15 @@
 //! never names an adapter.
 
 pub mod blob;
+pub mod keys;
 pub mod table;
 
 pub use blob::{
     BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, ObjectSummary, PutOptions, PutReceipt,
-    StorageClass, StoredObject,
+    Retention, RetentionMode, StorageClass, StoredObject,
 };
+pub use keys::{DataKey, EncryptionContext, GeneratedKey, KeyError, KeyService, WrappedKey};
 pub use table::{
-    Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, Table, TableError, TransactOp,
-    Update, Value, WriteRequest,
+    BatchGot, Condition, Cursor, Index, Item, Key, Page, Query, SortCondition, Table, TableError,
+    TransactOp, Update, Value, WriteRequest,
 };

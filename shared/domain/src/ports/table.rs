@@ -23,6 +23,7 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 pub const MAX_BATCH_WRITE: usize = 25;
 pub const MAX_TRANSACT_ITEMS: usize = 100;
+pub const MAX_BATCH_GET: usize = 100;
 
 /// One attribute value. Numbers are decimal strings, as in DynamoDB, so no
 /// precision is lost between adapters.
@@ -339,6 +340,31 @@ impl WriteRequest {
     }
 }
 
+/// What one batch read returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchGot {
+    pub items: Vec<Item>,
+    pub unprocessed: Vec<Key>,
+}
+
+/// Checks the limits of a batch read: 1 to 100 distinct keys.
+pub fn validate_batch_get(keys: &[Key]) -> Result<(), TableError> {
+    if keys.is_empty() || keys.len() > MAX_BATCH_GET {
+        return Err(TableError::InvalidRequest(format!(
+            "a batch read takes 1 to {MAX_BATCH_GET} keys, got {}",
+            keys.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(twice) = keys.iter().find(|k| !seen.insert(*k)) {
+        return Err(TableError::InvalidRequest(format!(
+            "the batch names {}/{} twice",
+            twice.pk, twice.sk
+        )));
+    }
+    Ok(())
+}
+
 /// One operation of an all-or-nothing transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TransactOp {
@@ -410,6 +436,11 @@ pub trait Table: Send + Sync {
     /// retries them (see the store crate's batch writer).
     async fn batch_write(&self, writes: Vec<WriteRequest>)
     -> Result<Vec<WriteRequest>, TableError>;
+
+    /// Reads up to 100 distinct items at once, strongly consistent. Returns the
+    /// items found (in no particular order) and the keys not read this time
+    /// (throttling); the caller retries those (see the store crate's `get_many`).
+    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError>;
 
     /// Applies up to 100 operations on distinct items all together or not at all.
     async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError>;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use strata_domain::ports::{BlobError, ObjectMeta, ObjectSummary, StorageClass};
+use strata_domain::ports::{BlobError, ObjectMeta, ObjectSummary, Retention, StorageClass};
 
 use crate::error::{EmbeddedError, blob_storage_error, join_failure};
 
@@ -29,6 +29,9 @@ pub struct ObjectRecord {
     pub last_modified: DateTime<Utc>,
     /// The name of the content file holding the object's bytes.
     pub file: String,
+    /// Absent in records written before object locks existed.
+    #[serde(default)]
+    pub retention: Option<Retention>,
 }
 
 impl ObjectRecord {
@@ -41,6 +44,7 @@ impl ObjectRecord {
             content_type: self.content_type.clone(),
             metadata: self.metadata.clone(),
             last_modified: self.last_modified,
+            retention: self.retention,
         }
     }
 
@@ -120,7 +124,9 @@ impl Catalog {
         .await
     }
 
-    /// Stores a record and returns the one it replaced, if readable.
+    /// Stores a record and returns the one it replaced, if readable. A key
+    /// whose object is locked is not replaced: this store keeps no older
+    /// versions, so replacing it would lose the locked bytes.
     pub async fn insert(
         &self,
         key: &str,
@@ -128,6 +134,7 @@ impl Catalog {
     ) -> Result<Option<ObjectRecord>, BlobError> {
         let key = key.to_owned();
         self.write(move |objects| {
+            refuse_if_locked(objects, &key, "replaced")?;
             let previous = objects
                 .insert(key.as_str(), encode(&record)?.as_slice())
                 .map_err(blob_storage_error)?;
@@ -136,10 +143,12 @@ impl Catalog {
         .await
     }
 
-    /// Removes a record and returns it, if readable.
+    /// Removes a record and returns it, if readable; refuses while the
+    /// object is locked.
     pub async fn remove(&self, key: &str) -> Result<Option<ObjectRecord>, BlobError> {
         let key = key.to_owned();
         self.write(move |objects| {
+            refuse_if_locked(objects, &key, "deleted")?;
             let previous = objects.remove(key.as_str()).map_err(blob_storage_error)?;
             Ok(previous.and_then(|stored| replaced(&key, stored.value())))
         })
@@ -236,6 +245,27 @@ impl Catalog {
         tokio::task::spawn_blocking(move || work(&db))
             .await
             .map_err(|error| BlobError::Unavailable(join_failure(error)))?
+    }
+}
+
+/// Checked inside the write transaction, so a lock cannot be missed by a
+/// concurrent writer.
+fn refuse_if_locked(
+    objects: &redb::Table<&str, &[u8]>,
+    key: &str,
+    action: &str,
+) -> Result<(), BlobError> {
+    let stored = objects.get(key).map_err(blob_storage_error)?;
+    let Some(record) = stored.and_then(|stored| decode(stored.value()).ok()) else {
+        return Ok(());
+    };
+    match record.retention {
+        Some(lock) if lock.is_active(Utc::now()) => Err(BlobError::Refused(format!(
+            "`{key}` is locked ({}) until {} and cannot be {action}",
+            lock.mode.s3_name(),
+            lock.retain_until.to_rfc3339()
+        ))),
+        _ => Ok(()),
     }
 }
 

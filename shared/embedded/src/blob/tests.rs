@@ -9,7 +9,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use strata_domain::ports::blob::{body_from, collect};
-use strata_domain::ports::{BlobError, BlobStore, ByteStream, PutOptions, StorageClass};
+use strata_domain::ports::{
+    BlobError, BlobStore, ByteStream, PutOptions, Retention, RetentionMode, StorageClass,
+};
 
 use super::EmbeddedBlobStore;
 
@@ -44,6 +46,7 @@ async fn put_streams_chunks_and_get_returns_them_with_metadata() {
         content_type: Some("text/csv".into()),
         storage_class: StorageClass::StandardIa,
         metadata: BTreeMap::from([("source".into(), "import".into())]),
+        retention: None,
     };
     let receipt = store
         .put(
@@ -314,6 +317,7 @@ async fn copies_share_bytes_but_live_independently() {
         content_type: Some("application/json".into()),
         storage_class: StorageClass::Standard,
         metadata: BTreeMap::from([("owner".into(), "crm".into())]),
+        retention: None,
     };
     store
         .put("src", body_from("{}"), options.clone())
@@ -383,4 +387,88 @@ async fn unsafe_keys_are_refused_everywhere() {
         );
     }
     assert_eq!(files_in(&dir.path().join("objects")), 0);
+}
+
+fn locked(mode: RetentionMode, seconds_from_now: i64) -> PutOptions {
+    PutOptions {
+        retention: Some(Retention {
+            mode,
+            retain_until: chrono::Utc::now() + chrono::Duration::seconds(seconds_from_now),
+        }),
+        ..PutOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_locked_object_can_be_neither_deleted_nor_replaced_until_its_lock_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedBlobStore::open(dir.path()).unwrap();
+    for (key, mode) in [
+        ("locked/compliance", RetentionMode::Compliance),
+        ("locked/governance", RetentionMode::Governance),
+    ] {
+        store
+            .put(key, body_from("keep me"), locked(mode, 3600))
+            .await
+            .unwrap();
+        let refused = store.delete(key).await.unwrap_err();
+        assert!(
+            matches!(&refused, BlobError::Refused(why) if why.contains(mode.s3_name())),
+            "{refused}"
+        );
+        let overwrite = store
+            .put(key, body_from("lost"), PutOptions::default())
+            .await;
+        assert!(matches!(overwrite, Err(BlobError::Refused(_))));
+        let onto = store
+            .copy("locked/compliance", key, StorageClass::Standard)
+            .await;
+        assert!(key == "locked/compliance" || matches!(onto, Err(BlobError::Refused(_))));
+        assert_eq!(read(&store, key).await, b"keep me");
+        assert_eq!(
+            store
+                .head(key)
+                .await
+                .unwrap()
+                .unwrap()
+                .retention
+                .unwrap()
+                .mode,
+            mode
+        );
+    }
+    // The refused writes left no content file behind: two objects, two files.
+    assert_eq!(files_in(&dir.path().join("objects")), 2);
+
+    // A copy does not inherit the lock; a class change keeps it.
+    store
+        .copy("locked/compliance", "copied", StorageClass::Standard)
+        .await
+        .unwrap();
+    assert_eq!(store.head("copied").await.unwrap().unwrap().retention, None);
+    store.delete("copied").await.unwrap();
+    store
+        .copy(
+            "locked/compliance",
+            "locked/compliance",
+            StorageClass::DeepArchive,
+        )
+        .await
+        .unwrap();
+    assert!(store.delete("locked/compliance").await.is_err());
+
+    // Once the lock has ended the object goes like any other, and the lock
+    // survives a reopen of the store.
+    store
+        .put(
+            "expired",
+            body_from("x"),
+            locked(RetentionMode::Compliance, -1),
+        )
+        .await
+        .unwrap();
+    store.delete("expired").await.unwrap();
+    drop(store);
+    let reopened = EmbeddedBlobStore::open(dir.path()).unwrap();
+    assert!(reopened.delete("locked/governance").await.is_err());
 }

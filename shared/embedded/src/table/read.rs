@@ -35,6 +35,22 @@ pub fn get(db: &Database, key: &Key) -> Result<Option<Item>, TableError> {
         .transpose()
 }
 
+/// Reads many keys in one snapshot; all are processed.
+pub fn batch_get(db: &Database, keys: &[Key]) -> Result<Vec<Item>, TableError> {
+    let txn = begin(db)?;
+    let items = txn.open_table(ITEMS).map_err(table_storage_error)?;
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(stored) = items
+            .get(base_key(&key.pk, &key.sk))
+            .map_err(table_storage_error)?
+        {
+            found.push(codec::decode(stored.value())?);
+        }
+    }
+    Ok(found)
+}
+
 pub fn query(db: &Database, query: &Query) -> Result<Page, TableError> {
     check_partition(&query.partition)?;
     let limit = page_limit(query.limit)?;

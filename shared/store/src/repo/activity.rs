@@ -1,12 +1,13 @@
 //! What customers do: orders, interactions and reviews, each kept in the
 //! customer's partition, ordered by time, so one query reads a history.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use strata_domain::ids::CustomerId;
+use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
 use strata_domain::order::Order;
 use strata_domain::ports::table::{
@@ -89,35 +90,69 @@ impl ActivityRepository {
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
+    /// Which of these order numbers are stored already.
+    pub async fn stored_orders(&self, ids: &[OrderId]) -> Result<HashSet<OrderId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let keys = ids.iter().map(keys::order_lookup).collect();
+        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
+        Ok(ids
+            .iter()
+            .filter(|id| found.contains_key(&keys::order_lookup(id)))
+            .cloned()
+            .collect())
+    }
+
+    /// For each interaction, whether it is stored already (same customer, time and id).
+    pub async fn stored_interactions(
+        &self,
+        interactions: &[Interaction],
+    ) -> Result<Vec<bool>, StoreError> {
+        self.stored(interactions.iter().map(interaction_key).collect())
+            .await
+    }
+
+    /// For each review, whether it is stored already (same customer, time and id).
+    pub async fn stored_reviews(&self, reviews: &[Review]) -> Result<Vec<bool>, StoreError> {
+        self.stored(reviews.iter().map(review_key).collect()).await
+    }
+
+    async fn stored(&self, keys: Vec<Key>) -> Result<Vec<bool>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found =
+            batch::get_many(self.table.as_ref(), keys.clone(), BatchPolicy::default()).await?;
+        Ok(keys.iter().map(|key| found.contains_key(key)).collect())
+    }
+
+    /// Writes many interactions and reviews with batch writes; rewriting one is harmless.
+    pub async fn put_many(
+        &self,
+        interactions: &[Interaction],
+        reviews: &[Review],
+        policy: BatchPolicy,
+    ) -> Result<BatchReport, StoreError> {
+        let mut writes = Vec::with_capacity(interactions.len() + reviews.len());
+        for interaction in interactions {
+            writes.push(WriteRequest::Put(interaction_item(interaction)?));
+        }
+        for review in reviews {
+            writes.push(WriteRequest::Put(review_item(review)?));
+        }
+        batch::write_all(self.table.as_ref(), writes, policy).await
+    }
+
     pub async fn record_interaction(
         &self,
         interaction: &Interaction,
     ) -> Result<Recorded, StoreError> {
-        let key = keys::interaction(
-            interaction.customer_id,
-            interaction.at,
-            interaction.id.as_str(),
-        );
-        self.put_once(codec::encode(
-            RecordKind::Interaction,
-            &key,
-            interaction,
-            &[],
-        )?)
-        .await
+        self.put_once(interaction_item(interaction)?).await
     }
 
     pub async fn record_review(&self, review: &Review) -> Result<Recorded, StoreError> {
-        let key = keys::review(review.customer_id, review.at, review.id.as_str());
-        let index = [
-            (
-                "gsi1pk",
-                keys::product_reviews_partition(&review.product_id),
-            ),
-            ("gsi1sk", keys::time(review.at)),
-        ];
-        self.put_once(codec::encode(RecordKind::Review, &key, review, &index)?)
-            .await
+        self.put_once(review_item(review)?).await
     }
 
     pub async fn orders(
@@ -220,6 +255,38 @@ impl ActivityRepository {
             }
         }
     }
+}
+
+fn interaction_key(interaction: &Interaction) -> Key {
+    keys::interaction(
+        interaction.customer_id,
+        interaction.at,
+        interaction.id.as_str(),
+    )
+}
+
+fn interaction_item(interaction: &Interaction) -> Result<Item, StoreError> {
+    codec::encode(
+        RecordKind::Interaction,
+        &interaction_key(interaction),
+        interaction,
+        &[],
+    )
+}
+
+fn review_key(review: &Review) -> Key {
+    keys::review(review.customer_id, review.at, review.id.as_str())
+}
+
+fn review_item(review: &Review) -> Result<Item, StoreError> {
+    let index = [
+        (
+            "gsi1pk",
+            keys::product_reviews_partition(&review.product_id),
+        ),
+        ("gsi1sk", keys::time(review.at)),
+    ];
+    codec::encode(RecordKind::Review, &review_key(review), review, &index)
 }
 
 fn order_item(order: &Order) -> Result<Item, StoreError> {

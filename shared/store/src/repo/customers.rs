@@ -2,12 +2,14 @@
 //! source id. Profile and lookups change together in one transaction, so a
 //! lookup never points at a profile that does not know the identifier.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use strata_domain::customer::{Customer, Identifier, Tier};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{
-    Condition, Cursor, Index, Item, Query, Table, TableError, TransactOp, Value, WriteRequest,
+    Condition, Cursor, Index, Item, MAX_TRANSACT_ITEMS, Query, Table, TableError, TransactOp,
+    Value, WriteRequest,
 };
 
 use crate::batch::{self, BatchPolicy, BatchReport};
@@ -52,62 +54,142 @@ impl CustomerRepository {
     /// Stores a new profile (version 0) with its lookups. Fails with
     /// `IdentifierTaken` if another customer already has one of them.
     pub async fn create(&self, customer: &Customer) -> Result<(), StoreError> {
-        let mut ops = vec![TransactOp::Put {
-            item: profile_item(customer)?,
-            condition: Some(Condition::NotExists),
-        }];
-        ops.extend(
-            customer
-                .identifiers()
-                .iter()
-                .map(|id| claim(id, customer.id)),
-        );
-        self.commit(customer, ops).await
+        self.commit(customer, create_ops(customer)?).await
     }
 
     /// Stores a changed profile if nobody else changed it since it was read
     /// (`customer.version` is the version read), and moves its lookups along.
     /// Returns the profile as stored, with its new version.
     pub async fn save(&self, customer: &Customer) -> Result<Customer, StoreError> {
-        let before = self
-            .get(customer.id)
-            .await?
-            .ok_or_else(|| StoreError::Conflict {
-                what: format!("customer {}", customer.id),
-            })?;
+        let conflict = || StoreError::Conflict {
+            what: format!("customer {}", customer.id),
+        };
+        let before = self.get(customer.id).await?.ok_or_else(conflict)?;
         if before.version != customer.version {
-            return Err(StoreError::Conflict {
-                what: format!("customer {}", customer.id),
-            });
+            return Err(conflict());
         }
-        let mut next = customer.clone();
-        next.version += 1;
-        let version_read = Condition::Equals(VERSION.into(), Value::number(customer.version));
-        let mut ops = vec![TransactOp::Put {
-            item: profile_item(&next)?,
-            condition: Some(version_read),
-        }];
-        let now = next.identifiers();
-        ops.extend(
-            now.iter()
-                .filter(|id| !before.identifiers().contains(id))
-                .map(|id| claim(id, next.id)),
-        );
-        ops.extend(
-            before
-                .identifiers()
-                .iter()
-                .filter(|id| !now.contains(id))
-                .map(|id| TransactOp::Delete {
-                    key: keys::lookup(id),
-                    condition: Some(Condition::Equals(
-                        OWNER.into(),
-                        Value::S(next.id.to_string()),
-                    )),
-                }),
-        );
+        let (next, ops) = save_ops(&before, customer)?;
         self.commit(&next, ops).await?;
         Ok(next)
+    }
+
+    /// Creates many profiles in as few transactions as the 100-operation limit
+    /// allows; a group that is refused is retried customer by customer, so one
+    /// taken identifier does not fail its neighbours. One result per customer.
+    pub async fn create_many(&self, customers: &[Customer]) -> Vec<Result<(), StoreError>> {
+        let units = customers
+            .iter()
+            .map(|c| create_ops(c).map(|ops| (c.clone(), ops)))
+            .collect();
+        self.commit_grouped(units)
+            .await
+            .into_iter()
+            .map(|stored| stored.map(drop))
+            .collect()
+    }
+
+    /// Saves many changed profiles, each given with the version it was read
+    /// as (`before`), in grouped transactions like `create_many`. One result
+    /// per profile: the profile as stored, or why it was not.
+    pub async fn save_many(
+        &self,
+        changes: &[(Customer, Customer)],
+    ) -> Vec<Result<Customer, StoreError>> {
+        let units = changes
+            .iter()
+            .map(|(before, after)| save_ops(before, after))
+            .collect();
+        self.commit_grouped(units).await
+    }
+
+    /// Which customers own these identifiers, read in batches.
+    pub async fn find_many(
+        &self,
+        identifiers: &[Identifier],
+    ) -> Result<HashMap<Identifier, CustomerId>, StoreError> {
+        let keys = identifiers.iter().map(keys::lookup).collect();
+        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
+        let mut owners = HashMap::new();
+        for identifier in identifiers {
+            if let Some(item) = found.get(&keys::lookup(identifier)) {
+                owners.insert(identifier.clone(), owner_of(item)?);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// Reads many profiles in batches.
+    pub async fn get_many(
+        &self,
+        ids: &[CustomerId],
+    ) -> Result<HashMap<CustomerId, Customer>, StoreError> {
+        let keys = ids.iter().map(|id| keys::customer(*id)).collect();
+        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
+        found
+            .values()
+            .map(|item| codec::decode::<Customer>(RecordKind::Customer, item).map(|c| (c.id, c)))
+            .collect()
+    }
+
+    /// Commits units (a customer and its operations) in transactions of up to
+    /// 100 operations; returns each unit's customer once stored.
+    async fn commit_grouped(
+        &self,
+        units: Vec<Result<(Customer, Vec<TransactOp>), StoreError>>,
+    ) -> Vec<Result<Customer, StoreError>> {
+        let mut outcomes: Vec<Option<Result<Customer, StoreError>>> =
+            Vec::with_capacity(units.len());
+        let mut group: Vec<(usize, Customer, Vec<TransactOp>)> = Vec::new();
+        let mut group_ops = 0;
+        let mut groups = Vec::new();
+        for (index, unit) in units.into_iter().enumerate() {
+            match unit {
+                Err(error) => outcomes.push(Some(Err(error))),
+                Ok((customer, ops)) => {
+                    outcomes.push(None);
+                    if group_ops + ops.len() > MAX_TRANSACT_ITEMS && !group.is_empty() {
+                        groups.push(std::mem::take(&mut group));
+                        group_ops = 0;
+                    }
+                    group_ops += ops.len();
+                    group.push((index, customer, ops));
+                }
+            }
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+        for group in groups {
+            let all: Vec<TransactOp> = group.iter().flat_map(|(_, _, ops)| ops.clone()).collect();
+            match self.table.transact_write(all).await {
+                Ok(()) => {
+                    for (index, customer, _) in group {
+                        outcomes[index] = Some(Ok(customer));
+                    }
+                }
+                Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => {
+                    for (index, customer, ops) in group {
+                        outcomes[index] =
+                            Some(self.commit(&customer, ops).await.map(|()| customer));
+                    }
+                }
+                Err(other) => {
+                    for (index, _, _) in group {
+                        outcomes[index] = Some(Err(other.clone().into()));
+                    }
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Err(StoreError::Encode(
+                        "a customer was left out of its group".into(),
+                    ))
+                })
+            })
+            .collect()
     }
 
     /// Writes many new profiles and their lookups with batch writes. For bulk
@@ -204,6 +286,53 @@ impl CustomerRepository {
             what: format!("customer {}", customer.id),
         }
     }
+}
+
+fn create_ops(customer: &Customer) -> Result<Vec<TransactOp>, StoreError> {
+    let mut ops = vec![TransactOp::Put {
+        item: profile_item(customer)?,
+        condition: Some(Condition::NotExists),
+    }];
+    ops.extend(
+        customer
+            .identifiers()
+            .iter()
+            .map(|id| claim(id, customer.id)),
+    );
+    Ok(ops)
+}
+
+/// The operations that store `after` over `before` (as read), with the
+/// version bumped and lookups moved; returns the profile as it will be stored.
+fn save_ops(
+    before: &Customer,
+    after: &Customer,
+) -> Result<(Customer, Vec<TransactOp>), StoreError> {
+    let mut next = after.clone();
+    next.version = before.version + 1;
+    let version_read = Condition::Equals(VERSION.into(), Value::number(before.version));
+    let mut ops = vec![TransactOp::Put {
+        item: profile_item(&next)?,
+        condition: Some(version_read),
+    }];
+    let (was, now) = (before.identifiers(), next.identifiers());
+    ops.extend(
+        now.iter()
+            .filter(|id| !was.contains(id))
+            .map(|id| claim(id, next.id)),
+    );
+    ops.extend(
+        was.iter()
+            .filter(|id| !now.contains(id))
+            .map(|id| TransactOp::Delete {
+                key: keys::lookup(id),
+                condition: Some(Condition::Equals(
+                    OWNER.into(),
+                    Value::S(next.id.to_string()),
+                )),
+            }),
+    );
+    Ok((next, ops))
 }
 
 fn profile_item(customer: &Customer) -> Result<Item, StoreError> {

@@ -1,0 +1,1 @@
+//! The backup function (work in progress).

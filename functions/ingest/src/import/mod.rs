@@ -1,0 +1,6 @@
+//! Bulk import of data exports.
+
+pub mod mapping;
+pub mod record;
+pub mod run;
+pub mod source;

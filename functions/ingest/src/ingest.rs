@@ -1,0 +1,627 @@
+//! The ingest service: takes records about customers (from the API or a
+//! file), resolves who they are about, stores what is new, folds profile data
+//! into existing customers, and keeps each profile's activity summary true.
+//!
+//! Records are applied in chunks so that reads and writes are batched; a
+//! chunk of one serves the API.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use strata_domain::activity::ActivitySummary;
+use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCustomer};
+use strata_domain::error::FieldError;
+use strata_domain::ids::{CustomerId, OrderId};
+use strata_domain::interaction::Interaction;
+use strata_domain::order::Order;
+use strata_domain::ports::table::Table;
+use strata_domain::product::Product;
+use strata_domain::review::Review;
+use strata_domain::{Invalid, ReadOptions};
+use strata_store::{
+    ActivityRepository, BatchPolicy, CustomerRepository, MergeEntry, MergeLog, ProductRepository,
+    StoreError,
+};
+
+use crate::import::record::ImportRecord;
+
+/// One record to apply, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Row number in its file, or position in an API batch.
+    pub row: u64,
+    pub record: ImportRecord,
+    pub origin: Origin,
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored something new.
+    Accepted {
+        customer: CustomerId,
+    },
+    /// Folded into a customer already known.
+    Merged {
+        customer: CustomerId,
+    },
+    /// Added nothing: already stored.
+    Duplicate {
+        customer: CustomerId,
+    },
+    Rejected(Invalid),
+}
+
+impl Outcome {
+    pub fn customer(&self) -> Option<CustomerId> {
+        match self {
+            Outcome::Accepted { customer }
+            | Outcome::Merged { customer }
+            | Outcome::Duplicate { customer } => Some(*customer),
+            Outcome::Rejected(_) => None,
+        }
+    }
+}
+
+/// Totals of what a chunk created, for reports and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Created {
+    pub customers: u64,
+    pub customers_merged: u64,
+    pub orders: u64,
+    pub interactions: u64,
+    pub reviews: u64,
+    pub products: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("customer {0} kept changing while it was being updated; try again")]
+    Contended(CustomerId),
+}
+
+/// Remembers who owns an identifier across chunks of one import; cleared
+/// when full so memory stays flat whatever the file size.
+#[derive(Debug, Default)]
+pub struct OwnerCache {
+    owners: HashMap<Identifier, CustomerId>,
+}
+
+const OWNER_CACHE_LIMIT: usize = 200_000;
+
+impl OwnerCache {
+    fn remember(&mut self, identifier: Identifier, owner: CustomerId) {
+        if self.owners.len() >= OWNER_CACHE_LIMIT {
+            self.owners.clear();
+        }
+        self.owners.insert(identifier, owner);
+    }
+}
+
+#[derive(Clone)]
+pub struct Ingestor {
+    customers: CustomerRepository,
+    activity: ActivityRepository,
+    products: ProductRepository,
+    merges: MergeLog,
+    pub options: ReadOptions,
+    policy: BatchPolicy,
+}
+
+const SAVE_ATTEMPTS: usize = 6;
+
+/// A record that passed validation, waiting for its customer id.
+enum Valid {
+    Customer,
+    Order(Order),
+    Interaction(Interaction),
+    Review(Review),
+}
+
+impl Ingestor {
+    pub fn new(table: Arc<dyn Table>, options: ReadOptions) -> Self {
+        Ingestor {
+            customers: CustomerRepository::new(table.clone()),
+            activity: ActivityRepository::new(table.clone()),
+            products: ProductRepository::new(table.clone()),
+            merges: MergeLog::new(table),
+            options,
+            policy: BatchPolicy::default(),
+        }
+    }
+
+    pub fn customers(&self) -> &CustomerRepository {
+        &self.customers
+    }
+
+    pub fn activity(&self) -> &ActivityRepository {
+        &self.activity
+    }
+
+    pub fn merge_log(&self) -> &MergeLog {
+        &self.merges
+    }
+
+    /// Applies a chunk of records; one outcome per record, in order.
+    pub async fn apply(
+        &self,
+        chunk: Vec<Pending>,
+        cache: &mut OwnerCache,
+    ) -> Result<(Vec<Outcome>, Created), IngestError> {
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; chunk.len()];
+        let mut created = Created::default();
+
+        // 1. Validate. Order lines sharing an order number become one order.
+        let mut valid: Vec<(Vec<usize>, ValidCustomer, Valid)> = Vec::new();
+        let mut products: BTreeMap<String, Product> = BTreeMap::new();
+        let groups = group_order_lines(&chunk);
+        for group in groups {
+            match self.validate(&chunk, &group) {
+                Ok((customer, record, group_products)) => {
+                    for product in group_products {
+                        products.insert(product.id.to_string(), product);
+                    }
+                    // The group's rows share one record and one outcome.
+                    valid.push((group, customer, record));
+                }
+                Err(rejections) => {
+                    for (index, invalid) in rejections {
+                        outcomes[index] = Some(Outcome::Rejected(invalid));
+                    }
+                }
+            }
+        }
+
+        // 2. Resolve who each record is about.
+        let identifiers: Vec<Identifier> = valid
+            .iter()
+            .flat_map(|(_, c, _)| identifiers_of(c))
+            .collect();
+        let unknown: Vec<Identifier> = identifiers
+            .iter()
+            .filter(|i| !cache.owners.contains_key(*i))
+            .cloned()
+            .collect();
+        for (identifier, owner) in self.customers.find_many(&unknown).await? {
+            cache.remember(identifier, owner);
+        }
+        let mut owner_of: Vec<Option<CustomerId>> = Vec::with_capacity(valid.len());
+        let mut fresh: BTreeMap<CustomerId, Customer> = BTreeMap::new();
+        let mut merges: BTreeMap<CustomerId, Vec<(usize, ValidCustomer)>> = BTreeMap::new();
+        for (position, (rows, customer, _)) in valid.iter().enumerate() {
+            let known = identifiers_of(customer)
+                .iter()
+                .find_map(|i| cache.owners.get(i).copied());
+            let owner = match known {
+                Some(owner) => owner,
+                None => {
+                    let new = Customer::create(
+                        CustomerId::generate(),
+                        customer.clone(),
+                        &chunk[rows[0]].origin,
+                    );
+                    for identifier in new.identifiers() {
+                        cache.remember(identifier, new.id);
+                    }
+                    let id = new.id;
+                    fresh.insert(id, new);
+                    owner_of.push(Some(id));
+                    continue;
+                }
+            };
+            owner_of.push(Some(owner));
+            merges
+                .entry(owner)
+                .or_default()
+                .push((position, customer.clone()));
+        }
+
+        // 3. Create the new customers; one who appeared meanwhile becomes a merge.
+        let news: Vec<Customer> = fresh.values().cloned().collect();
+        let results = self.customers.create_many(&news).await;
+        let mut created_ids = HashSet::new();
+        for (customer, result) in news.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    created.customers += 1;
+                    created_ids.insert(customer.id);
+                }
+                Err(StoreError::IdentifierTaken { owner, .. }) => {
+                    for identifier in customer.identifiers() {
+                        cache.remember(identifier, owner);
+                    }
+                    for (position, slot) in owner_of.iter_mut().enumerate() {
+                        if *slot == Some(customer.id) {
+                            *slot = Some(owner);
+                            merges
+                                .entry(owner)
+                                .or_default()
+                                .push((position, valid[position].1.clone()));
+                        }
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+
+        // 4. Activity: keep what is new, count what was seen before.
+        let mut activity_of: HashMap<usize, bool> = HashMap::new();
+        let mut orders = Vec::new();
+        let mut interactions = Vec::new();
+        let mut reviews = Vec::new();
+        for (position, (_, _, record)) in valid.iter().enumerate() {
+            let Some(owner) = owner_of[position] else {
+                continue;
+            };
+            match record {
+                Valid::Customer => {}
+                Valid::Order(order) => orders.push((
+                    position,
+                    Order {
+                        customer_id: owner,
+                        ..order.clone()
+                    },
+                )),
+                Valid::Interaction(i) => interactions.push((
+                    position,
+                    Interaction {
+                        customer_id: owner,
+                        ..i.clone()
+                    },
+                )),
+                Valid::Review(r) => reviews.push((
+                    position,
+                    Review {
+                        customer_id: owner,
+                        ..r.clone()
+                    },
+                )),
+            }
+        }
+        let order_ids: Vec<OrderId> = orders.iter().map(|(_, o)| o.id.clone()).collect();
+        let stored_orders = self.activity.stored_orders(&order_ids).await?;
+        let mut seen_orders = HashSet::new();
+        let mut new_orders = Vec::new();
+        for (position, order) in orders {
+            let new = !stored_orders.contains(&order.id) && seen_orders.insert(order.id.clone());
+            activity_of.insert(position, new);
+            if new {
+                new_orders.push(order);
+            }
+        }
+        let bare: Vec<Interaction> = interactions.iter().map(|(_, i)| i.clone()).collect();
+        let stored = self.activity.stored_interactions(&bare).await?;
+        let new_interactions = keep_new(interactions, &stored, &mut activity_of, |i| {
+            (i.customer_id, i.at, i.id.to_string())
+        });
+        let bare: Vec<Review> = reviews.iter().map(|(_, r)| r.clone()).collect();
+        let stored = self.activity.stored_reviews(&bare).await?;
+        let new_reviews = keep_new(reviews, &stored, &mut activity_of, |r| {
+            (r.customer_id, r.at, r.id.to_string())
+        });
+        self.activity.put_orders(&new_orders, self.policy).await?;
+        self.activity
+            .put_many(&new_interactions, &new_reviews, self.policy)
+            .await?;
+        let product_list: Vec<Product> = products.into_values().collect();
+        self.products.put_many(&product_list, self.policy).await?;
+        created.orders += new_orders.len() as u64;
+        created.interactions += new_interactions.len() as u64;
+        created.reviews += new_reviews.len() as u64;
+        created.products += product_list.len() as u64;
+
+        // 5. Fold profile data in and bring each touched profile's summary up to date.
+        let mut touched: BTreeMap<CustomerId, Vec<(usize, ValidCustomer)>> = merges;
+        for order in &new_orders {
+            touched.entry(order.customer_id).or_default();
+        }
+        for interaction in &new_interactions {
+            touched.entry(interaction.customer_id).or_default();
+        }
+        for review in &new_reviews {
+            touched.entry(review.customer_id).or_default();
+        }
+        for id in &created_ids {
+            touched.entry(*id).or_default();
+        }
+        let changed = self.refresh(&touched, &valid, &chunk).await?;
+        created.customers_merged += changed
+            .iter()
+            .filter(|(id, fields)| !fields.is_empty() && !created_ids.contains(id))
+            .count() as u64;
+
+        // 6. Outcomes.
+        for (position, (rows, _, record)) in valid.iter().enumerate() {
+            let Some(customer) = owner_of[position] else {
+                continue;
+            };
+            let outcome = match record {
+                Valid::Customer
+                    if created_ids.contains(&customer) && first_of(&owner_of, position) =>
+                {
+                    Outcome::Accepted { customer }
+                }
+                Valid::Customer
+                    if changed
+                        .get(&customer)
+                        .is_some_and(|f| f.iter().any(|(p, _)| *p == position)) =>
+                {
+                    Outcome::Merged { customer }
+                }
+                Valid::Customer => Outcome::Duplicate { customer },
+                _ if activity_of.get(&position).copied().unwrap_or(false) => {
+                    Outcome::Accepted { customer }
+                }
+                _ => Outcome::Duplicate { customer },
+            };
+            for &row in rows {
+                outcomes[row] = Some(outcome.clone());
+            }
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    Outcome::Rejected(
+                        FieldError::new("row", "internal", "was not processed").into(),
+                    )
+                })
+            })
+            .collect();
+        Ok((outcomes, created))
+    }
+
+    /// Validates a group of rows (one record, or an order's lines).
+    #[allow(clippy::type_complexity)]
+    fn validate(
+        &self,
+        chunk: &[Pending],
+        group: &[usize],
+    ) -> Result<(ValidCustomer, Valid, Vec<Product>), Vec<(usize, Invalid)>> {
+        let first = &chunk[group[0]];
+        let reject_all = |invalid: Invalid| {
+            group
+                .iter()
+                .map(|i| (*i, invalid.clone()))
+                .collect::<Vec<_>>()
+        };
+        let customer = first
+            .record
+            .customer()
+            .validate(&self.options, first.origin.at)
+            .map_err(|e| reject_all(under("customer", e)))?;
+        let placeholder = CustomerId::generate();
+        let record = match &first.record {
+            ImportRecord::Customer(_) => (Valid::Customer, Vec::new()),
+            ImportRecord::Order { order, .. } => (
+                Valid::Order(
+                    order
+                        .validate(placeholder, &self.options)
+                        .map_err(reject_all)?,
+                ),
+                Vec::new(),
+            ),
+            ImportRecord::OrderLine { order, .. } => {
+                let mut whole = order.clone();
+                whole.lines = group
+                    .iter()
+                    .filter_map(|i| match &chunk[*i].record {
+                        ImportRecord::OrderLine { order, .. } => order.lines.first().cloned(),
+                        _ => None,
+                    })
+                    .collect();
+                let order = whole
+                    .validate(placeholder, &self.options)
+                    .map_err(|invalid| line_rejections(group, invalid))?;
+                let products = group
+                    .iter()
+                    .filter_map(|i| match &chunk[*i].record {
+                        ImportRecord::OrderLine { product, .. } => product.as_ref(),
+                        _ => None,
+                    })
+                    .map(|p| p.validate(self.options.currency))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| reject_all(under("product", e)))?;
+                (Valid::Order(order), products)
+            }
+            ImportRecord::Interaction { interaction, .. } => (
+                Valid::Interaction(
+                    interaction
+                        .validate(placeholder, &self.options)
+                        .map_err(reject_all)?,
+                ),
+                Vec::new(),
+            ),
+            ImportRecord::Review { review, .. } => (
+                Valid::Review(
+                    review
+                        .validate(placeholder, &self.options)
+                        .map_err(reject_all)?,
+                ),
+                Vec::new(),
+            ),
+        };
+        Ok((customer, record.0, record.1))
+    }
+
+    /// Applies pending merges and recomputes summaries, saving each changed
+    /// profile; re-reads and retries a profile that changed meanwhile.
+    async fn refresh(
+        &self,
+        touched: &BTreeMap<CustomerId, Vec<(usize, ValidCustomer)>>,
+        valid: &[(Vec<usize>, ValidCustomer, Valid)],
+        chunk: &[Pending],
+    ) -> Result<HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>>, IngestError> {
+        let mut pending: Vec<CustomerId> = touched.keys().copied().collect();
+        let mut merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>> = HashMap::new();
+        for _ in 0..SAVE_ATTEMPTS {
+            if pending.is_empty() {
+                return Ok(merged);
+            }
+            let profiles = self.customers.get_many(&pending).await?;
+            let mut changes = Vec::new();
+            let mut entries = Vec::new();
+            for id in &pending {
+                let Some(before) = profiles.get(id) else {
+                    continue;
+                };
+                let mut after = before.clone();
+                let mut fields = Vec::new();
+                for (position, input) in touched.get(id).into_iter().flatten() {
+                    let pending = &chunk[valid[*position].0[0]];
+                    let origin = &pending.origin;
+                    let changed = after.merge(input.clone(), origin);
+                    if !changed.is_empty() {
+                        entries.push(MergeEntry {
+                            id: uuid::Uuid::now_v7().to_string(),
+                            customer_id: *id,
+                            at: origin.at,
+                            cause: format!("{} row {}", origin.source, pending.row),
+                            fields: changed.clone(),
+                            conflicts: Vec::new(),
+                        });
+                        fields.push((*position, changed));
+                    }
+                }
+                let history = self.activity.history(*id).await?;
+                after.activity =
+                    ActivitySummary::of(&history.orders, &history.interactions, &history.reviews);
+                merged.insert(*id, fields);
+                if after != *before {
+                    changes.push((before.clone(), after));
+                }
+            }
+            let results = self.customers.save_many(&changes).await;
+            let mut retry = Vec::new();
+            let mut saved_entries = Vec::new();
+            for ((before, _), result) in changes.iter().zip(results) {
+                match result {
+                    Ok(_) => saved_entries.extend(
+                        entries
+                            .iter()
+                            .filter(|e| e.customer_id == before.id)
+                            .cloned(),
+                    ),
+                    Err(StoreError::Conflict { .. } | StoreError::IdentifierTaken { .. }) => {
+                        retry.push(before.id)
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            self.merges.append(&saved_entries).await?;
+            for id in &retry {
+                merged.remove(id);
+            }
+            pending = retry;
+        }
+        match pending.first() {
+            Some(id) => Err(IngestError::Contended(*id)),
+            None => Ok(merged),
+        }
+    }
+}
+
+fn identifiers_of(customer: &ValidCustomer) -> Vec<Identifier> {
+    // Priority: the source's own id, then e-mail, then phone.
+    let mut ids = Vec::new();
+    ids.extend(customer.source.clone().map(Identifier::External));
+    ids.extend(customer.identity.email.clone().map(Identifier::Email));
+    ids.extend(customer.identity.phone.clone().map(Identifier::Phone));
+    ids
+}
+
+fn under(part: &str, invalid: Invalid) -> Invalid {
+    Invalid {
+        errors: invalid.errors.into_iter().map(|e| e.under(part)).collect(),
+    }
+}
+
+/// An order's errors, each on the row of the line it names; the other rows
+/// are rejected as part of a rejected order.
+fn line_rejections(group: &[usize], invalid: Invalid) -> Vec<(usize, Invalid)> {
+    let mut by_row: BTreeMap<usize, Vec<FieldError>> = BTreeMap::new();
+    let mut order_level = Vec::new();
+    for error in invalid.errors {
+        let line = error
+            .field
+            .strip_prefix("lines[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(n, rest)| {
+                n.parse::<usize>()
+                    .ok()
+                    .map(|n| (n, rest.trim_start_matches('.').to_owned()))
+            });
+        match line.and_then(|(n, field)| group.get(n).map(|row| (*row, field))) {
+            Some((row, field)) => by_row.entry(row).or_default().push(FieldError {
+                field: format!("line.{field}"),
+                ..error
+            }),
+            None => order_level.push(error),
+        }
+    }
+    group
+        .iter()
+        .map(|row| {
+            let mut errors = by_row.remove(row).unwrap_or_default();
+            errors.extend(order_level.iter().cloned());
+            if errors.is_empty() {
+                errors.push(FieldError::new(
+                    "order.id",
+                    "order_rejected",
+                    "another line of this order was rejected",
+                ));
+            }
+            (*row, Invalid { errors })
+        })
+        .collect()
+}
+
+/// Groups consecutive order-line rows with the same order number; every
+/// other record is a group of one.
+fn group_order_lines(chunk: &[Pending]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (index, pending) in chunk.iter().enumerate() {
+        if let ImportRecord::OrderLine { order, .. } = &pending.record
+            && let Some(last) = groups.last_mut()
+            && let ImportRecord::OrderLine {
+                order: previous, ..
+            } = &chunk[last[0]].record
+            && !order.id.is_empty()
+            && previous.id == order.id
+        {
+            last.push(index);
+            continue;
+        }
+        groups.push(vec![index]);
+    }
+    groups
+}
+
+fn first_of(owner_of: &[Option<CustomerId>], position: usize) -> bool {
+    owner_of[..position]
+        .iter()
+        .all(|o| *o != owner_of[position])
+}
+
+/// Keeps the records not stored already and not repeated in the chunk,
+/// noting for each position whether it was new.
+fn keep_new<T>(
+    records: Vec<(usize, T)>,
+    stored: &[bool],
+    new_at: &mut HashMap<usize, bool>,
+    identity: impl Fn(&T) -> (CustomerId, DateTime<Utc>, String),
+) -> Vec<T> {
+    let mut seen = HashSet::new();
+    let mut kept = Vec::new();
+    for ((position, record), stored) in records.into_iter().zip(stored) {
+        let new = !stored && seen.insert(identity(&record));
+        new_at.insert(position, new);
+        if new {
+            kept.push(record);
+        }
+    }
+    kept
+}

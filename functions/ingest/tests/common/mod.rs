@@ -1,0 +1,63 @@
+//! Shared set-up for the ingest tests: an embedded backend in a temp dir and
+//! the real datasets the test command installs.
+
+#![allow(dead_code)] // each test file uses its own part of this
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use strata_domain::ReadOptions;
+use strata_domain::ports::blob::{self, BlobStore, PutOptions};
+use strata_domain::ports::table::Table;
+use strata_ingest::import::run::Importer;
+use strata_ingest::ingest::Ingestor;
+use strata_store::{ImportRepository, ImportedObject};
+use tempfile::TempDir;
+
+pub struct Local {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub importer: Importer,
+    _dir: TempDir,
+}
+
+pub fn local() -> Local {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = strata_embedded::EmbeddedBackend::open(dir.path()).expect("embedded backend");
+    let table: Arc<dyn Table> = Arc::new(backend.table);
+    let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+    let importer = Importer::new(
+        Ingestor::new(table.clone(), ReadOptions::default()),
+        blobs.clone(),
+        ImportRepository::new(table.clone()),
+    );
+    Local {
+        table,
+        blobs,
+        importer,
+        _dir: dir,
+    }
+}
+
+/// Uploads bytes as S3 would, and describes the object as its event would.
+pub async fn upload(blobs: &dyn BlobStore, key: &str, bytes: Vec<u8>) -> ImportedObject {
+    let receipt = blobs
+        .put(key, blob::body_from(bytes), PutOptions::default())
+        .await
+        .expect("upload");
+    ImportedObject {
+        bucket: "local".into(),
+        key: key.into(),
+        version: None,
+        etag: receipt.etag,
+        size: receipt.size,
+    }
+}
+
+/// A dataset file the test command installs, named by an environment variable.
+pub fn dataset(var: &str) -> PathBuf {
+    let path = std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: the ingest tests read real datasets that `cargo xtask test` installs and names")
+    });
+    PathBuf::from(path)
+}

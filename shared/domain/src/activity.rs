@@ -1,0 +1,178 @@
+//! What a customer's history says about them, derived on every write: the
+//! running inputs for RFM, and the stage (prospect, intent, new, returning).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::interaction::{Interaction, InteractionKind};
+use crate::money::{Currency, Money};
+use crate::order::Order;
+use crate::review::Review;
+
+/// Where a customer stands with the shop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Known, but has neither asked nor bought.
+    Prospect,
+    /// Asked (inquiry, chat, …) but never bought: an "intent" customer.
+    Intent,
+    /// Bought once: a new "formal" customer.
+    New,
+    /// Bought twice or more: a returning "formal" customer.
+    Returning,
+}
+
+impl Stage {
+    /// Whether the customer has bought (a "formal" customer).
+    pub fn is_formal(self) -> bool {
+        matches!(self, Stage::New | Stage::Returning)
+    }
+}
+
+/// Totals over a customer's stored history. Recomputed from the history
+/// itself rather than incremented, so a retried write never counts twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivitySummary {
+    /// Paid or shipped orders (refunded and cancelled ones do not count).
+    pub purchases: u32,
+    pub first_purchase_at: Option<DateTime<Utc>>,
+    pub last_purchase_at: Option<DateTime<Utc>>,
+    /// Amount bought, one entry per currency, in minor units.
+    pub spent: BTreeMap<Currency, i64>,
+    pub items_bought: u64,
+    pub interactions: u32,
+    pub complaints: u32,
+    pub last_interaction_at: Option<DateTime<Utc>>,
+    pub reviews: u32,
+    /// Sum of star ratings, for the mean.
+    pub rating_total: u32,
+}
+
+impl ActivitySummary {
+    pub fn of(
+        orders: &[Order],
+        interactions: &[Interaction],
+        reviews: &[Review],
+    ) -> ActivitySummary {
+        let mut summary = ActivitySummary::default();
+        for order in orders.iter().filter(|o| o.status.is_purchase()) {
+            summary.purchases += 1;
+            summary.first_purchase_at = Some(
+                summary
+                    .first_purchase_at
+                    .map_or(order.placed_at, |t| t.min(order.placed_at)),
+            );
+            summary.last_purchase_at = Some(
+                summary
+                    .last_purchase_at
+                    .map_or(order.placed_at, |t| t.max(order.placed_at)),
+            );
+            let spent = summary.spent.entry(order.total.currency).or_insert(0);
+            *spent = spent.saturating_add(order.total.minor);
+            summary.items_bought += u64::from(order.item_count);
+        }
+        for interaction in interactions {
+            summary.interactions += 1;
+            if interaction.kind == InteractionKind::Complaint {
+                summary.complaints += 1;
+            }
+            summary.last_interaction_at = Some(
+                summary
+                    .last_interaction_at
+                    .map_or(interaction.at, |t| t.max(interaction.at)),
+            );
+        }
+        for review in reviews {
+            summary.reviews += 1;
+            summary.rating_total += u32::from(review.rating);
+        }
+        summary
+    }
+
+    pub fn stage(&self) -> Stage {
+        match self.purchases {
+            0 if self.interactions > 0 => Stage::Intent,
+            0 => Stage::Prospect,
+            1 => Stage::New,
+            _ => Stage::Returning,
+        }
+    }
+
+    /// Amount bought in one currency.
+    pub fn spent_in(&self, currency: Currency) -> Money {
+        Money {
+            minor: self.spent.get(&currency).copied().unwrap_or(0),
+            currency,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::Channel;
+    use crate::ids::{CustomerId, InteractionId, OrderId};
+    use crate::order::OrderStatus;
+
+    fn order(day: u32, minor: i64, status: OrderStatus) -> Order {
+        Order {
+            id: OrderId::generate(),
+            customer_id: CustomerId::generate(),
+            placed_at: format!("2026-03-{day:02}T00:00:00Z").parse().unwrap(),
+            status,
+            lines: Vec::new(),
+            item_count: 2,
+            total: Money {
+                minor,
+                currency: Currency::CNY,
+            },
+        }
+    }
+
+    #[test]
+    fn stages_follow_purchases_and_interactions() {
+        let inquiry = Interaction {
+            id: InteractionId::generate(),
+            customer_id: CustomerId::generate(),
+            kind: InteractionKind::Inquiry,
+            channel: Channel::Chat,
+            at: "2026-03-01T10:00:00Z".parse().unwrap(),
+            text: None,
+            product_id: None,
+            order_id: None,
+        };
+        assert_eq!(ActivitySummary::of(&[], &[], &[]).stage(), Stage::Prospect);
+        assert_eq!(
+            ActivitySummary::of(&[], std::slice::from_ref(&inquiry), &[]).stage(),
+            Stage::Intent
+        );
+        let refunded = [order(2, 100, OrderStatus::Refunded)];
+        assert_eq!(
+            ActivitySummary::of(&refunded, std::slice::from_ref(&inquiry), &[]).stage(),
+            Stage::Intent
+        );
+        let one = [order(2, 100, OrderStatus::Paid)];
+        assert_eq!(ActivitySummary::of(&one, &[], &[]).stage(), Stage::New);
+        let two = [
+            order(5, 250, OrderStatus::Shipped),
+            order(2, 100, OrderStatus::Paid),
+            order(9, 999, OrderStatus::Cancelled),
+        ];
+        let summary = ActivitySummary::of(&two, &[], &[]);
+        assert_eq!(summary.stage(), Stage::Returning);
+        assert!(summary.stage().is_formal());
+        assert_eq!(summary.spent_in(Currency::CNY).minor, 350);
+        assert_eq!(summary.items_bought, 4);
+        assert_eq!(
+            summary.first_purchase_at.unwrap().to_rfc3339(),
+            "2026-03-02T00:00:00+00:00"
+        );
+        assert_eq!(
+            summary.last_purchase_at.unwrap().to_rfc3339(),
+            "2026-03-05T00:00:00+00:00"
+        );
+    }
+}
