@@ -1,6 +1,8 @@
 //! Test support shared by Strata's cross-crate tests: the backends the
-//! conformance suite runs against, a fault-injecting table, and the cases.
+//! conformance suite runs against, a fault-injecting table, the cases, and
+//! a synthetic dataset for the backup drills and benchmarks.
 
 pub mod backend;
 pub mod cases;
+pub mod dataset;
 pub mod faulty;

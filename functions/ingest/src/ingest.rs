@@ -14,11 +14,15 @@ use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCu
 use strata_domain::error::FieldError;
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
+use strata_domain::interaction::InteractionInput;
 use strata_domain::order::Order;
+use strata_domain::order::OrderInput;
 use strata_domain::ports::table::Table;
 use strata_domain::product::Product;
 use strata_domain::review::Review;
+use strata_domain::review::ReviewInput;
 use strata_domain::{Invalid, ReadOptions};
+use strata_store::Recorded;
 use strata_store::{
     ActivityRepository, BatchPolicy, CustomerRepository, MergeEntry, MergeLog, ProductRepository,
     StoreError,
@@ -62,6 +66,14 @@ impl Outcome {
             Outcome::Rejected(_) => None,
         }
     }
+}
+
+/// Activity posted for a customer known by id.
+#[derive(Debug, Clone)]
+pub enum Activity {
+    Order(OrderInput),
+    Interaction(InteractionInput),
+    Review(ReviewInput),
 }
 
 /// Totals of what a chunk created, for reports and metrics.
@@ -372,6 +384,38 @@ impl Ingestor {
             })
             .collect();
         Ok((outcomes, created))
+    }
+
+    /// Records one order, interaction or review for a customer known by id,
+    /// and brings the profile's summary up to date. `None`: no such customer.
+    pub async fn record_for(
+        &self,
+        customer: CustomerId,
+        activity: Activity,
+    ) -> Result<Option<Outcome>, IngestError> {
+        if self.customers.get(customer).await?.is_none() {
+            return Ok(None);
+        }
+        let recorded = match activity {
+            Activity::Order(input) => match input.validate(customer, &self.options) {
+                Ok(order) => self.activity.record_order(&order).await?,
+                Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
+            },
+            Activity::Interaction(input) => match input.validate(customer, &self.options) {
+                Ok(interaction) => self.activity.record_interaction(&interaction).await?,
+                Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
+            },
+            Activity::Review(input) => match input.validate(customer, &self.options) {
+                Ok(review) => self.activity.record_review(&review).await?,
+                Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
+            },
+        };
+        if recorded == Recorded::AlreadyStored {
+            return Ok(Some(Outcome::Duplicate { customer }));
+        }
+        self.refresh(&BTreeMap::from([(customer, Vec::new())]), &[], &[])
+            .await?;
+        Ok(Some(Outcome::Accepted { customer }))
     }
 
     /// Validates a group of rows (one record, or an order's lines).

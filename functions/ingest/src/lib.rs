@@ -1,4 +1,6 @@
-//! Ingest: how every byte of customer data enters Strata.
+//! Ingest: how every byte of customer data enters Strata — the HTTP API and
+//! bulk import of data exports — through one ingest service.
 
+pub mod api;
 pub mod import;
 pub mod ingest;

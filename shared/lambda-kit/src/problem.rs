@@ -84,11 +84,14 @@ impl From<&StoreError> for Problem {
                 "Storage is busy; retry shortly",
             ),
             // Internal detail stays in the logs, not in the response.
-            _ => Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Something went wrong on our side",
-            ),
+            _ => {
+                tracing::error!(%error, "storage failure");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Something went wrong on our side",
+                )
+            }
         }
     }
 }

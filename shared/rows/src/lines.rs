@@ -84,11 +84,10 @@ impl LineReader {
         }
         if last_byte == Some(b'\r') {
             length -= 1;
-            let kept = self
-                .text
-                .len()
-                .min(usize::try_from(length).unwrap_or(usize::MAX));
-            self.text.truncate(kept);
+            // A capped prefix may stop short of the `\r`.
+            if self.text.len() as u64 > length {
+                self.text.pop();
+            }
         }
         self.lines_read += 1;
         Ok(Some(Line {

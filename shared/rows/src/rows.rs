@@ -1,6 +1,7 @@
 //! Opening an input and iterating over its rows: every data row comes out
 //! numbered, either as a `Row` or as a `RowError`.
 
+use std::fmt;
 use std::io::{self, BufReader, Read};
 
 use serde_json::{Map, Value};
@@ -24,6 +25,7 @@ const UTF16_BOMS: [&[u8]; 2] = [b"\xff\xfe", b"\xfe\xff"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DetectedFormat {
     pub compression: Codec,
+    /// For `Delimited`, the delimiter byte in use.
     pub layout: Layout,
 }
 
@@ -46,7 +48,10 @@ pub enum Fields {
     /// Delimited and whitespace formats: one value per header column, in
     /// header order.
     Columns(Vec<String>),
-    /// JSON Lines: the line's object, values as JSON.
+    /// JSON Lines: the line's object, values as JSON. Numbers are
+    /// serde_json numbers: integers that fit i64/u64 are exact, anything else
+    /// is an f64, so exporters should send amounts as strings or integer
+    /// minor units.
     Object(Map<String, Value>),
 }
 
@@ -210,6 +215,17 @@ fn whitespace_fields(line: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|field| !field.is_empty())
 }
 
+impl fmt::Debug for Rows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rows")
+            .field("header", &self.rules.header)
+            .field("format", &self.format)
+            .field("next_number", &self.rules.next_number)
+            .field("blank_lines", &self.blank_lines())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Rows {
     /// The column names, trimmed; `column_1`, `column_2`, … without a header
     /// line; empty for JSON Lines.
@@ -217,6 +233,7 @@ impl Rows {
         &self.rules.header
     }
 
+    /// The compression and layout in use, sniffed or as given.
     pub fn format(&self) -> DetectedFormat {
         self.format
     }

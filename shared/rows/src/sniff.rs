@@ -26,6 +26,11 @@ const RECORDS_LOOKED_AT: usize = 100;
 
 /// `complete` says the sample is the whole input, so its last record is whole.
 pub(crate) fn sniff(sample: &[u8], complete: bool, hint: FormatHint) -> Result<Sniffed, OpenError> {
+    if looks_binary(sample) {
+        return Err(OpenError::UnsupportedFormat(
+            "the input looks like UTF-16 text or a binary file (it is full of NUL bytes); upload UTF-8 text: CSV, TSV or JSON Lines".into(),
+        ));
+    }
     let sniffed = |layout| {
         let first_width = widths(sample, complete, layout)
             .first()
@@ -57,6 +62,12 @@ pub(crate) fn sniff(sample: &[u8], complete: bool, hint: FormatHint) -> Result<S
         },
     };
     Ok(sniffed(layout))
+}
+
+/// Text has no NUL bytes; UTF-16 has one in every other byte of ASCII.
+fn looks_binary(sample: &[u8]) -> bool {
+    let nuls = sample.iter().filter(|&&b| b == 0).count();
+    nuls * 8 > sample.len()
 }
 
 /// `{` if the first non-blank line opens a JSON object, `[` if the input

@@ -189,8 +189,9 @@ pub(crate) fn fill_buf(input: &mut (dyn BufRead + Send)) -> io::Result<&[u8]> {
     loop {
         match input.fill_buf() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            // Re-borrowing in the Ok arm is rejected by the borrow checker
-            // inside the loop, so fill again once it is known to succeed.
+            // Returning the slice from inside the loop does not pass today's
+            // borrow checker; once a fill has succeeded, asking again just
+            // hands back the buffered bytes.
             other => {
                 other?;
                 return input.fill_buf();

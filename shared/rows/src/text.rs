@@ -42,7 +42,8 @@ impl Decoder {
         let kept = if truncated {
             kept
         } else {
-            kept.trim_ascii_end()
+            let line_end = kept.iter().rev().take_while(|&&b| b == b'\n' || b == b'\r');
+            &kept[..kept.len() - line_end.count()]
         };
         let mut text = match self.encoding.legacy() {
             None => String::from_utf8_lossy(utf8_whole_chars(kept)).into_owned(),

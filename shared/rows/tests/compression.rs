@@ -77,7 +77,7 @@ fn a_declared_compression_is_used_without_sniffing() {
             error.to_string().contains("gzip stream is corrupt"),
             "{error}"
         ),
-        other => panic!("{:?}", other.map(|rows| rows.format())),
+        other => panic!("{other:?}"),
     }
 }
 
@@ -172,7 +172,7 @@ fn archives_are_refused_by_name() {
     for (magic, what) in [(&b"PK\x03\x04rest"[..], "zip"), (b"BZh91AY", "bzip2")] {
         match open(Cursor::new(magic.to_vec()), &ReadOptions::default()) {
             Err(OpenError::UnsupportedCompression(message)) => assert!(message.contains(what)),
-            other => panic!("{:?}", other.map(|rows| rows.format())),
+            other => panic!("{other:?}"),
         }
     }
 }

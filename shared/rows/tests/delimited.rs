@@ -210,6 +210,16 @@ fn fields_and_rows_over_the_configured_limits() {
 }
 
 #[test]
+fn a_row_of_too_many_fields_is_a_row_error() {
+    let input = format!("a,b\n{}\n1,2\n", ",".repeat(70_000));
+    let read = read(input);
+    let error = read.error(0);
+    assert_eq!((error.code, error.line), (code::ROW_TOO_LONG, 2));
+    assert_eq!(error.reason, "the row has more than 65536 fields");
+    assert_eq!(read.columns(1), ["1", "2"]);
+}
+
+#[test]
 fn a_quote_never_closed_is_an_error_not_a_row_that_swallowed_the_rest() {
     let broken = read("a,b\n1,x\n2,\"open\n3,y\n4,z\n");
     assert_eq!(broken.items.len(), 2);
@@ -236,6 +246,6 @@ fn a_too_long_header_cannot_be_opened() {
         Err(OpenError::InvalidHeader { line: 1, reason }) => {
             assert!(reason.contains("column 2"), "{reason}")
         }
-        other => panic!("{:?}", other.map(|rows| rows.header().to_vec())),
+        other => panic!("{other:?}"),
     }
 }

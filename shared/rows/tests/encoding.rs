@@ -81,6 +81,19 @@ fn declared_latin1_decodes_western_text() {
 }
 
 #[test]
+fn any_ascii_compatible_encoding_can_be_named_by_label() {
+    let Some(encoding) = Encoding::from_label(" ISO-8859-2 ") else {
+        panic!("iso-8859-2 is a WHATWG label");
+    };
+    let options = ReadOptions {
+        encoding,
+        ..ReadOptions::default()
+    };
+    let read = read_with(b"name\n\xa3\xf3d\xbc\n".as_slice(), &options);
+    assert_eq!(read.columns(0), ["Łódź"]);
+}
+
+#[test]
 fn bytes_invalid_in_the_declared_encoding_are_an_error_too() {
     let options = ReadOptions {
         encoding: Encoding::ShiftJis,
@@ -104,7 +117,7 @@ fn a_header_that_is_not_utf8_cannot_be_opened() {
         Err(OpenError::InvalidHeader { line: 1, reason }) => {
             assert!(reason.starts_with("column 2: not valid UTF-8"), "{reason}")
         }
-        other => panic!("{:?}", other.map(|rows| rows.header().to_vec())),
+        other => panic!("{other:?}"),
     }
 }
 
@@ -118,7 +131,17 @@ fn utf16_is_refused_with_a_message_saying_what_to_do() {
         Err(OpenError::UnsupportedEncoding(message)) => {
             assert!(message.contains("UTF-16"), "{message}")
         }
-        other => panic!("{:?}", other.map(|rows| rows.format())),
+        other => panic!("{other:?}"),
     }
     assert_eq!(Encoding::from_label("utf-16le"), None);
+    let without_bom: Vec<u8> = "id,name\n1,Ann\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    match open(std::io::Cursor::new(without_bom), &ReadOptions::default()) {
+        Err(OpenError::UnsupportedFormat(message)) => {
+            assert!(message.contains("UTF-16"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -15,8 +15,8 @@ use strata_rows::{Compression, Encoding, Fields, FormatHint, ReadError, ReadOpti
 
 const MAX_FIELD_BYTES: usize = 40;
 
-fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
-    &items[rng.random_range(0..items.len())]
+fn pick<T: Copy>(rng: &mut StdRng, items: &[T]) -> T {
+    items[rng.random_range(0..items.len())]
 }
 
 /// Bytes that mean something to one of the formats, and some that mean
@@ -25,7 +25,7 @@ fn csv_ish_byte(rng: &mut StdRng) -> u8 {
     if rng.random_bool(0.2) {
         return rng.random();
     }
-    *pick(
+    pick(
         rng,
         b"ab1 ,,;\t|\"\"\n\n\r{}[]:\x1f\x8b\xef\xbb\xbf\xe4\xb8\xad\xff",
     )
@@ -34,7 +34,7 @@ fn csv_ish_byte(rng: &mut StdRng) -> u8 {
 fn random_options(rng: &mut StdRng) -> ReadOptions {
     ReadOptions {
         compression: Compression::Auto,
-        format: *pick(
+        format: pick(
             rng,
             &[
                 FormatHint::Auto,
@@ -46,10 +46,10 @@ fn random_options(rng: &mut StdRng) -> ReadOptions {
                 FormatHint::JsonLines,
             ],
         ),
-        encoding: *pick(rng, &[Encoding::Utf8, Encoding::Gbk, Encoding::Latin1]),
+        encoding: pick(rng, &[Encoding::Utf8, Encoding::Gbk, Encoding::Latin1]),
         has_header: rng.random_bool(0.7),
-        max_field_bytes: *pick(rng, &[0, 3, 16, 1 << 20]),
-        max_row_bytes: *pick(rng, &[1, 8, 64, 4 << 20]),
+        max_field_bytes: pick(rng, &[0, 3, 16, 1 << 20]),
+        max_row_bytes: pick(rng, &[1, 8, 64, 4 << 20]),
     }
 }
 
@@ -151,7 +151,7 @@ fn random_text(rng: &mut StdRng) -> String {
     ];
     // At most 4 pieces of at most 8 bytes: never over MAX_FIELD_BYTES.
     let length = rng.random_range(0..5);
-    (0..length).map(|_| *pick(rng, &alphabet)).collect()
+    (0..length).map(|_| pick(rng, &alphabet)).collect()
 }
 
 fn write_field(out: &mut Vec<u8>, value: &[u8], delimiter: u8, force_quotes: bool) {
@@ -185,7 +185,7 @@ fn write_record(out: &mut Vec<u8>, rng: &mut StdRng, values: &[Vec<u8>], delimit
 }
 
 fn generate(rng: &mut StdRng) -> Export {
-    let delimiter = *pick(rng, b",\t;|");
+    let delimiter = pick(rng, b",\t;|");
     let width = rng.random_range(1..=5);
     let terminator: &[u8] = if rng.random_bool(0.5) { b"\n" } else { b"\r\n" };
     let header: Vec<String> = (0..width).map(|i| format!("col{i}")).collect();
@@ -200,7 +200,7 @@ fn generate(rng: &mut StdRng) -> Export {
             // A tab is whitespace, unless it is the delimiter: then the line is
             // a row of empty fields.
             let spaces: &[u8] = if delimiter == b'\t' { b"  " } else { b" \t" };
-            out.extend_from_slice(*pick(rng, &[&b""[..], b"   ", spaces]));
+            out.extend_from_slice(pick(rng, &[&b""[..], b"   ", spaces]));
             out.extend_from_slice(terminator);
             *line += 1;
             blank_lines += 1;
@@ -365,7 +365,7 @@ fn generated_json_lines_come_out_line_for_line() {
                 text.push_str("  \n");
             }
             if rng.random_bool(0.2) {
-                let (line, code) = *pick(&mut rng, &bad_lines);
+                let (line, code) = pick(&mut rng, &bad_lines);
                 text.push_str(line);
                 expected.push(Err(code));
             } else {
@@ -377,7 +377,7 @@ fn generated_json_lines_come_out_line_for_line() {
                 text.push_str(&value.to_string());
                 expected.push(Ok(value));
             }
-            text.push_str(*pick(&mut rng, &["\n", "\r\n"]));
+            text.push_str(pick(&mut rng, &["\n", "\r\n"]));
         }
         let input = maybe_compress_whole(&mut rng, text.clone().into_bytes());
         let options = ReadOptions {

@@ -58,3 +58,22 @@ fn long_lines_and_fields_in_aligned_columns() {
     assert_eq!((row.code, row.line), (code::ROW_TOO_LONG, 4));
     assert_eq!(read.columns(3), ["9", "9"]);
 }
+
+#[test]
+fn aligned_columns_without_a_header() {
+    let options = ReadOptions {
+        has_header: false,
+        ..ReadOptions::default()
+    };
+    let read = read_with(
+        " 00001 19970101  1   11.77\r\n 00002 19970112  1   12.00\r\n",
+        &options,
+    );
+    assert_eq!(read.rows.format().layout, Layout::Whitespace);
+    assert_eq!(
+        read.rows.header(),
+        ["column_1", "column_2", "column_3", "column_4"]
+    );
+    assert_eq!(read.columns(1), ["00002", "19970112", "1", "12.00"]);
+    assert_eq!(read.numbers_and_lines(), [(1, 1), (2, 2)]);
+}

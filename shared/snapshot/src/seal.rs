@@ -243,7 +243,7 @@ impl Opener {
         }
         self.open(&self.buffer[LENGTH_BYTES..], LAST).map_err(|_| {
             Damage(format!(
-                "truncated or damaged: chunk {} does not open as the last chunk",
+                "chunk {} failed authentication as the last chunk: the stream is truncated or damaged",
                 self.counter
             ))
         })

@@ -9,7 +9,8 @@ use strata_domain::ports::table::{Item, Key, PK, SK, Value};
 use crate::error::StoreError;
 
 /// Attribute naming what a stored item is.
-pub const KIND: &str = "kind";
+/// Named so no record field can collide with it (interactions have a `kind`).
+pub const KIND: &str = "record_kind";
 
 /// What kind of record an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -39,6 +39,12 @@ pub fn local() -> Local {
     }
 }
 
+impl Local {
+    pub fn importer_customers(&self) -> strata_store::CustomerRepository {
+        strata_store::CustomerRepository::new(self.table.clone())
+    }
+}
+
 /// Uploads bytes as S3 would, and describes the object as its event would.
 pub async fn upload(blobs: &dyn BlobStore, key: &str, bytes: Vec<u8>) -> ImportedObject {
     let receipt = blobs

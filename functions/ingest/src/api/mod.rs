@@ -1,0 +1,382 @@
+//! The ingest HTTP API: one axum router, served by `lambda_http` in Lambda
+//! and by the local host on a laptop.
+
+mod idempotency;
+pub mod json;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use chrono::Utc;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use strata_domain::customer::{CustomerInput, Origin};
+use strata_domain::ids::CustomerId;
+use strata_domain::interaction::InteractionInput;
+use strata_domain::order::OrderInput;
+use strata_domain::ports::table::Table;
+use strata_domain::review::ReviewInput;
+use strata_lambda_kit::Problem;
+use strata_store::{IdempotencyStore, ImportRepository, StoreError};
+
+use crate::import::record::ImportRecord;
+use crate::import::run;
+use crate::ingest::{Activity, IngestError, Ingestor, Outcome, OwnerCache, Pending};
+use json::ApiJson;
+
+/// Largest body for single-record routes.
+pub const BODY_LIMIT: usize = 256 * 1024;
+/// Largest body for `/v1/batch` (API Gateway allows 10 MB, Lambda 6 MB).
+pub const BATCH_BODY_LIMIT: usize = 4 * 1024 * 1024;
+pub const MAX_BATCH_RECORDS: usize = 500;
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub ingestor: Ingestor,
+    pub imports: ImportRepository,
+    pub idempotency: IdempotencyStore,
+}
+
+impl ApiState {
+    pub fn new(table: Arc<dyn Table>, ingestor: Ingestor) -> Self {
+        ApiState {
+            ingestor,
+            imports: ImportRepository::new(table.clone()),
+            idempotency: IdempotencyStore::new(table, chrono::Duration::hours(24)),
+        }
+    }
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/customers", post(upsert_customer))
+        .route("/v1/customers/{id}", get(get_customer))
+        .route("/v1/customers/{id}/history", get(history))
+        .route("/v1/customers/{id}/merges", get(merges))
+        .route("/v1/customers/{id}/orders", post(add_order))
+        .route("/v1/customers/{id}/interactions", post(add_interaction))
+        .route("/v1/customers/{id}/reviews", post(add_review))
+        .route(
+            "/v1/batch",
+            post(batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
+        .route("/v1/imports", get(list_imports))
+        .route("/v1/imports/{id}", get(get_import))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::guard,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not-found", "No such route") })
+        .with_state(state)
+}
+
+fn api_origin() -> Origin {
+    Origin {
+        source: "api".into(),
+        at: Utc::now(),
+    }
+}
+
+fn failure(error: IngestError) -> Problem {
+    match &error {
+        IngestError::Store(store) => Problem::from(store),
+        IngestError::Contended(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "contended",
+            "The customer is being changed; retry shortly",
+        )
+        .detail(error.to_string()),
+    }
+}
+
+fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
+    CustomerId::parse("id", raw).map_err(|e| Problem::from(strata_domain::Invalid::from(e)))
+}
+
+fn not_found(what: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        &format!("No such {what}"),
+    )
+}
+
+#[derive(Serialize)]
+struct OutcomeBody<'a> {
+    status: &'a str,
+    customer_id: Option<CustomerId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<strata_domain::FieldError>>,
+}
+
+fn describe(outcome: &Outcome) -> OutcomeBody<'static> {
+    let (status, errors) = match outcome {
+        Outcome::Accepted { .. } => ("accepted", None),
+        Outcome::Merged { .. } => ("merged", None),
+        Outcome::Duplicate { .. } => ("duplicate", None),
+        Outcome::Rejected(invalid) => ("rejected", Some(invalid.errors.clone())),
+    };
+    OutcomeBody {
+        status,
+        customer_id: outcome.customer(),
+        errors,
+    }
+}
+
+async fn upsert_customer(
+    State(state): State<ApiState>,
+    ApiJson(input): ApiJson<CustomerInput>,
+) -> Result<Response, Problem> {
+    let pending = Pending {
+        row: 1,
+        record: ImportRecord::Customer(input),
+        origin: api_origin(),
+    };
+    let (outcomes, _) = state
+        .ingestor
+        .apply(vec![pending], &mut OwnerCache::default())
+        .await
+        .map_err(failure)?;
+    let outcome = outcomes
+        .into_iter()
+        .next()
+        .ok_or_else(|| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no outcome"))?;
+    let id = match &outcome {
+        Outcome::Rejected(invalid) => return Err(Problem::from(invalid.clone())),
+        other => other.customer().ok_or_else(|| not_found("customer"))?,
+    };
+    let profile = state
+        .ingestor
+        .customers()
+        .get(id)
+        .await
+        .map_err(|e| Problem::from(&e))?
+        .ok_or_else(|| not_found("customer"))?;
+    let status = if matches!(outcome, Outcome::Accepted { .. }) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({ "outcome": describe(&outcome).status, "customer": profile, "stage": profile.activity.stage() })))
+        .into_response())
+}
+
+async fn get_customer(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = customer_id(&id)?;
+    let profile = state
+        .ingestor
+        .customers()
+        .get(id)
+        .await
+        .map_err(|e| Problem::from(&e))?
+        .ok_or_else(|| not_found("customer"))?;
+    let stage = profile.activity.stage();
+    Ok(
+        Json(json!({ "customer": profile, "stage": stage, "formal": stage.is_formal() }))
+            .into_response(),
+    )
+}
+
+async fn history(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = customer_id(&id)?;
+    if state
+        .ingestor
+        .customers()
+        .get(id)
+        .await
+        .map_err(|e| Problem::from(&e))?
+        .is_none()
+    {
+        return Err(not_found("customer"));
+    }
+    let history = state
+        .ingestor
+        .activity()
+        .history(id)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    Ok(Json(json!({ "orders": history.orders, "interactions": history.interactions, "reviews": history.reviews })).into_response())
+}
+
+async fn merges(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = customer_id(&id)?;
+    let entries = state
+        .ingestor
+        .merge_log()
+        .of(id, 100)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    Ok(Json(json!({ "merges": entries })).into_response())
+}
+
+async fn record(state: ApiState, id: String, activity: Activity) -> Result<Response, Problem> {
+    let id = customer_id(&id)?;
+    let outcome = state
+        .ingestor
+        .record_for(id, activity)
+        .await
+        .map_err(failure)?;
+    match outcome {
+        None => Err(not_found("customer")),
+        Some(Outcome::Rejected(invalid)) => Err(Problem::from(invalid)),
+        Some(outcome) => {
+            let status = if matches!(outcome, Outcome::Accepted { .. }) {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok((status, Json(describe(&outcome))).into_response())
+        }
+    }
+}
+
+async fn add_order(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<OrderInput>,
+) -> Result<Response, Problem> {
+    record(state, id, Activity::Order(input)).await
+}
+
+async fn add_interaction(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<InteractionInput>,
+) -> Result<Response, Problem> {
+    record(state, id, Activity::Interaction(input)).await
+}
+
+async fn add_review(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ReviewInput>,
+) -> Result<Response, Problem> {
+    record(state, id, Activity::Review(input)).await
+}
+
+/// One record of a batch; `type` says which.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum BatchRecord {
+    Customer {
+        customer: CustomerInput,
+    },
+    Order {
+        customer: CustomerInput,
+        order: OrderInput,
+    },
+    Interaction {
+        customer: CustomerInput,
+        interaction: InteractionInput,
+    },
+    Review {
+        customer: CustomerInput,
+        review: ReviewInput,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    records: Vec<BatchRecord>,
+}
+
+async fn batch(
+    State(state): State<ApiState>,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Response, Problem> {
+    if body.records.is_empty() || body.records.len() > MAX_BATCH_RECORDS {
+        let error = strata_domain::FieldError::new(
+            "records",
+            "out_of_range",
+            format!("send 1 to {MAX_BATCH_RECORDS} records"),
+        );
+        return Err(Problem::from(strata_domain::Invalid::from(error)));
+    }
+    let origin = api_origin();
+    let chunk: Vec<Pending> = body
+        .records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| Pending {
+            row: i as u64,
+            record: match record {
+                BatchRecord::Customer { customer } => ImportRecord::Customer(customer),
+                BatchRecord::Order { customer, order } => ImportRecord::Order { customer, order },
+                BatchRecord::Interaction {
+                    customer,
+                    interaction,
+                } => ImportRecord::Interaction {
+                    customer,
+                    interaction,
+                },
+                BatchRecord::Review { customer, review } => {
+                    ImportRecord::Review { customer, review }
+                }
+            },
+            origin: origin.clone(),
+        })
+        .collect();
+    let (outcomes, _) = state
+        .ingestor
+        .apply(chunk, &mut OwnerCache::default())
+        .await
+        .map_err(failure)?;
+    let results: Vec<serde_json::Value> = outcomes
+        .iter()
+        .enumerate()
+        .map(|(index, outcome)| {
+            let body = describe(outcome);
+            json!({ "index": index, "status": body.status, "customer_id": body.customer_id, "errors": body.errors })
+        })
+        .collect();
+    let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+    let counts = json!({ "accepted": count("accepted"), "merged": count("merged"), "duplicate": count("duplicate"), "rejected": count("rejected") });
+    Ok(Json(json!({ "results": results, "counts": counts })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    limit: Option<u32>,
+}
+
+async fn list_imports(
+    State(state): State<ApiState>,
+    Query(params): Query<ListParams>,
+) -> Result<Response, Problem> {
+    let limit = params.limit.unwrap_or(20).clamp(1, 100);
+    let (states, _) = state
+        .imports
+        .recent(None, limit)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    let reports: Vec<serde_json::Value> = states.iter().map(run::report).collect();
+    Ok(Json(json!({ "imports": reports })).into_response())
+}
+
+async fn get_import(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let found = state
+        .imports
+        .get(&id)
+        .await
+        .map_err(|e: StoreError| Problem::from(&e))?;
+    let state = found.ok_or_else(|| not_found("import"))?;
+    Ok(Json(run::report(&state)).into_response())
+}
