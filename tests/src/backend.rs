@@ -25,7 +25,7 @@ pub struct Backend {
 enum Place {
     /// Kept so the embedded data directory lives as long as the backend.
     Embedded(TempDir),
-    Aws(aws_config::SdkConfig),
+    Aws(Box<aws_config::SdkConfig>),
 }
 
 impl Backend {
@@ -51,7 +51,7 @@ impl Backend {
     /// KMS key.
     pub async fn aws() -> anyhow::Result<Backend> {
         let config = moto_config().await?;
-        let place = Place::Aws(config);
+        let place = Place::Aws(Box::new(config));
         Ok(Backend {
             name: "aws",
             table: fresh_table(&place).await?,

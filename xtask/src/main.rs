@@ -1,5 +1,7 @@
 //! `cargo xtask`: everything a fresh machine needs, behind a few commands.
 
+mod bench_backup;
+mod churn;
 mod datasets;
 mod moto;
 mod python;
@@ -35,6 +37,24 @@ enum Task {
         #[arg(long)]
         no_lint: bool,
     },
+    /// Prints backup and restore figures on the embedded backend and on moto.
+    BenchBackup {
+        /// Items in the embedded benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        items: u64,
+        /// Items in the moto benchmark (moto serialises each scanned item slowly).
+        #[arg(long, default_value_t = 20_000)]
+        aws_items: u64,
+    },
+    /// Trains the churn model from CDNOW into functions/churn/model and checks it through serving.
+    Train,
+    /// Trains a churn challenger from a store and promotes it if not worse than the serving model.
+    Retrain {
+        #[arg(long, default_value = ".strata/demo")]
+        data_dir: PathBuf,
+    },
+    /// Churn figures: scoring throughput, online latency, cold start; Rust and Python onnxruntime.
+    BenchChurn,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +64,12 @@ fn main() -> anyhow::Result<()> {
         Task::Setup => python::ensure_venv(&root).map(drop),
         Task::Demo { data_dir } => demo(&root, &data_dir),
         Task::Test { no_lint } => test(&root, no_lint),
+        Task::BenchBackup { items, aws_items } => bench_backup::bench(&root, items, aws_items),
+        Task::Train => churn::train(&root, &python::ensure_venv(&root)?),
+        Task::Retrain { data_dir } => {
+            churn::retrain(&root, &python::ensure_venv(&root)?, &data_dir)
+        }
+        Task::BenchChurn => churn::bench(&root, &python::ensure_venv(&root)?),
     }
 }
 
@@ -57,10 +83,12 @@ fn workspace_root() -> PathBuf {
 fn demo(root: &Path, data_dir: &Path) -> anyhow::Result<()> {
     let venv = python::ensure_venv(root)?;
     let cdnow = venv.package_file("lifetimes", "datasets/CDNOW_master.txt")?;
+    let superstore = datasets::superstore(root)?;
     run(Command::new("cargo")
         .args([
             "run",
             "--quiet",
+            "--release",
             "--package",
             "strata-local",
             "--bin",
@@ -70,6 +98,8 @@ fn demo(root: &Path, data_dir: &Path) -> anyhow::Result<()> {
         ])
         .arg("--cdnow")
         .arg(&cdnow)
+        .arg("--superstore")
+        .arg(&superstore)
         .arg("--data-dir")
         .arg(data_dir))
 }
@@ -108,6 +138,7 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     tests.args(["test", "--workspace", "--all-targets"]);
     server.configure(&mut tests);
     tests.envs(datasets);
+    tests.env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?);
     let outcome = run_counting_tests(&mut tests);
     drop(server);
     outcome

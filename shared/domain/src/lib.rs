@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod backup;
 pub mod channel;
+pub mod churn;
 pub mod contact;
 pub mod customer;
 pub mod error;

@@ -24,7 +24,8 @@ use crate::manifest::{
     encryption_context, object_key,
 };
 use crate::records::{
-    Framing, Hash128, content_hash, encode_line, index_entry, key_hash, split_entry,
+    ContentHash, Framing, INDEX_ENTRY_BYTES, KeyHash, content_hash, encode_line, index_entry,
+    key_hash, split_entry,
 };
 use crate::seal::StreamCipher;
 use crate::stream::{SealedReader, SealedUpload, StreamSettings};
@@ -197,7 +198,7 @@ impl SegmentJob<'_> {
             let page = self.table.scan(segment, self.total, start, None).await?;
             let mut lines = Vec::new();
             let mut stored = 0u64;
-            let mut entries = Vec::with_capacity(page.items.len() * 32);
+            let mut entries = Vec::with_capacity(page.items.len() * INDEX_ENTRY_BYTES);
             for item in &page.items {
                 let key = Key::of(item).ok_or_else(|| {
                     SnapshotError::Encode("the scan returned an item without its key".into())
@@ -238,7 +239,7 @@ pub(crate) async fn read_index(
     vault: &Vault,
     snapshot: &OpenSnapshot,
     segment: u32,
-) -> Result<HashMap<Hash128, Hash128>, SnapshotError> {
+) -> Result<HashMap<KeyHash, ContentHash>, SnapshotError> {
     let manifest = &snapshot.manifest;
     let entry = &manifest.segment(segment)?.index;
     let mut reader = SealedReader::open(
@@ -252,11 +253,24 @@ pub(crate) async fn read_index(
     .await?;
     let mut index = HashMap::with_capacity(entry.records as usize);
     while let Some(block) = reader.next_block().await? {
-        for raw in block.chunks_exact(32) {
+        for raw in block.chunks_exact(INDEX_ENTRY_BYTES) {
             if let Some((key, content)) = split_entry(raw) {
                 index.insert(key, content);
             }
         }
+    }
+    // Two keys sharing a hash would make one of them vanish from a restore;
+    // refuse loudly instead.
+    if index.len() as u64 != entry.records {
+        return Err(SnapshotError::corrupt(
+            &manifest.id,
+            &entry.object,
+            format!(
+                "{} entries name only {} distinct keys",
+                entry.records,
+                index.len()
+            ),
+        ));
     }
     Ok(index)
 }

@@ -1,14 +1,17 @@
 //! What snapshot streams hold. Item streams: one item per line, as JSON in
 //! the shape of DynamoDB's typed attribute values (`{"pk":{"S":"…"}}`).
-//! Index streams: one 32-byte entry per item present in a segment, a hash of
-//! its key and a hash of its line, which is all an incremental snapshot needs
-//! to tell what changed and what was deleted.
+//! Index streams: one 24-byte entry per item present in a segment, a 128-bit
+//! hash of its key and a 64-bit hash of its line, which is all an incremental
+//! snapshot needs to tell what changed and what was deleted. (Two keys of a
+//! segment sharing a hash are refused when read; a changed item keeping its
+//! content hash has a chance of 2^-64.)
 
 use sha2::{Digest, Sha256};
 use strata_domain::ports::table::{Item, Key};
 
-pub const INDEX_ENTRY_BYTES: usize = 32;
-pub type Hash128 = [u8; 16];
+pub const INDEX_ENTRY_BYTES: usize = 24;
+pub type KeyHash = [u8; 16];
+pub type ContentHash = [u8; 8];
 
 /// How a stream's plaintext divides into records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,38 +52,39 @@ pub fn decode_line(line: &[u8]) -> Result<Item, serde_json::Error> {
     serde_json::from_slice(line)
 }
 
-fn hash128(parts: &[&[u8]]) -> Hash128 {
+/// The first `N` bytes of the SHA-256 of the parts.
+fn sha256_prefix<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);
     }
     let digest = hasher.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&digest[..16]);
+    let mut out = [0u8; N];
+    out.copy_from_slice(&digest[..N]);
     out
 }
 
 /// Names an item by its key; the NUL keeps `pk`/`sk` boundaries apart.
-pub fn key_hash(key: &Key) -> Hash128 {
-    hash128(&[b"key\0", key.pk.as_bytes(), b"\0", key.sk.as_bytes()])
+pub fn key_hash(key: &Key) -> KeyHash {
+    sha256_prefix(&[b"key\0", key.pk.as_bytes(), b"\0", key.sk.as_bytes()])
 }
 
 /// Names an item's content: its line.
-pub fn content_hash(line: &[u8]) -> Hash128 {
-    hash128(&[b"item\0", line])
+pub fn content_hash(line: &[u8]) -> ContentHash {
+    sha256_prefix(&[b"item\0", line])
 }
 
-pub fn index_entry(key: &Hash128, content: &Hash128) -> [u8; INDEX_ENTRY_BYTES] {
+pub fn index_entry(key: &KeyHash, content: &ContentHash) -> [u8; INDEX_ENTRY_BYTES] {
     let mut entry = [0u8; INDEX_ENTRY_BYTES];
     entry[..16].copy_from_slice(key);
     entry[16..].copy_from_slice(content);
     entry
 }
 
-pub fn split_entry(entry: &[u8]) -> Option<(Hash128, Hash128)> {
+pub fn split_entry(entry: &[u8]) -> Option<(KeyHash, ContentHash)> {
     Some((
         entry.get(..16)?.try_into().ok()?,
-        entry.get(16..32)?.try_into().ok()?,
+        entry.get(16..INDEX_ENTRY_BYTES)?.try_into().ok()?,
     ))
 }
 
@@ -94,11 +98,12 @@ pub struct SetDigest {
 }
 
 impl SetDigest {
-    pub fn add(&mut self, key: &Hash128, content: &Hash128) {
+    pub fn add(&mut self, key: &KeyHash, content: &ContentHash) {
+        let entry = index_entry(key, content);
         self.count += 1;
         self.sum = self
             .sum
-            .wrapping_add(u128::from_be_bytes(hash128(&[&index_entry(key, content)])));
+            .wrapping_add(u128::from_be_bytes(sha256_prefix(&[&entry])));
     }
 
     pub fn merge(&mut self, other: SetDigest) {
@@ -144,7 +149,7 @@ mod tests {
 
     #[test]
     fn set_digests_ignore_order_but_not_content() {
-        let entries: Vec<(Hash128, Hash128)> = (0..5u8)
+        let entries: Vec<(KeyHash, ContentHash)> = (0..5u8)
             .map(|i| (key_hash(&Key::new("p", i.to_string())), content_hash(&[i])))
             .collect();
         let mut forward = SetDigest::default();
@@ -162,6 +167,6 @@ mod tests {
     fn framing_finds_whole_records() {
         assert_eq!(Framing::Lines.whole_records(b"a\nb\nc"), 4);
         assert_eq!(Framing::Lines.count(b"a\nb\n"), 2);
-        assert_eq!(Framing::IndexEntries.whole_records(&[0; 70]), 64);
+        assert_eq!(Framing::IndexEntries.whole_records(&[0; 70]), 48);
     }
 }

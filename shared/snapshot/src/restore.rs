@@ -33,7 +33,7 @@ use crate::backup::read_index;
 use crate::error::SnapshotError;
 use crate::manifest::{BlobEntry, object_key};
 use crate::records::{
-    Framing, Hash128, SetDigest, content_hash, decode_line, encode_line, key_hash,
+    ContentHash, Framing, KeyHash, SetDigest, content_hash, decode_line, encode_line, key_hash,
 };
 use crate::stream::SealedReader;
 use crate::vault::{OpenSnapshot, Vault};
@@ -232,7 +232,7 @@ impl Replay<'_> {
         let newest = &self.chain[self.chain.len() - 1];
         // A full snapshot's items are its final state; a chain's final state
         // is its newest index.
-        let mut wanted: Option<HashMap<Hash128, Hash128>> = if self.chain.len() > 1 {
+        let mut wanted: Option<HashMap<KeyHash, ContentHash>> = if self.chain.len() > 1 {
             Some(read_index(self.vault, newest, segment).await?)
         } else {
             None

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use futures::{StreamExt, TryStreamExt, stream};
-use strata_domain::backup::SnapshotId;
+use strata_domain::backup::{SnapshotId, SnapshotKind};
 
 use crate::error::SnapshotError;
 use crate::manifest::{MANIFEST, Manifest, StreamEntry, VERIFIED, VerifiedMarker, object_key};
@@ -113,7 +113,13 @@ fn check_consistency(manifest: &Manifest) -> Result<(), SnapshotError> {
             .enumerate()
             .all(|(i, s)| s.segment as usize == i);
     let counted: u64 = table.segment_entries.iter().map(|s| s.index.records).sum();
-    if !complete || counted != table.items {
+    // A full snapshot stores every item it indexes.
+    let full_is_whole = manifest.kind != SnapshotKind::Full
+        || table
+            .segment_entries
+            .iter()
+            .all(|s| s.items.records == s.index.records);
+    if !complete || counted != table.items || !full_is_whole {
         return Err(SnapshotError::corrupt(
             &manifest.id,
             MANIFEST,

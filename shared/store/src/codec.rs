@@ -24,6 +24,10 @@ pub enum RecordKind {
     Merge,
     Import,
     Idempotency,
+    ChurnScore,
+    ChurnMonth,
+    ModelPointer,
+    Config,
 }
 
 impl RecordKind {
@@ -38,10 +42,14 @@ impl RecordKind {
             RecordKind::Merge => "merge",
             RecordKind::Import => "import",
             RecordKind::Idempotency => "idempotency",
+            RecordKind::ChurnScore => "churn_score",
+            RecordKind::ChurnMonth => "churn_month",
+            RecordKind::ModelPointer => "model_pointer",
+            RecordKind::Config => "config",
         }
     }
 
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -51,6 +59,10 @@ impl RecordKind {
         RecordKind::Merge,
         RecordKind::Import,
         RecordKind::Idempotency,
+        RecordKind::ChurnScore,
+        RecordKind::ChurnMonth,
+        RecordKind::ModelPointer,
+        RecordKind::Config,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.

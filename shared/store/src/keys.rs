@@ -12,8 +12,13 @@
 //! | merge log    | `CUST#<id>`              | `MERGE#<at>#<id>`                    |                              |                               |
 //! | import       | `IMPORT#<import id>`     | `STATE`                              | `IMPORTS` / `<started_at>`   |                               |
 //! | idempotency  | `IDEMPOTENCY#<key>`      | `REQUEST`                            |                              |                               |
+//! | churn score  | `CUST#<id>`              | `CHURN`                              | `RISK#<band>` / `<1e6 - p·1e6, 7 digits>#<id>` (high, medium only) |  |
+//! | churn month  | `STATS#churn`            | `MONTH#<yyyy-mm>`                    |                              |                               |
+//! | model pointer| `MODEL#<name>`           | `CURRENT`                            |                              |                               |
+//! | config       | `CONFIG#<name>`          | `CURRENT`                            |                              |                               |
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use strata_domain::churn::RiskBand;
 use strata_domain::customer::{Identifier, Tier};
 use strata_domain::ids::{CustomerId, OrderId, ProductId};
 use strata_domain::ports::table::Key;
@@ -28,6 +33,9 @@ pub const REVIEW_PREFIX: &str = "REVIEW#";
 pub const MERGE_PREFIX: &str = "MERGE#";
 pub const IMPORTS_PARTITION: &str = "IMPORTS";
 pub const CUSTOMER_PREFIX: &str = "CUST#";
+pub const CHURN_SK: &str = "CHURN";
+pub const CHURN_STATS_PARTITION: &str = "STATS#churn";
+pub const MONTH_PREFIX: &str = "MONTH#";
 
 /// `#` separates key parts, so values that may contain it are escaped (`%23`),
 /// as is the escape character itself (`%25`).
@@ -50,6 +58,42 @@ pub fn customer_partition(id: CustomerId) -> String {
 
 pub fn customer(id: CustomerId) -> Key {
     Key::new(customer_partition(id), PROFILE_SK)
+}
+
+/// The customer whose partition this is, for items read by a scan.
+pub fn customer_of_partition(pk: &str) -> Option<CustomerId> {
+    let id = pk.strip_prefix(CUSTOMER_PREFIX)?;
+    CustomerId::parse("pk", id).ok()
+}
+
+pub fn churn_score(id: CustomerId) -> Key {
+    Key::new(customer_partition(id), CHURN_SK)
+}
+
+pub fn risk_partition(band: RiskBand) -> String {
+    format!("RISK#{}", band.name())
+}
+
+/// Sorts the riskiest first when read in ascending order: one minus the
+/// probability in millionths, zero-padded, then the id to keep keys unique.
+pub fn risk_sort(probability: f64, id: CustomerId) -> String {
+    let millionths = (probability.clamp(0.0, 1.0) * 1e6).round() as u32;
+    format!("{:07}#{id}", 1_000_000 - millionths)
+}
+
+pub fn churn_month(month: &str) -> Key {
+    Key::new(
+        CHURN_STATS_PARTITION,
+        format!("{MONTH_PREFIX}{}", escape(month)),
+    )
+}
+
+pub fn model_pointer(name: &str) -> Key {
+    Key::new(format!("MODEL#{}", escape(name)), "CURRENT")
+}
+
+pub fn config(name: &str) -> Key {
+    Key::new(format!("CONFIG#{}", escape(name)), "CURRENT")
 }
 
 pub fn order(customer: CustomerId, placed_at: DateTime<Utc>, order: &OrderId) -> Key {
@@ -150,5 +194,15 @@ mod tests {
         let late: DateTime<Utc> = "2026-11-22T10:00:00.5Z".parse().unwrap();
         assert!(time(early) < time(late));
         assert_eq!(time(late), "2026-11-22T10:00:00.500Z");
+    }
+
+    #[test]
+    fn riskier_customers_sort_first() {
+        let id = CustomerId::generate();
+        assert!(risk_sort(0.91, id) < risk_sort(0.9, id));
+        assert_eq!(risk_sort(1.0, id), format!("0000000#{id}"));
+        assert_eq!(risk_sort(0.0, id), format!("1000000#{id}"));
+        assert_eq!(customer_of_partition(&customer_partition(id)), Some(id));
+        assert_eq!(customer_of_partition("PRODUCT#x"), None);
     }
 }

@@ -13,6 +13,7 @@ pub use batch::{BatchPolicy, BatchReport, get_many, write_all};
 pub use codec::RecordKind;
 pub use error::StoreError;
 pub use repo::activity::{ActivityRepository, History, Period, Recorded};
+pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::customers::{CustomerPage, CustomerRepository};
 pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger};
 pub use repo::idempotency::{Claim, IdempotencyStore, StoredResponse};
@@ -20,4 +21,5 @@ pub use repo::imports::{
     Begun, ImportCounts, ImportRepository, ImportState, ImportStatus, ImportedObject,
 };
 pub use repo::merges::{MergeEntry, MergeLog};
+pub use repo::partitions::{CustomerRecords, CustomerScan};
 pub use repo::products::{ProductPage, ProductRepository};

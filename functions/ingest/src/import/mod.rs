@@ -4,3 +4,4 @@ pub mod mapping;
 pub mod record;
 pub mod run;
 pub mod source;
+pub mod trigger;

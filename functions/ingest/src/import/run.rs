@@ -380,7 +380,7 @@ impl Importer {
                     raw,
                 } => {
                     raws.push((p.row, line, raw));
-                    pending.push(p);
+                    pending.push(*p);
                 }
             }
         }
@@ -543,7 +543,7 @@ enum ChunkEnd {
 /// A row on its way: ready to apply, or already rejected.
 enum Entry {
     Pending {
-        pending: Pending,
+        pending: Box<Pending>,
         line: u64,
         raw: String,
     },
@@ -560,15 +560,11 @@ impl Entry {
 
     fn order_id(&self) -> Option<&str> {
         match self {
-            Entry::Pending {
-                pending:
-                    Pending {
-                        record: record::ImportRecord::OrderLine { order, .. },
-                        ..
-                    },
-                ..
-            } => Some(order.id.as_str()),
-            _ => None,
+            Entry::Pending { pending, .. } => match &pending.record {
+                record::ImportRecord::OrderLine { order, .. } => Some(order.id.as_str()),
+                _ => None,
+            },
+            Entry::Rejected(_) => None,
         }
     }
 }
@@ -624,11 +620,11 @@ impl RowReader<'_> {
                     order.id = format!("{}-{}-{}", self.mapping.source, self.etag, row.number);
                 }
                 Entry::Pending {
-                    pending: Pending {
+                    pending: Box::new(Pending {
                         row: row.number,
                         record,
                         origin: self.origin.clone(),
-                    },
+                    }),
                     line: row.line,
                     raw,
                 }

@@ -146,6 +146,10 @@ impl ErasedCustomers {
         self.0.len()
     }
 
+    pub fn ids(&self) -> impl Iterator<Item = CustomerId> + '_ {
+        self.0.iter().copied()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

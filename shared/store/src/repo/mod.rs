@@ -1,7 +1,9 @@
 pub mod activity;
+pub mod churn;
 pub mod customers;
 pub mod erasure;
 pub mod idempotency;
 pub mod imports;
 pub mod merges;
+pub mod partitions;
 pub mod products;

@@ -1,0 +1,24 @@
+//! Lambda entrypoint of the scheduled batch scoring (EventBridge schedule).
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use strata_churn::lambda::{self, Settings};
+use strata_lambda_kit::EnvReader;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    strata_lambda_kit::logging::init();
+    let settings = Settings::read(EnvReader::from_process())?;
+    let (table, blobs) = lambda::aws_backend(&settings).await;
+    let model = lambda::serving_model(table.clone(), blobs).await?;
+    let handler = |event: LambdaEvent<EventBridgeEvent>| {
+        let (table, model) = (table.clone(), model.clone());
+        async move {
+            // A failed run fails the invocation, so EventBridge retries it.
+            lambda::on_schedule(table, model, settings.batch, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    };
+    lambda_runtime::run(service_fn(handler)).await
+}

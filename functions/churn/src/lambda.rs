@@ -1,0 +1,105 @@
+//! What both Lambda entrypoints build once per cold start (settings, the
+//! AWS adapters, the serving model) and the scheduled event's handler.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use chrono::Utc;
+use strata_domain::ports::blob::BlobStore;
+use strata_domain::ports::table::Table;
+use strata_lambda_kit::metrics::{Metrics, Unit};
+use strata_lambda_kit::{ConfigError, EnvReader};
+
+use crate::batch::{self, BatchError, BatchReport, BatchSettings};
+use crate::model::{ChurnModel, ColdStart};
+use crate::registry::{ModelRegistry, ModelSource, RegistryError};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub bucket: String,
+    pub batch: BatchSettings,
+}
+
+impl Settings {
+    /// `STRATA_TABLE`, `STRATA_BUCKET`, and optional `STRATA_CHURN_SEGMENTS`,
+    /// `STRATA_CHURN_BATCH`, `STRATA_CHURN_RETRAIN_GROWTH`.
+    pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
+        let defaults = BatchSettings::default();
+        let settings = Settings {
+            table: env.required("STRATA_TABLE"),
+            bucket: env.required("STRATA_BUCKET"),
+            batch: BatchSettings {
+                segments: env.parsed_or("STRATA_CHURN_SEGMENTS", defaults.segments),
+                batch_size: env.parsed_or("STRATA_CHURN_BATCH", defaults.batch_size),
+                retrain_growth: env
+                    .parsed_or("STRATA_CHURN_RETRAIN_GROWTH", defaults.retrain_growth),
+                ..defaults
+            },
+        };
+        env.finish()?;
+        Ok(settings)
+    }
+}
+
+/// The DynamoDB table and S3 bucket, from clients built once.
+pub async fn aws_backend(settings: &Settings) -> (Arc<dyn Table>, Arc<dyn BlobStore>) {
+    let config = strata_aws::load_sdk_config().await;
+    let table = strata_aws::DynamoTable::new(strata_aws::dynamodb_client(&config), &settings.table);
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), &settings.bucket);
+    (Arc::new(table), Arc::new(blobs))
+}
+
+/// Loads the serving model and logs how long the cold start took, split
+/// into loading ONNX Runtime and building the session.
+pub async fn serving_model(
+    table: Arc<dyn Table>,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<Arc<ChurnModel>, RegistryError> {
+    let started = Instant::now();
+    let (model, cold, source): (ChurnModel, ColdStart, ModelSource) =
+        ModelRegistry::new(table, blobs).load_serving().await?;
+    tracing::info!(
+        version = model.version(),
+        source = ?source,
+        library_ms = cold.library.as_secs_f64() * 1e3,
+        session_ms = cold.session.as_secs_f64() * 1e3,
+        total_ms = started.elapsed().as_secs_f64() * 1e3,
+        "churn model ready"
+    );
+    Ok(Arc::new(model))
+}
+
+/// The scheduled run: scores as of the event's time (now if it has none).
+pub async fn on_schedule(
+    table: Arc<dyn Table>,
+    model: Arc<ChurnModel>,
+    settings: BatchSettings,
+    event: EventBridgeEvent,
+) -> Result<BatchReport, BatchError> {
+    let as_of = event.time.unwrap_or_else(Utc::now);
+    let report = batch::run(table, model, settings, as_of).await?;
+    let mut metrics = Metrics::new("Strata").dimension("Function", "churn");
+    metrics.add("CustomersScored", report.scored as f64, Unit::Count);
+    metrics.add(
+        "EarlyWarning",
+        report.bands.get("high").copied().unwrap_or(0) as f64,
+        Unit::Count,
+    );
+    metrics.add(
+        "RetrainingDue",
+        f64::from(u8::from(report.retraining_due)),
+        Unit::Count,
+    );
+    metrics.add("Duration", report.seconds * 1e3, Unit::Milliseconds);
+    metrics.flush();
+    if report.retraining_due {
+        tracing::warn!(
+            formal = report.formal,
+            trained_on = report.model_customers,
+            "formal customers grew past the retraining threshold; run the retraining job"
+        );
+    }
+    Ok(report)
+}

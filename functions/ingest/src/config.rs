@@ -1,0 +1,83 @@
+//! Settings of the ingest functions, read once per cold start.
+
+use strata_domain::ReadOptions;
+use strata_domain::contact::{DateOrder, PhoneRegion};
+use strata_domain::money::Currency;
+use strata_lambda_kit::{ConfigError, EnvReader};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestConfig {
+    /// The DynamoDB table (`STRATA_TABLE`).
+    pub table: String,
+    /// The bucket uploads, mappings and reports live in (`STRATA_IMPORTS_BUCKET`).
+    pub bucket: String,
+    pub read: ReadOptions,
+}
+
+impl IngestConfig {
+    pub fn from_env(env: &mut EnvReader) -> Result<IngestConfig, ConfigError> {
+        let table = env.required("STRATA_TABLE");
+        let bucket = env.required("STRATA_IMPORTS_BUCKET");
+        let phone_region = env.parsed_or("STRATA_PHONE_REGION", PhoneRegion::CHINA);
+        let currency = env
+            .parsed_or("STRATA_CURRENCY", CurrencyCode(Currency::CNY))
+            .0;
+        let date_order = env
+            .parsed_or("STRATA_DATE_ORDER", DateOrderName(DateOrder::YearMonthDay))
+            .0;
+        Ok(IngestConfig {
+            table,
+            bucket,
+            read: ReadOptions {
+                phone_region,
+                date_order,
+                currency,
+            },
+        })
+    }
+}
+
+struct CurrencyCode(Currency);
+
+impl std::str::FromStr for CurrencyCode {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        Currency::parse("STRATA_CURRENCY", code)
+            .map(CurrencyCode)
+            .map_err(|e| e.message)
+    }
+}
+
+struct DateOrderName(DateOrder);
+
+impl std::str::FromStr for DateOrderName {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned()))
+            .map(DateOrderName)
+            .map_err(|_| "use year_month_day, month_day_year or day_month_year".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_settings_and_names_what_is_missing() {
+        let mut env = EnvReader::from_lookup(|name| match name {
+            "STRATA_TABLE" => Some("strata".into()),
+            "STRATA_CURRENCY" => Some("usd".into()),
+            "STRATA_DATE_ORDER" => Some("month_day_year".into()),
+            _ => None,
+        });
+        let config = IngestConfig::from_env(&mut env).unwrap();
+        assert_eq!(config.read.currency, Currency::USD);
+        assert_eq!(config.read.date_order, DateOrder::MonthDayYear);
+        let error = env.finish().unwrap_err();
+        assert_eq!(
+            error.problems.keys().collect::<Vec<_>>(),
+            ["STRATA_IMPORTS_BUCKET"]
+        );
+    }
+}
