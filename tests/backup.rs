@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use strata_domain::backup::{NextSnapshot, RetentionPolicy, SnapshotId};
-use strata_domain::ports::blob::{BlobError, PutOptions, body_from, collect};
+use strata_domain::backup::{
+    NextSnapshot, RetentionPolicy, SnapshotId, SnapshotKind, SnapshotState,
+};
+use strata_domain::ports::blob::{BlobError, PutOptions, StorageClass, body_from, collect};
 use strata_domain::ports::table::{Item, Key, Table, Value, WriteRequest};
 use strata_snapshot::{
     Manifest, RestoreOptions, RestoreTarget, SnapshotError, SnapshotSettings, SnapshotSource,
@@ -51,6 +53,7 @@ drills!(
     archive_copies_are_locked_and_restore_with_the_archive_key_alone,
     retention_keeps_the_newest_verified_chain_and_deletes_the_rest,
     cold_tier_objects_are_backed_up_and_restored,
+    snapshots_in_deep_archive_stay_known_to_retention_and_refuse_to_restore_until_thawed,
 );
 
 const COLD: &str = "cold/manifests/";
@@ -620,4 +623,130 @@ async fn cold_tier_objects_are_backed_up_and_restored(b: &Backend) {
         let object = restored.get(key).await.expect("restored object");
         assert_eq!(collect(object.body).await.expect("body"), body.as_bytes());
     }
+}
+
+/// What the archive bucket's lifecycle does after a day: every object of
+/// every snapshot, manifests included, moves to Deep Archive.
+async fn move_to_deep_archive(vault: &Vault) {
+    let mut continuation = None;
+    loop {
+        let page = vault
+            .blobs
+            .list("snapshots/", continuation, 1000)
+            .await
+            .expect("list");
+        for object in page
+            .objects
+            .into_iter()
+            .filter(|o| o.storage_class.is_instantly_readable())
+        {
+            vault
+                .blobs
+                .copy(&object.key, &object.key, StorageClass::DeepArchive)
+                .await
+                .expect("transition");
+        }
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => break,
+        }
+    }
+}
+
+async fn snapshots_in_deep_archive_stay_known_to_retention_and_refuse_to_restore_until_thawed(
+    b: &Backend,
+) {
+    load_shop(&b.table, 10, 10).await;
+    let vault = vault(b).await;
+    let now = Utc::now();
+    let old_full = snapshot(b, &vault, NextSnapshot::Full, now - Duration::days(10)).await;
+    let old_incremental = snapshot(
+        b,
+        &vault,
+        NextSnapshot::Incremental {
+            parent: old_full.id.clone(),
+        },
+        now - Duration::days(9),
+    )
+    .await;
+    let full = snapshot(b, &vault, NextSnapshot::Full, now - Duration::days(2)).await;
+    move_to_deep_archive(&vault).await;
+    let unreadable = vault.manifest(&full.id).await;
+    assert!(
+        matches!(
+            unreadable,
+            Err(SnapshotError::Blob(BlobError::Archived { .. }))
+        ),
+        "{unreadable:?}"
+    );
+
+    // The manifests' labels still say what each snapshot is.
+    let catalog = vault.catalog().await.expect("catalog");
+    let known: Vec<_> = catalog
+        .iter()
+        .map(|entry| {
+            let info = entry.info();
+            (info.id, info.kind, info.parent, info.state)
+        })
+        .collect();
+    assert_eq!(
+        known,
+        vec![
+            (
+                old_full.id.clone(),
+                SnapshotKind::Full,
+                None,
+                SnapshotState::Verified
+            ),
+            (
+                old_incremental.id.clone(),
+                SnapshotKind::Incremental,
+                Some(old_full.id.clone()),
+                SnapshotState::Verified
+            ),
+            (
+                full.id.clone(),
+                SnapshotKind::Full,
+                None,
+                SnapshotState::Verified
+            ),
+        ]
+    );
+    assert!(catalog.iter().all(|entry| entry.manifest.is_none()));
+
+    // So retention still works on them: the newest is kept, the old chain goes.
+    let policy = RetentionPolicy {
+        daily: 1,
+        weekly: 0,
+        monthly: 0,
+        grace: Duration::hours(1),
+    };
+    let report = apply_retention(&vault, &policy, now).await.expect("prune");
+    let mut deleted = report.deleted.clone();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        vec![old_full.id.clone(), old_incremental.id.clone()]
+    );
+
+    // A restore before the thaw is refused, naming the archive class.
+    let target = b.fresh_table().await.expect("table");
+    let refused = restore_into(
+        &vault,
+        &full.id,
+        target.clone(),
+        &ErasedCustomers::default(),
+    )
+    .await
+    .expect_err("an archived snapshot cannot be read");
+    assert!(
+        refused
+            .to_string()
+            .contains("must be restored before it can be read"),
+        "{refused}"
+    );
+    assert!(
+        dump(target.as_ref()).await.is_empty(),
+        "nothing was written"
+    );
 }

@@ -29,6 +29,7 @@ all_adapters!(
     batch_write_10000_items_under_throttling,
     multipart_object_over_16_mib,
     storage_class_copy_and_head,
+    archived_objects_read_after_a_restore,
     blob_listing_pages_in_key_order,
     chinese_text_and_emoji_round_trip,
     concurrent_writers_lose_no_update,

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use strata_domain::ReadOptions;
 use strata_domain::customer::{Customer, CustomerInput, Identifier, Origin, Tier};
 use strata_domain::ids::CustomerId;
-use strata_domain::ports::blob::{self, BlobError, PutOptions, StorageClass};
+use strata_domain::ports::blob::{
+    self, BlobError, PutOptions, RestoreState, RestoreTier, StorageClass,
+};
 use strata_domain::ports::table::{
     Condition, Index, Item, Key, MAX_PAGE_BYTES, PK, Query, SK, SortCondition, Table, TableError,
     TransactOp, Update, Value, WriteRequest, item_size,
@@ -537,6 +539,67 @@ pub async fn storage_class_copy_and_head(b: &Backend) {
             .expect("head")
             .is_none()
     );
+}
+
+/// An archived object refuses reads until a restore is asked for; asking
+/// again is no error; objects that need no restore are ready at once.
+pub async fn archived_objects_read_after_a_restore(b: &Backend) {
+    let blobs = b.blobs.as_ref();
+    for class in [
+        StorageClass::GlacierFlexibleRetrieval,
+        StorageClass::DeepArchive,
+    ] {
+        let key = format!("cold/restore/{}.jsonl.gz", class.s3_name());
+        blobs
+            .put(&key, blob::body_from("a\nb\n"), PutOptions::default())
+            .await
+            .expect("put");
+        blobs.copy(&key, &key, class).await.expect("archive");
+        assert!(matches!(
+            blobs.get(&key).await,
+            Err(BlobError::Archived { storage_class, .. }) if storage_class == class
+        ));
+        let first = blobs
+            .restore(&key, 2, RestoreTier::Bulk)
+            .await
+            .expect("restore");
+        // moto and the embedded store thaw at once (Ready on the next ask);
+        // S3 reports Started, then InProgress for hours.
+        assert_eq!(first, RestoreState::Started, "{}", class.s3_name());
+        let again = blobs
+            .restore(&key, 2, RestoreTier::Bulk)
+            .await
+            .expect("restore again");
+        assert!(
+            matches!(again, RestoreState::InProgress | RestoreState::Ready),
+            "{again:?}"
+        );
+        let object = blobs.get(&key).await.expect("readable once restored");
+        assert_eq!(blob::collect(object.body).await.expect("body"), b"a\nb\n");
+        let head = blobs.head(&key).await.expect("head").expect("exists");
+        assert_eq!(head.storage_class, class, "a restore keeps the class");
+    }
+    blobs
+        .put(
+            "cold/restore/hot",
+            blob::body_from("x"),
+            PutOptions::default(),
+        )
+        .await
+        .expect("put");
+    assert_eq!(
+        blobs
+            .restore("cold/restore/hot", 1, RestoreTier::Standard)
+            .await
+            .expect("restore a standard object"),
+        RestoreState::Ready
+    );
+    assert!(matches!(
+        blobs
+            .restore("cold/restore/none", 1, RestoreTier::Standard)
+            .await,
+        Err(BlobError::NotFound(_))
+    ));
 }
 
 pub async fn blob_listing_pages_in_key_order(b: &Backend) {

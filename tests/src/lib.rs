@@ -4,5 +4,7 @@
 
 pub mod backend;
 pub mod cases;
+pub mod counting;
+pub mod crash;
 pub mod dataset;
 pub mod faulty;

@@ -1,5 +1,6 @@
 //! The churn model's automation: the training export, training the
-//! committed model, retraining a challenger from a store, and the benchmark.
+//! committed model, retraining a challenger from a store (the retraining
+//! job's service with the local trainer), and the benchmark.
 //!
 //! The data path is always the same: CDNOW (from the PyPI package
 //! `lifetimes`) is loaded into an embedded store by the demo loader, the
@@ -17,7 +18,7 @@ use crate::python::Venv;
 
 /// Where `ort` (load-dynamic) finds ONNX Runtime.
 pub const ORT_DYLIB_VAR: &str = "ORT_DYLIB_PATH";
-const TRAIN_REQUIREMENTS: &str = "xtask/requirements-train.txt";
+const TRAIN_REQUIREMENTS: &str = "functions/churn/training/requirements.txt";
 const TRAIN_VENV: &str = ".venv-train";
 const MODEL_DIR: &str = "functions/churn/model";
 const TRAIN_SCRIPT: &str = "functions/churn/training/train.py";
@@ -140,44 +141,20 @@ pub fn train(root: &Path, venv: &Venv) -> anyhow::Result<()> {
         .arg(root.join(MODEL_DIR)))
 }
 
-/// Trains a challenger on a store's data, scores the champion on the same
-/// holdout, and promotes the challenger if it is not worse.
+/// The retraining job on a store, forced, with the local trainer: the same
+/// service the `churn-retrain` Lambda runs (export with the Rust features,
+/// train, check the candidate in Rust, promote it only if not worse).
 pub fn retrain(root: &Path, venv: &Venv, data_dir: &Path) -> anyhow::Result<()> {
-    let work = root.join(WORK_DIR).join("retrain");
-    let (champion, challenger) = (work.join("champion"), work.join("challenger"));
-    std::fs::create_dir_all(&work)?;
-    let csv = work.join("features.csv");
-    run(churn_tool(venv)?
-        .args(["export-features", "--data-dir"])
-        .arg(data_dir)
-        .arg("--out")
-        .arg(&csv))?;
-    run(churn_tool(venv)?
-        .args(["current-model", "--data-dir"])
-        .arg(data_dir)
-        .arg("--out")
-        .arg(&champion))?;
     let trainer = ensure_train_venv(root)?;
-    run(Command::new(trainer.bin("python"))
-        .arg(root.join(TRAIN_SCRIPT))
-        .arg("--features")
-        .arg(&csv)
-        .arg("--out")
-        .arg(&challenger)
-        .arg("--champion")
-        .arg(&champion)
-        .arg("--source")
-        .arg(format!("store {}", data_dir.display())))?;
     run(churn_tool(venv)?
-        .args(["check-model", "--data-dir"])
+        .args(["retrain", "--force", "--data-dir"])
         .arg(data_dir)
-        .arg("--model-dir")
-        .arg(&challenger))?;
-    run(churn_tool(venv)?
-        .args(["promote", "--data-dir"])
-        .arg(data_dir)
-        .arg("--challenger")
-        .arg(&challenger))
+        .arg("--python")
+        .arg(trainer.bin("python"))
+        .arg("--work-dir")
+        .arg(root.join(WORK_DIR).join("retrain"))
+        .arg("--script")
+        .arg(root.join(TRAIN_SCRIPT)))
 }
 
 /// Rust figures (release build) and Python onnxruntime's on the same model.

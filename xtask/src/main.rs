@@ -1,10 +1,15 @@
 //! `cargo xtask`: everything a fresh machine needs, behind a few commands.
 
 mod bench_backup;
+mod bench_ingest;
 mod churn;
+mod contract;
 mod datasets;
+mod infra;
 mod moto;
+mod package;
 mod python;
+mod recommend;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -37,6 +42,15 @@ enum Task {
         #[arg(long)]
         no_lint: bool,
     },
+    /// Prints bulk import figures on the embedded backend and on moto.
+    BenchIngest {
+        /// Rows in the embedded benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Rows in the moto benchmark (moto serves one request at a time).
+        #[arg(long, default_value_t = 20_000)]
+        aws_rows: u64,
+    },
     /// Prints backup and restore figures on the embedded backend and on moto.
     BenchBackup {
         /// Items in the embedded benchmark.
@@ -55,6 +69,14 @@ enum Task {
     },
     /// Churn figures: scoring throughput, online latency, cold start; Rust and Python onnxruntime.
     BenchChurn,
+    /// Recommendation figures: leave-last-order-out hit rate and NDCG on Superstore.
+    EvalRecommend,
+    /// Builds every function of infra/template.yaml for Lambda into target/lambda/<binary>/.
+    Package {
+        /// arm64 needs `rustup target add aarch64-unknown-linux-gnu`.
+        #[arg(long, value_enum, default_value = "arm64")]
+        arch: package::Arch,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,12 +86,17 @@ fn main() -> anyhow::Result<()> {
         Task::Setup => python::ensure_venv(&root).map(drop),
         Task::Demo { data_dir } => demo(&root, &data_dir),
         Task::Test { no_lint } => test(&root, no_lint),
+        Task::BenchIngest { rows, aws_rows } => bench_ingest::bench(&root, rows, aws_rows),
         Task::BenchBackup { items, aws_items } => bench_backup::bench(&root, items, aws_items),
         Task::Train => churn::train(&root, &python::ensure_venv(&root)?),
         Task::Retrain { data_dir } => {
             churn::retrain(&root, &python::ensure_venv(&root)?, &data_dir)
         }
         Task::BenchChurn => churn::bench(&root, &python::ensure_venv(&root)?),
+        Task::EvalRecommend => recommend::evaluate(&root),
+        Task::Package { arch } => {
+            package::package(&root, &python::ensure_venv(&root)?, arch).map(drop)
+        }
     }
 }
 
@@ -120,6 +147,8 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
+    step("templates");
+    infra::lint(root, &venv)?;
     step("datasets");
     let datasets = datasets::environment(root, &venv)?;
     step("build tests");
@@ -130,6 +159,10 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
         "--no-run",
         "--quiet",
     ]))?;
+    step("package");
+    let packaging = std::time::Instant::now();
+    package::package(root, &venv, package::Arch::host()?)?;
+    println!("packaging took {:.0} s", packaging.elapsed().as_secs_f64());
     step("start moto");
     let server = moto::Server::start(&venv, &root.join("target"))?;
     println!("moto listening on {}", server.endpoint());
@@ -139,9 +172,12 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     server.configure(&mut tests);
     tests.envs(datasets);
     tests.env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?);
+    tests.env(package::PACKAGES_VAR, root.join("target/lambda"));
     let outcome = run_counting_tests(&mut tests);
     drop(server);
-    outcome
+    outcome?;
+    step("api contract");
+    contract::run(root, &venv, &churn::ort_library(&venv)?)
 }
 
 /// Runs `cargo test`, passing its output through, and closes with one line

@@ -11,19 +11,9 @@ use anyhow::{Context, bail};
 
 use crate::python::Venv;
 
-/// moto's own `moto_server` serves requests on many threads, and its
-/// DynamoDB backend does not lock an item between checking a condition and
-/// writing it: concurrent conditional writes then lose updates that real
-/// DynamoDB would refuse. One thread serialises requests, as DynamoDB's
-/// per-item atomicity requires.
-const SINGLE_THREADED_SERVER: &str = "\
-import os, sys
-from werkzeug.serving import run_simple
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-port = int(sys.argv[1])
-os.environ.setdefault('MOTO_PORT', str(port))
-run_simple('127.0.0.1', port, DomainDispatcherApplication(create_backend_app), threaded=False, request_handler=MotoRequestHandler)
-";
+/// moto serving one request at a time, with item-level transaction rollback;
+/// the script says why.
+const SERVER_SCRIPT: &str = include_str!("moto_server.py");
 
 pub struct Server {
     child: Child,
@@ -36,7 +26,7 @@ impl Server {
         std::fs::create_dir_all(log_dir)?;
         let log = File::create(log_dir.join("moto.log"))?;
         let child = Command::new(venv.bin("python"))
-            .args(["-c", SINGLE_THREADED_SERVER, &port.to_string()])
+            .args(["-c", SERVER_SCRIPT, &port.to_string()])
             .stdout(log.try_clone()?)
             .stderr(log)
             .stdin(Stdio::null())

@@ -230,7 +230,8 @@ impl BackupService {
             .catalog()
             .await?
             .into_iter()
-            .filter(|e| e.manifest.is_some())
+            // A copy whose manifest went to Deep Archive is still a copy.
+            .filter(CatalogEntry::has_manifest)
             .map(|e| e.id)
             .collect();
         let mut copies = Vec::new();
@@ -291,8 +292,16 @@ pub async fn restore_from(
     options: &RestoreOptions,
 ) -> Result<RestoreReport, BackupError> {
     let id = if snapshot == "latest" {
-        newest_verified(&vault.catalog().await?)
-            .map(|m| m.id.clone())
+        // By the catalog's labels: if the newest copy's manifest is still
+        // archived, the restore says so rather than pick an older one.
+        vault
+            .catalog()
+            .await?
+            .iter()
+            .map(CatalogEntry::info)
+            .filter(|info| info.state == SnapshotState::Verified)
+            .max_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)))
+            .map(|info| info.id)
             .ok_or(BackupError::NothingToRestore)?
     } else {
         SnapshotId::parse(snapshot).map_err(|e| BackupError::InvalidRequest(e.to_string()))?

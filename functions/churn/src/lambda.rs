@@ -1,5 +1,5 @@
-//! What both Lambda entrypoints build once per cold start (settings, the
-//! AWS adapters, the serving model) and the scheduled event's handler.
+//! What the Lambda entrypoints build once per cold start (settings, the
+//! AWS adapters, the serving model) and the event handlers.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,6 +14,11 @@ use strata_lambda_kit::{ConfigError, EnvReader};
 use crate::batch::{self, BatchError, BatchReport, BatchSettings};
 use crate::model::{ChurnModel, ColdStart};
 use crate::registry::{ModelRegistry, ModelSource, RegistryError};
+use crate::retraining::codebuild::CodeBuildTrainer;
+use crate::retraining::events::{self, Handled};
+use crate::retraining::run::Outcome;
+use crate::retraining::{RetrainError, RetrainSettings, Retraining};
+use strata_domain::churn::RetrainPolicy;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -102,4 +107,98 @@ pub async fn on_schedule(
         );
     }
     Ok(report)
+}
+
+/// The retraining function's settings.
+#[derive(Debug, Clone)]
+pub struct RetrainConfig {
+    pub table: String,
+    pub bucket: String,
+    /// The CodeBuild project that trains a challenger.
+    pub project: String,
+    pub retrain: RetrainSettings,
+}
+
+impl RetrainConfig {
+    /// `STRATA_TABLE`, `STRATA_BUCKET`, `STRATA_CHURN_TRAINING_PROJECT`, and
+    /// optional `STRATA_CHURN_RETRAIN_GROWTH`, `STRATA_CHURN_RETRAIN_MAX_AGE_DAYS`,
+    /// `STRATA_CHURN_RUN_TIMEOUT_HOURS`, `STRATA_CHURN_SEGMENTS`.
+    pub fn read(mut env: EnvReader) -> Result<RetrainConfig, ConfigError> {
+        let defaults = RetrainSettings::default();
+        let policy = defaults.policy;
+        let config = RetrainConfig {
+            table: env.required("STRATA_TABLE"),
+            bucket: env.required("STRATA_BUCKET"),
+            project: env.required("STRATA_CHURN_TRAINING_PROJECT"),
+            retrain: RetrainSettings {
+                policy: RetrainPolicy {
+                    growth: env.parsed_or("STRATA_CHURN_RETRAIN_GROWTH", policy.growth),
+                    max_age: chrono::Duration::days(env.parsed_or(
+                        "STRATA_CHURN_RETRAIN_MAX_AGE_DAYS",
+                        policy.max_age.num_days(),
+                    )),
+                    run_timeout: chrono::Duration::hours(env.parsed_or(
+                        "STRATA_CHURN_RUN_TIMEOUT_HOURS",
+                        policy.run_timeout.num_hours(),
+                    )),
+                },
+                segments: env.parsed_or("STRATA_CHURN_SEGMENTS", defaults.segments),
+                ..defaults
+            },
+        };
+        env.finish()?;
+        Ok(config)
+    }
+
+    /// The retraining service on DynamoDB, S3 and CodeBuild.
+    pub async fn service(&self) -> Retraining {
+        let config = strata_aws::load_sdk_config().await;
+        let table = Arc::new(strata_aws::DynamoTable::new(
+            strata_aws::dynamodb_client(&config),
+            &self.table,
+        ));
+        let blobs = Arc::new(strata_aws::S3BlobStore::new(
+            strata_aws::s3_client(&config),
+            &self.bucket,
+        ));
+        let trainer = Arc::new(CodeBuildTrainer::new(
+            aws_sdk_codebuild::Client::new(&config),
+            &self.project,
+        ));
+        Retraining::new(table, blobs, trainer, self.retrain)
+    }
+}
+
+/// One retraining event, with its outcome as EMF metrics.
+pub async fn on_retrain_event(
+    service: &Retraining,
+    event: EventBridgeEvent,
+) -> Result<Handled, RetrainError> {
+    let handled = events::handle(service, event).await?;
+    let mut metrics = Metrics::new("Strata").dimension("Function", "churn-retrain");
+    let (started, reviewed) = match &handled {
+        Handled::Scheduled(report) => (report.started.is_some(), report.reviewed.as_ref()),
+        Handled::Reviewed(review) => (false, Some(review)),
+        Handled::RolledBack { .. } | Handled::Ignored { .. } => (false, None),
+    };
+    metrics.add(
+        "TrainingRunsStarted",
+        f64::from(u8::from(started)),
+        Unit::Count,
+    );
+    if let Some(review) = reviewed {
+        let promoted = review.outcome == Outcome::Promoted;
+        metrics.add(
+            "CandidatesPromoted",
+            f64::from(u8::from(promoted)),
+            Unit::Count,
+        );
+        metrics.add(
+            "CandidatesNotPromoted",
+            f64::from(u8::from(!promoted)),
+            Unit::Count,
+        );
+    }
+    metrics.flush();
+    Ok(handled)
 }

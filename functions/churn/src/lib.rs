@@ -14,4 +14,5 @@ pub mod export;
 pub mod lambda;
 pub mod model;
 pub mod registry;
+pub mod retraining;
 pub mod scoring;

@@ -160,25 +160,50 @@ impl ModelRegistry {
         now: DateTime<Utc>,
     ) -> Result<Promotion, RegistryError> {
         let card = self.publish(model, card_json).await?;
-        let current = self.pointer().await?;
         let decision = decide(champion_auc, card.holdout.roc_auc);
         if let Promotion::Promote { .. } = decision {
-            let pointer = ModelPointer {
-                version: card.version.clone(),
-                roc_auc: card.holdout.roc_auc,
-                customers: card.data.customers,
-                promoted_at: now,
-                previous: current.as_ref().map(|p| p.version.clone()),
-            };
-            self.churn
-                .swap_model_pointer(
-                    MODEL_NAME,
-                    &pointer,
-                    current.as_ref().map(|p| p.version.as_str()),
-                )
-                .await?;
+            self.point_at(&card, card.data.customers, now).await?;
         }
         Ok(decision)
+    }
+
+    /// Publishes a version and points the serving model at it, recording
+    /// how many formal customers its training data held (the retraining
+    /// trigger's baseline). The pointer moves only if no one moved it since
+    /// it was read.
+    pub async fn install(
+        &self,
+        model: &[u8],
+        card_json: &[u8],
+        customers: u64,
+        now: DateTime<Utc>,
+    ) -> Result<ModelPointer, RegistryError> {
+        let card = self.publish(model, card_json).await?;
+        self.point_at(&card, customers, now).await
+    }
+
+    async fn point_at(
+        &self,
+        card: &ModelCard,
+        customers: u64,
+        now: DateTime<Utc>,
+    ) -> Result<ModelPointer, RegistryError> {
+        let current = self.pointer().await?;
+        let pointer = ModelPointer {
+            version: card.version.clone(),
+            roc_auc: card.holdout.roc_auc,
+            customers,
+            promoted_at: now,
+            previous: current.as_ref().map(|p| p.version.clone()),
+        };
+        self.churn
+            .swap_model_pointer(
+                MODEL_NAME,
+                &pointer,
+                current.as_ref().map(|p| p.version.as_str()),
+            )
+            .await?;
+        Ok(pointer)
     }
 
     /// Points back at a stored version (one that was published before).

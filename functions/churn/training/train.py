@@ -11,8 +11,8 @@ reproduce) and evaluation.json (every candidate and baseline on the holdout,
 and the serving champion on the same holdout when --champion is given).
 
 Run through `cargo xtask train` (the committed model) or `cargo xtask
-retrain` (a challenger from a store); pinned versions are in
-xtask/requirements-train.txt.
+retrain` (a challenger from a store), and by the CodeBuild retraining
+job in AWS; pinned versions are in requirements.txt next to this file.
 """
 
 import argparse

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use strata_domain::activity::ActivitySummary;
 use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCustomer};
 use strata_domain::error::FieldError;
@@ -23,6 +24,7 @@ use strata_domain::review::Review;
 use strata_domain::review::ReviewInput;
 use strata_domain::{Invalid, ReadOptions};
 use strata_store::Recorded;
+use strata_store::cold::ColdTier;
 use strata_store::{
     ActivityRepository, BatchPolicy, CustomerRepository, MergeEntry, MergeLog, ProductRepository,
     StoreError,
@@ -124,6 +126,9 @@ pub struct Ingestor {
 }
 
 const SAVE_ATTEMPTS: usize = 6;
+/// Customers whose activity is read at once when a chunk's profiles are
+/// refreshed: one query each, so in flight together rather than in turn.
+const ACTIVITY_READS_IN_FLIGHT: usize = 16;
 
 /// A record that passed validation, waiting for its customer id.
 enum Valid {
@@ -143,6 +148,12 @@ impl Ingestor {
             options,
             policy: BatchPolicy::default(),
         }
+    }
+
+    /// Reads and re-warms the cold tier too (see `ActivityRepository::with_cold_tier`).
+    pub fn with_cold_tier(mut self, cold: ColdTier) -> Self {
+        self.activity = self.activity.with_cold_tier(cold);
+        self
     }
 
     pub fn customers(&self) -> &CustomerRepository {
@@ -491,6 +502,22 @@ impl Ingestor {
         Ok((customer, record.0, record.1))
     }
 
+    /// The customers' activity summaries, re-warming their cold records.
+    async fn activities_of(
+        &self,
+        customers: Vec<CustomerId>,
+    ) -> Result<HashMap<CustomerId, ActivitySummary>, StoreError> {
+        let activity = self.activity.clone();
+        futures::stream::iter(customers)
+            .map(move |id| {
+                let activity = activity.clone();
+                async move { Ok::<_, StoreError>((id, activity.returning(id).await?)) }
+            })
+            .buffer_unordered(ACTIVITY_READS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
     /// Applies pending merges and recomputes summaries, saving each changed
     /// profile; re-reads and retries a profile that changed meanwhile.
     async fn refresh(
@@ -506,6 +533,13 @@ impl Ingestor {
                 return Ok(merged);
             }
             let profiles = self.customers.get_many(&pending).await?;
+            // New data for a customer brings their cold records back.
+            let known: Vec<CustomerId> = pending
+                .iter()
+                .copied()
+                .filter(|id| profiles.contains_key(id))
+                .collect();
+            let activities = self.activities_of(known).await?;
             let mut changes = Vec::new();
             let mut entries = Vec::new();
             for id in &pending {
@@ -530,9 +564,9 @@ impl Ingestor {
                         fields.push((*position, changed));
                     }
                 }
-                let history = self.activity.history(*id).await?;
-                after.activity =
-                    ActivitySummary::of(&history.orders, &history.interactions, &history.reviews);
+                if let Some(activity) = activities.get(id) {
+                    after.activity = activity.clone();
+                }
                 merged.insert(*id, fields);
                 if after != *before {
                     changes.push((before.clone(), after));

@@ -133,6 +133,13 @@ fn describe(entry: &CatalogEntry) -> String {
                 .map(|p| format!(", on {p}"))
                 .unwrap_or_default()
         ),
+        None if entry.archived.is_some() => format!(
+            "{}  {:<11}  {:?}  manifest archived (thaw it to read), {} bytes",
+            entry.id,
+            info.kind.name(),
+            info.state,
+            entry.stored_bytes()
+        ),
         None => format!("{}  incomplete  {} bytes", entry.id, entry.stored_bytes()),
     }
 }

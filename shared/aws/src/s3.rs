@@ -10,12 +10,12 @@ use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, MetadataDirective,
-    VersioningConfiguration,
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration,
+    GlacierJobParameters, MetadataDirective, RestoreRequest, Tier, VersioningConfiguration,
 };
 use strata_domain::ports::blob::{
     BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, ObjectSummary, PutOptions, PutReceipt,
-    StorageClass, StoredObject, validate_key,
+    RestoreState, RestoreTier, StorageClass, StoredObject, validate_key,
 };
 
 use crate::SetupError;
@@ -250,6 +250,58 @@ impl BlobStore for S3BlobStore {
                 None => Err(BlobError::NotFound(from.to_owned())),
             },
             _ => Err(blob_error(err, from)),
+        }
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(bucket = %self.bucket, key = %key, tier = tier.s3_name()))]
+    async fn restore(
+        &self,
+        key: &str,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<RestoreState, BlobError> {
+        validate_key(key)?;
+        // The SDK's output does not tell 202 (started) from 200 (a restored
+        // copy exists), so the object's restore header is read first.
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| blob_error(e, key))?;
+        let class = domain_class(head.storage_class().map(|c| c.as_str()));
+        match head.restore() {
+            _ if class.is_instantly_readable() => return Ok(RestoreState::Ready),
+            Some(r) if r.contains("ongoing-request=\"true\"") => {
+                return Ok(RestoreState::InProgress);
+            }
+            Some(r) if r.contains("ongoing-request=\"false\"") => return Ok(RestoreState::Ready),
+            _ => {}
+        }
+        let job = GlacierJobParameters::builder()
+            .tier(Tier::from(tier.s3_name()))
+            .build()
+            .map_err(|e| BlobError::Refused(e.to_string()))?;
+        let request = RestoreRequest::builder()
+            .days(i32::try_from(days).unwrap_or(i32::MAX))
+            .glacier_job_parameters(job)
+            .build();
+        let asked = self
+            .client
+            .restore_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .restore_request(request)
+            .send()
+            .await;
+        match asked {
+            Ok(_) => Ok(RestoreState::Started),
+            Err(err) if err.code() == Some("RestoreAlreadyInProgress") => {
+                Ok(RestoreState::InProgress)
+            }
+            Err(err) => Err(blob_error(err, key)),
         }
     }
 

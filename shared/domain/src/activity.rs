@@ -92,6 +92,24 @@ impl ActivitySummary {
         summary
     }
 
+    /// Adds the totals of records kept elsewhere (the cold tier's share of
+    /// a history), as if `ActivitySummary::of` had seen both sets at once.
+    pub fn merge(&mut self, other: &ActivitySummary) {
+        self.purchases += other.purchases;
+        self.first_purchase_at = earliest(self.first_purchase_at, other.first_purchase_at);
+        self.last_purchase_at = latest(self.last_purchase_at, other.last_purchase_at);
+        for (currency, minor) in &other.spent {
+            let spent = self.spent.entry(*currency).or_insert(0);
+            *spent = spent.saturating_add(*minor);
+        }
+        self.items_bought += other.items_bought;
+        self.interactions += other.interactions;
+        self.complaints += other.complaints;
+        self.last_interaction_at = latest(self.last_interaction_at, other.last_interaction_at);
+        self.reviews += other.reviews;
+        self.rating_total += other.rating_total;
+    }
+
     pub fn stage(&self) -> Stage {
         match self.purchases {
             0 if self.interactions > 0 => Stage::Intent,
@@ -108,6 +126,17 @@ impl ActivitySummary {
             currency,
         }
     }
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn latest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.max(b)
 }
 
 #[cfg(test)]
@@ -174,5 +203,22 @@ mod tests {
             summary.last_purchase_at.unwrap().to_rfc3339(),
             "2026-03-05T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn merged_parts_equal_the_summary_of_the_whole() {
+        let orders = [
+            order(5, 250, OrderStatus::Shipped),
+            order(2, 100, OrderStatus::Paid),
+            order(9, 999, OrderStatus::Refunded),
+            order(1, 70, OrderStatus::Paid),
+        ];
+        let whole = ActivitySummary::of(&orders, &[], &[]);
+        for split in 0..=orders.len() {
+            let (hot, cold) = orders.split_at(split);
+            let mut merged = ActivitySummary::of(hot, &[], &[]);
+            merged.merge(&ActivitySummary::of(cold, &[], &[]));
+            assert_eq!(merged, whole, "split at {split}");
+        }
     }
 }

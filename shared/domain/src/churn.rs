@@ -11,6 +11,7 @@ pub mod conversion;
 pub mod features;
 pub mod lifecycle;
 pub mod model;
+pub mod retraining;
 
 pub use conversion::{ConversionCriteria, ConversionOutcome, Signal};
 pub use features::{Feature, FeatureVector, History, TrainingCutoffs};
@@ -18,4 +19,8 @@ pub use lifecycle::{MonthlyCounts, MonthlyTally, monthly_counts};
 pub use model::{
     ChurnScore, ModelCard, ModelPointer, Promotion, Reason, RiskBand, RiskBands, decide,
     retraining_due,
+};
+pub use retraining::{
+    ChampionFacts, RetrainDecision, RetrainPolicy, RetrainReason, RetrainSituation,
+    decide_retraining,
 };

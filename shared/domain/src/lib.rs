@@ -17,8 +17,10 @@ pub mod options;
 pub mod order;
 pub mod ports;
 pub mod product;
+pub mod recommend;
 pub mod review;
 pub mod text;
+pub mod tiering;
 
 pub use error::{FieldError, Invalid};
 pub use options::ReadOptions;

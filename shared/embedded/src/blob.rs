@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use strata_domain::ports::blob::validate_key;
 use strata_domain::ports::{
-    BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, PutOptions, PutReceipt, StorageClass,
-    StoredObject,
+    BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, PutOptions, PutReceipt, RestoreState,
+    RestoreTier, StorageClass, StoredObject,
 };
 
 use self::catalog::{Catalog, ObjectRecord, readable};
@@ -95,6 +95,7 @@ impl BlobStore for EmbeddedBlobStore {
             last_modified: Utc::now(),
             file: written.file,
             retention: options.retention,
+            restored_until: None,
         };
         self.commit(key, record).await?;
         Ok(receipt)
@@ -176,12 +177,23 @@ impl BlobStore for EmbeddedBlobStore {
                     last_modified: Utc::now(),
                     file,
                     retention: None,
+                    restored_until: None,
                     ..source
                 };
                 return self.commit(to, record).await;
             }
         }
         Err(missing_content(from))
+    }
+
+    async fn restore(
+        &self,
+        key: &str,
+        days: u32,
+        _tier: RestoreTier,
+    ) -> Result<RestoreState, BlobError> {
+        validate_key(key)?;
+        self.catalog.restore(key, days).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -14,9 +14,7 @@ use strata_domain::backup::SnapshotId;
 use strata_domain::ports::blob::{BlobError, ByteStream, PutOptions, Retention, RetentionMode};
 
 use crate::error::SnapshotError;
-use crate::manifest::{
-    MANIFEST, StreamEntry, VERIFIED, VerifiedMarker, encryption_context, object_key,
-};
+use crate::manifest::{StreamEntry, VERIFIED, VerifiedMarker, encryption_context, object_key};
 use crate::vault::Vault;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -65,9 +63,7 @@ pub async fn archive_snapshot(
         .encrypt_data_key(&snapshot.key, &encryption_context(id))
         .await?;
     manifest.encryption.set_wrapped(&rewrapped);
-    archive
-        .put_json(id, MANIFEST, manifest.to_json()?, Some(lock))
-        .await?;
+    archive.put_manifest(&manifest, Some(lock)).await?;
     let marker_json =
         serde_json::to_vec_pretty(&marker).map_err(|e| SnapshotError::Encode(e.to_string()))?;
     archive

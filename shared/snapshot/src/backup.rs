@@ -20,7 +20,7 @@ use strata_domain::ports::table::{Key, Table};
 
 use crate::error::SnapshotError;
 use crate::manifest::{
-    BlobEntry, Encryption, FORMAT, MANIFEST, Manifest, SegmentEntry, StreamRole, TableSection,
+    BlobEntry, Encryption, FORMAT, Manifest, SegmentEntry, StreamRole, TableSection,
     encryption_context, object_key,
 };
 use crate::records::{
@@ -146,9 +146,7 @@ pub async fn take_snapshot(
     manifest.encryption.set_wrapped(&key.wrapped);
     manifest.seal(&cipher)?;
     // The manifest goes last: until it exists the snapshot is incomplete.
-    vault
-        .put_json(&id, MANIFEST, manifest.to_json()?, None)
-        .await?;
+    vault.put_manifest(&manifest, None).await?;
     tracing::info!(
         snapshot = %id,
         items = manifest.table.items,

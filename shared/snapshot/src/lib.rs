@@ -35,5 +35,5 @@ pub use manifest::{
 pub use prune::{PruneReport, apply_retention};
 pub use restore::{RestoreOptions, RestoreReport, RestoreTarget, restore_snapshot};
 pub use stream::StreamSettings;
-pub use vault::{CatalogEntry, OpenSnapshot, Vault};
+pub use vault::{CatalogEntry, ManifestLabels, OpenSnapshot, Vault};
 pub use verify::{mark_verified, verify_snapshot};

@@ -14,7 +14,7 @@ use strata_domain::ports::keys::{DataKey, KeyService};
 
 use crate::error::SnapshotError;
 use crate::manifest::{
-    MANIFEST, Manifest, SNAPSHOTS_PREFIX, VERIFIED, VerifiedMarker, encryption_context, object_key,
+    MANIFEST, Manifest, SNAPSHOTS_PREFIX, VERIFIED, encryption_context, object_key,
 };
 use crate::seal::StreamCipher;
 
@@ -36,13 +36,67 @@ pub struct OpenSnapshot {
 #[derive(Debug, Clone)]
 pub struct CatalogEntry {
     pub id: SnapshotId,
-    /// Absent while the snapshot is being written, or if its run failed.
+    /// The manifest, read and parsed. Absent while the snapshot is being
+    /// written, if its run failed, or if it sits in an archive storage class
+    /// (then `archived` says what it is).
     pub manifest: Option<Manifest>,
-    pub verified: Option<VerifiedMarker>,
+    /// Set when the manifest exists but is in an archive storage class (the
+    /// archive bucket's Deep Archive lifecycle) and cannot be read until it
+    /// is thawed: its labels, which a HEAD request still returns.
+    pub archived: Option<ManifestLabels>,
+    /// Its verified marker exists (written only after a read-back).
+    pub verified: bool,
     pub objects: Vec<ObjectSummary>,
 }
 
+/// What retention needs of a snapshot, kept as the manifest object's user
+/// metadata, so it stays known while the manifest itself is archived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestLabels {
+    pub kind: SnapshotKind,
+    pub parent: Option<SnapshotId>,
+}
+
+const KIND_LABEL: &str = "snapshot-kind";
+const PARENT_LABEL: &str = "snapshot-parent";
+
+impl ManifestLabels {
+    fn of(manifest: &Manifest) -> ManifestLabels {
+        ManifestLabels {
+            kind: manifest.kind,
+            parent: manifest.parent.clone(),
+        }
+    }
+
+    fn to_metadata(&self) -> BTreeMap<String, String> {
+        let mut metadata = BTreeMap::from([(KIND_LABEL.to_owned(), self.kind.name().to_owned())]);
+        if let Some(parent) = &self.parent {
+            metadata.insert(PARENT_LABEL.to_owned(), parent.as_str().to_owned());
+        }
+        metadata
+    }
+
+    fn from_metadata(metadata: &BTreeMap<String, String>) -> Option<ManifestLabels> {
+        let kind = match metadata.get(KIND_LABEL)?.as_str() {
+            "full" => SnapshotKind::Full,
+            "incremental" => SnapshotKind::Incremental,
+            _ => return None,
+        };
+        let parent = match metadata.get(PARENT_LABEL) {
+            Some(raw) => Some(SnapshotId::parse(raw).ok()?),
+            None => None,
+        };
+        (parent.is_some() == (kind == SnapshotKind::Incremental))
+            .then_some(ManifestLabels { kind, parent })
+    }
+}
+
 impl CatalogEntry {
+    /// Whether its manifest exists, readable or archived.
+    pub fn has_manifest(&self) -> bool {
+        self.manifest.is_some() || self.archived.is_some()
+    }
+
     pub fn info(&self) -> SnapshotInfo {
         let taken_at = self
             .manifest
@@ -50,17 +104,19 @@ impl CatalogEntry {
             .map(|m| m.taken_at)
             .or_else(|| self.id.taken_at())
             .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let labels = self
+            .manifest
+            .as_ref()
+            .map(ManifestLabels::of)
+            .or_else(|| self.archived.clone());
         SnapshotInfo {
             id: self.id.clone(),
             taken_at,
-            kind: self
-                .manifest
-                .as_ref()
-                .map_or(SnapshotKind::Full, |m| m.kind),
-            parent: self.manifest.as_ref().and_then(|m| m.parent.clone()),
-            state: match (&self.manifest, &self.verified) {
-                (Some(_), Some(_)) => SnapshotState::Verified,
-                (Some(_), None) => SnapshotState::Unverified,
+            kind: labels.as_ref().map_or(SnapshotKind::Full, |l| l.kind),
+            parent: labels.as_ref().and_then(|l| l.parent.clone()),
+            state: match (labels, self.verified) {
+                (Some(_), true) => SnapshotState::Verified,
+                (Some(_), false) => SnapshotState::Unverified,
                 (None, _) => SnapshotState::Incomplete,
             },
         }
@@ -77,7 +133,8 @@ impl Vault {
     }
 
     /// Every snapshot in the vault, oldest first. A manifest that cannot be
-    /// parsed counts as missing: such a snapshot cannot be used.
+    /// parsed counts as missing: such a snapshot cannot be used. One in an
+    /// archive storage class is known by its labels.
     pub async fn catalog(&self) -> Result<Vec<CatalogEntry>, SnapshotError> {
         let mut by_id: BTreeMap<SnapshotId, Vec<ObjectSummary>> = BTreeMap::new();
         let mut continuation = None;
@@ -109,31 +166,44 @@ impl Vault {
                 let key = object_key(&id, name);
                 objects.iter().any(|o| o.key == key)
             };
-            let manifest = if named(MANIFEST) {
+            let (manifest, archived) = if named(MANIFEST) {
                 match self.manifest(&id).await {
-                    Ok(manifest) => Some(manifest),
+                    Ok(manifest) => (Some(manifest), None),
+                    Err(SnapshotError::Blob(BlobError::Archived { .. })) => {
+                        (None, self.archived_labels(&id).await?)
+                    }
                     Err(error) if !error.is_retryable() => {
                         tracing::warn!(snapshot = %id, %error, "unreadable manifest");
-                        None
+                        (None, None)
                     }
                     Err(error) => return Err(error),
                 }
             } else {
-                None
-            };
-            let verified = if named(VERIFIED) {
-                self.read_json::<VerifiedMarker>(&id, VERIFIED).await.ok()
-            } else {
-                None
+                (None, None)
             };
             entries.push(CatalogEntry {
+                verified: named(VERIFIED),
                 id,
                 manifest,
-                verified,
+                archived,
                 objects,
             });
         }
         Ok(entries)
+    }
+
+    /// The labels of a manifest that cannot be read now (archived); `None`
+    /// if they are missing or malformed, which makes the snapshot unusable.
+    async fn archived_labels(
+        &self,
+        id: &SnapshotId,
+    ) -> Result<Option<ManifestLabels>, SnapshotError> {
+        let head = self.blobs.head(&object_key(id, MANIFEST)).await?;
+        let labels = head.and_then(|meta| ManifestLabels::from_metadata(&meta.metadata));
+        if labels.is_none() {
+            tracing::warn!(snapshot = %id, "archived manifest without its labels");
+        }
+        Ok(labels)
     }
 
     /// A snapshot's manifest as stored, its tag not yet checked.
@@ -228,6 +298,23 @@ impl Vault {
         Ok(())
     }
 
+    /// Writes a manifest, labelled with what retention needs of it.
+    pub(crate) async fn put_manifest(
+        &self,
+        manifest: &Manifest,
+        retention: Option<Retention>,
+    ) -> Result<(), SnapshotError> {
+        let metadata = ManifestLabels::of(manifest).to_metadata();
+        self.put_object(
+            &manifest.id,
+            MANIFEST,
+            manifest.to_json()?,
+            retention,
+            metadata,
+        )
+        .await
+    }
+
     pub(crate) async fn put_json(
         &self,
         id: &SnapshotId,
@@ -235,24 +322,27 @@ impl Vault {
         json: Vec<u8>,
         retention: Option<Retention>,
     ) -> Result<(), SnapshotError> {
+        self.put_object(id, name, json, retention, BTreeMap::new())
+            .await
+    }
+
+    async fn put_object(
+        &self,
+        id: &SnapshotId,
+        name: &str,
+        json: Vec<u8>,
+        retention: Option<Retention>,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<(), SnapshotError> {
         let options = PutOptions {
             content_type: Some("application/json".into()),
             retention,
+            metadata,
             ..PutOptions::default()
         };
         self.blobs
             .put(&object_key(id, name), body_from(json), options)
             .await?;
         Ok(())
-    }
-
-    async fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        id: &SnapshotId,
-        name: &str,
-    ) -> Result<T, SnapshotError> {
-        let object = self.blobs.get(&object_key(id, name)).await?;
-        let bytes = collect(object.body).await?;
-        serde_json::from_slice(&bytes).map_err(|e| SnapshotError::corrupt(id, name, e.to_string()))
     }
 }

@@ -12,6 +12,13 @@ use crate::error::StoreError;
 /// Named so no record field can collide with it (interactions have a `kind`).
 pub const KIND: &str = "record_kind";
 
+/// When the item was last written (UTC RFC 3339, milliseconds); every
+/// record the codec builds carries it, so the tiering policy can age it.
+pub const WRITTEN_AT: &str = "written_at";
+
+/// When a customer's history was last read; kept on the profile item.
+pub const READ_AT: &str = "read_at";
+
 /// What kind of record an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKind {
@@ -28,6 +35,12 @@ pub enum RecordKind {
     ChurnMonth,
     ModelPointer,
     Config,
+    ColdPointer,
+    TieringJournal,
+    RecoProfile,
+    RecoList,
+    RecoSimilar,
+    RecoMiss,
 }
 
 impl RecordKind {
@@ -46,10 +59,16 @@ impl RecordKind {
             RecordKind::ChurnMonth => "churn_month",
             RecordKind::ModelPointer => "model_pointer",
             RecordKind::Config => "config",
+            RecordKind::ColdPointer => "cold_pointer",
+            RecordKind::TieringJournal => "tiering_journal",
+            RecordKind::RecoProfile => "reco_profile",
+            RecordKind::RecoList => "reco_list",
+            RecordKind::RecoSimilar => "reco_similar",
+            RecordKind::RecoMiss => "reco_miss",
         }
     }
 
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 19] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -63,6 +82,12 @@ impl RecordKind {
         RecordKind::ChurnMonth,
         RecordKind::ModelPointer,
         RecordKind::Config,
+        RecordKind::ColdPointer,
+        RecordKind::TieringJournal,
+        RecordKind::RecoProfile,
+        RecordKind::RecoList,
+        RecordKind::RecoSimilar,
+        RecordKind::RecoMiss,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.
@@ -96,6 +121,10 @@ pub fn encode<T: Serialize>(
     item.insert(PK.to_owned(), Value::S(key.pk.clone()));
     item.insert(SK.to_owned(), Value::S(key.sk.clone()));
     item.insert(KIND.to_owned(), Value::S(kind.name().to_owned()));
+    item.insert(
+        WRITTEN_AT.to_owned(),
+        Value::S(crate::keys::time(chrono::Utc::now())),
+    );
     for (name, value) in extra {
         item.insert((*name).to_owned(), Value::S(value.clone()));
     }
@@ -128,7 +157,36 @@ pub fn to_attribute<T: Serialize>(value: &T) -> Result<Value, StoreError> {
 }
 
 fn is_structural(name: &str) -> bool {
-    name == PK || name == SK || name == KIND || name.starts_with("gsi")
+    name == PK
+        || name == SK
+        || name == KIND
+        || name == WRITTEN_AT
+        || name == READ_AT
+        || name.starts_with("gsi")
+}
+
+/// An item as one line of plain JSON (a cold object's format): attribute
+/// names as keys, numbers as numbers, so Athena reads columns.
+pub fn item_to_json(item: &Item) -> Result<Json, StoreError> {
+    item.iter()
+        .map(|(name, value)| to_json(value).map(|json| (name.clone(), json)))
+        .collect::<Result<Map<String, Json>, _>>()
+        .map(Json::Object)
+        .map_err(|reason| StoreError::Corrupt {
+            key: Key::of(item),
+            reason,
+        })
+}
+
+/// The item a line of plain JSON came from.
+pub fn item_from_json(json: Json) -> Result<Item, StoreError> {
+    match to_value(json) {
+        Value::M(item) => Ok(item),
+        _ => Err(StoreError::Corrupt {
+            key: None,
+            reason: "a cold line is not a JSON object".into(),
+        }),
+    }
 }
 
 fn to_value(json: Json) -> Value {

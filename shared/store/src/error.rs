@@ -23,6 +23,17 @@ pub enum StoreError {
     Encode(String),
     #[error("stored item {key:?} is unreadable: {reason}")]
     Corrupt { key: Option<Key>, reason: String },
+    /// Part of the history is in an archive class; a restore was asked for
+    /// and the history can be read once it is done.
+    #[error("{objects} cold objects are being restored; ready by {ready_by}")]
+    Restoring {
+        ready_by: chrono::DateTime<chrono::Utc>,
+        objects: usize,
+    },
+    /// The customer has records in the cold tier, but this repository was
+    /// built without one (`with_cold_tier`).
+    #[error("customer {customer} has cold records and no cold tier is configured")]
+    ColdTierUnavailable { customer: CustomerId },
     /// The batch writer gave up; the named count of writes was not applied.
     #[error("{left} writes were still unprocessed after {attempts} attempts")]
     BatchExhausted { left: usize, attempts: u32 },

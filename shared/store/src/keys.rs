@@ -16,6 +16,14 @@
 //! | churn month  | `STATS#churn`            | `MONTH#<yyyy-mm>`                    |                              |                               |
 //! | model pointer| `MODEL#<name>`           | `CURRENT`                            |                              |                               |
 //! | config       | `CONFIG#<name>`          | `CURRENT`                            |                              |                               |
+//! | cold pointer | `CUST#<id>`              | `COLD#<object id>#<chunk, 3 digits>` |                              |                               |
+//! | tiering journal | `TIERING#pending`     | `<object key>`                       |                              |                               |
+//! | reco profile | `CUST#<id>`              | `RECO`                               |                              |                               |
+//! | reco miss    | `CUST#<id>`              | `RECOMISS#<at>`                      | `RECOMISS#<yyyy-mm-dd>` / `<at>#<id>` |                      |
+//! | reco list    | `RECLIST` (root) · `RECLIST#<l1>[#<l2>[#<l3>]]` | `LIST`        |                              |                               |
+//! | reco similar | `PRODUCT#<id>`           | `SIMILAR`                            |                              |                               |
+//!
+//! Cold objects (blob keys): `cold/activity/period=<yyyy-mm>/<object id>.jsonl.gz`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use strata_domain::churn::RiskBand;
@@ -23,6 +31,7 @@ use strata_domain::customer::{Identifier, Tier};
 use strata_domain::ids::{CustomerId, OrderId, ProductId};
 use strata_domain::ports::table::Key;
 use strata_domain::product::CategoryPath;
+use strata_domain::recommend::CategoryScope;
 
 pub const PROFILE_SK: &str = "PROFILE";
 pub const LOOKUP_SK: &str = "LOOKUP";
@@ -36,6 +45,11 @@ pub const CUSTOMER_PREFIX: &str = "CUST#";
 pub const CHURN_SK: &str = "CHURN";
 pub const CHURN_STATS_PARTITION: &str = "STATS#churn";
 pub const MONTH_PREFIX: &str = "MONTH#";
+pub const COLD_PREFIX: &str = "COLD#";
+pub const TIERING_JOURNAL_PARTITION: &str = "TIERING#pending";
+/// Prefix of the cold tier's objects; lifecycle rules and the Glue table
+/// point at it.
+pub const COLD_OBJECT_PREFIX: &str = "cold/activity/";
 
 /// `#` separates key parts, so values that may contain it are escaped (`%23`),
 /// as is the escape character itself (`%25`).
@@ -94,6 +108,26 @@ pub fn model_pointer(name: &str) -> Key {
 
 pub fn config(name: &str) -> Key {
     Key::new(format!("CONFIG#{}", escape(name)), "CURRENT")
+}
+
+/// Where one chunk (at most 99 records) of a customer's share of a cold
+/// object is listed. Object ids sort by the run that wrote them.
+pub fn cold_pointer(customer: CustomerId, object_id: &str, chunk: u32) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{COLD_PREFIX}{}#{chunk:03}", escape(object_id)),
+    )
+}
+
+/// An object the tiering job is moving records into and has not finished.
+pub fn tiering_journal(object_key: &str) -> Key {
+    Key::new(TIERING_JOURNAL_PARTITION, escape(object_key))
+}
+
+/// The blob key of a cold object: partitioned by period for Athena
+/// (`period=` is a Hive-style partition the Glue table projects).
+pub fn cold_object(period: &str, object_id: &str) -> String {
+    format!("{COLD_OBJECT_PREFIX}period={period}/{object_id}.jsonl.gz")
 }
 
 pub fn order(customer: CustomerId, placed_at: DateTime<Utc>, order: &OrderId) -> Key {
@@ -167,6 +201,46 @@ pub fn product(id: &ProductId) -> Key {
 
 pub fn product_reviews_partition(id: &ProductId) -> String {
     format!("PRODUCT#{}", escape(id.as_str()))
+}
+
+/// A customer's precomputed recommendation profile, beside the profile
+/// (so the job never conflicts with profile writes, and erasure takes it).
+pub fn reco_profile(id: CustomerId) -> Key {
+    Key::new(customer_partition(id), "RECO")
+}
+
+pub const RECO_MISS_PREFIX: &str = "RECOMISS#";
+
+/// A recommendation request that no level could serve.
+pub fn reco_miss(customer: CustomerId, at: DateTime<Utc>) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{RECO_MISS_PREFIX}{}", time(at)),
+    )
+}
+
+/// The index partition listing one day's misses (`yyyy-mm-dd`).
+pub fn reco_miss_day(day: &str) -> String {
+    format!("{RECO_MISS_PREFIX}{}", escape(day))
+}
+
+pub fn reco_miss_sort(customer: CustomerId, at: DateTime<Utc>) -> String {
+    format!("{}#{customer}", time(at))
+}
+
+/// The candidate list of a node of the category tree (`RECLIST` for the root).
+pub fn reco_list(scope: &CategoryScope) -> Key {
+    let mut pk = String::from("RECLIST");
+    for name in scope.names() {
+        pk.push('#');
+        pk.push_str(&escape(name));
+    }
+    Key::new(pk, "LIST")
+}
+
+/// A product's most similar products, beside the product.
+pub fn reco_similar(id: &ProductId) -> Key {
+    Key::new(format!("PRODUCT#{}", escape(id.as_str())), "SIMILAR")
 }
 
 pub fn category_partition(path: &CategoryPath) -> String {

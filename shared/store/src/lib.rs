@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod codec;
+pub mod cold;
 pub mod error;
 mod keys;
 pub mod repo;
@@ -23,3 +24,7 @@ pub use repo::imports::{
 pub use repo::merges::{MergeEntry, MergeLog};
 pub use repo::partitions::{CustomerRecords, CustomerScan};
 pub use repo::products::{ProductPage, ProductRepository};
+pub use repo::recommend::RecommendRepository;
+pub use repo::tiering::{
+    Candidate, JournalEntry, Moved, Partition, PartitionScan, TieringRepository,
+};

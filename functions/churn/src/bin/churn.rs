@@ -1,7 +1,8 @@
 //! `churn`: the churn function's local tool on the embedded backend — the
-//! training export, the serving/training parity check, promotion and
-//! rollback, a batch run, and the benchmark behind `cargo xtask train`,
-//! `retrain` and `bench-churn`.
+//! training export, the serving/training parity check, the retraining job
+//! (the Lambda's service with a local trainer), promotion and rollback, a
+//! batch run, and the benchmark behind `cargo xtask train`, `retrain` and
+//! `bench-churn`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -16,8 +17,11 @@ use strata_churn::api::{ChurnApi, online_score};
 use strata_churn::batch::{self, BatchSettings};
 use strata_churn::model::ChurnModel;
 use strata_churn::registry::{ModelRegistry, version_of};
+use strata_churn::retraining::local::LocalTrainer;
+use strata_churn::retraining::run::Outcome;
+use strata_churn::retraining::{RetrainSettings, Retraining};
 use strata_churn::{evaluate, export, scoring};
-use strata_domain::churn::{FeatureVector, Promotion, TrainingCutoffs};
+use strata_domain::churn::{FeatureVector, Promotion, RetrainPolicy, TrainingCutoffs};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
@@ -69,6 +73,32 @@ enum Command {
         #[arg(long)]
         challenger: PathBuf,
     },
+    /// The retraining job on the store (what the `churn-retrain` Lambda
+    /// does on its schedule), training with the local venv's Python: decides
+    /// whether to retrain, exports the features, trains a challenger and
+    /// promotes it only if it is not worse.
+    Retrain {
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The training venv's Python (scikit-learn, skl2onnx; `.venv-train`).
+        #[arg(long)]
+        python: PathBuf,
+        /// Where runs are unpacked for training.
+        #[arg(long)]
+        work_dir: PathBuf,
+        /// Runs this trainer script instead of the copy the run carries.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Trains even if neither the growth nor the age threshold is reached.
+        #[arg(long)]
+        force: bool,
+        /// Train again once formal customers grew by this fraction.
+        #[arg(long, default_value_t = RetrainPolicy::default().growth)]
+        growth: f64,
+        /// Train again once the champion is this many days old.
+        #[arg(long, default_value_t = RetrainPolicy::default().max_age.num_days())]
+        max_age_days: i64,
+    },
     /// Points the serving model back at a stored version.
     Rollback {
         #[arg(long)]
@@ -112,6 +142,40 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             challenger,
         } => promote(&data_dir, &challenger).await,
+        Command::Retrain {
+            data_dir,
+            python,
+            work_dir,
+            script,
+            force,
+            growth,
+            max_age_days,
+        } => {
+            let (table, blobs) = open(&data_dir)?;
+            let mut trainer = LocalTrainer::new(blobs.clone(), python, work_dir);
+            if let Some(script) = script {
+                trainer = trainer.with_script(script);
+            }
+            let settings = RetrainSettings {
+                policy: RetrainPolicy {
+                    growth,
+                    max_age: chrono::Duration::days(max_age_days),
+                    ..RetrainPolicy::default()
+                },
+                segments: SEGMENTS,
+                ..RetrainSettings::default()
+            };
+            let report = Retraining::new(table, blobs, Arc::new(trainer), settings)
+                .on_schedule(Utc::now(), force)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if let Some(review) = &report.reviewed
+                && review.outcome == Outcome::Rejected
+            {
+                bail!("the candidate was rejected: {}", review.reason);
+            }
+            Ok(())
+        }
         Command::Rollback { data_dir, version } => {
             let (table, blobs) = open(&data_dir)?;
             ModelRegistry::new(table, blobs)

@@ -200,12 +200,21 @@ async fn history(
     {
         return Err(not_found("customer"));
     }
-    let history = state
-        .ingestor
-        .activity()
-        .history(id)
-        .await
-        .map_err(|e| Problem::from(&e))?;
+    let history = match state.ingestor.activity().history(id).await {
+        Ok(history) => history,
+        // Part of the history is archived: a restore was asked for.
+        Err(StoreError::Restoring { ready_by, objects }) => {
+            let retry_after = (ready_by - Utc::now()).num_seconds().max(1);
+            let body = json!({ "status": "restoring", "ready_by": ready_by, "objects": objects });
+            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(retry_after),
+            );
+            return Ok(response);
+        }
+        Err(other) => return Err(Problem::from(&other)),
+    };
     Ok(Json(json!({ "orders": history.orders, "interactions": history.interactions, "reviews": history.reviews })).into_response())
 }
 

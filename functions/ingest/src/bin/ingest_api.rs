@@ -7,21 +7,26 @@ use strata_ingest::api::{ApiState, router};
 use strata_ingest::config::IngestConfig;
 use strata_ingest::ingest::Ingestor;
 use strata_lambda_kit::EnvReader;
+use strata_store::cold::ColdTier;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     strata_lambda_kit::logging::init();
     let mut env = EnvReader::from_process();
     let config = IngestConfig::from_env(&mut env)?;
+    // Optional: where the tiering function keeps cold records.
+    let cold_bucket = env.optional("STRATA_COLD_BUCKET");
     env.finish()?;
     let sdk = strata_aws::load_sdk_config().await;
     let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
         strata_aws::dynamodb_client(&sdk),
         config.table,
     ));
-    let app = router(ApiState::new(
-        table.clone(),
-        Ingestor::new(table, config.read),
-    ));
+    let mut ingestor = Ingestor::new(table.clone(), config.read);
+    if let Some(bucket) = cold_bucket {
+        let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&sdk), bucket);
+        ingestor = ingestor.with_cold_tier(ColdTier::new(Arc::new(blobs)));
+    }
+    let app = router(ApiState::new(table, ingestor));
     lambda_http::run(app).await
 }

@@ -13,12 +13,15 @@ use strata_ingest::import::trigger;
 use strata_ingest::ingest::Ingestor;
 use strata_lambda_kit::EnvReader;
 use strata_store::ImportRepository;
+use strata_store::cold::ColdTier;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let mut env = EnvReader::from_process();
     let config = IngestConfig::from_env(&mut env)?;
+    // Optional: where the tiering function keeps cold records.
+    let cold_bucket = env.optional("STRATA_COLD_BUCKET");
     env.finish()?;
     let sdk = strata_aws::load_sdk_config().await;
     let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
@@ -29,11 +32,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         strata_aws::s3_client(&sdk),
         config.bucket,
     ));
-    let importer = Importer::new(
-        Ingestor::new(table.clone(), config.read),
-        blobs.clone(),
-        ImportRepository::new(table),
-    );
+    let mut ingestor = Ingestor::new(table.clone(), config.read);
+    if let Some(bucket) = cold_bucket {
+        let cold = strata_aws::S3BlobStore::new(strata_aws::s3_client(&sdk), bucket);
+        ingestor = ingestor.with_cold_tier(ColdTier::new(Arc::new(cold)));
+    }
+    let importer = Importer::new(ingestor, blobs.clone(), ImportRepository::new(table));
     let (importer, blobs) = (&importer, blobs.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let deadline = instant_of(event.context.deadline);

@@ -78,6 +78,69 @@ impl StorageClass {
     }
 }
 
+/// How fast an archived object is thawed (S3 RestoreObject's `Tier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum RestoreTier {
+    /// Glacier Flexible Retrieval only: minutes, at the highest price.
+    Expedited,
+    #[default]
+    Standard,
+    /// Cheapest and slowest.
+    Bulk,
+}
+
+impl RestoreTier {
+    /// The name S3 uses in its API.
+    pub fn s3_name(self) -> &'static str {
+        match self {
+            RestoreTier::Expedited => "Expedited",
+            RestoreTier::Standard => "Standard",
+            RestoreTier::Bulk => "Bulk",
+        }
+    }
+
+    pub fn from_s3_name(name: &str) -> Option<RestoreTier> {
+        [
+            RestoreTier::Expedited,
+            RestoreTier::Standard,
+            RestoreTier::Bulk,
+        ]
+        .into_iter()
+        .find(|t| t.s3_name().eq_ignore_ascii_case(name))
+    }
+
+    /// The longest a restore of an object in `class` takes, as AWS documents
+    /// it (S3 User Guide, "Understanding archive retrieval options"):
+    /// Glacier Flexible Retrieval 1–5 minutes expedited, 3–5 hours standard,
+    /// 5–12 hours bulk; Deep Archive 12 hours standard, 48 hours bulk (it
+    /// has no expedited tier, so S3 runs such a request as standard).
+    pub fn expected_within(self, class: StorageClass) -> chrono::Duration {
+        let hours = chrono::Duration::hours;
+        match (class, self) {
+            (StorageClass::GlacierFlexibleRetrieval, RestoreTier::Expedited) => {
+                chrono::Duration::minutes(5)
+            }
+            (StorageClass::GlacierFlexibleRetrieval, RestoreTier::Standard) => hours(5),
+            (StorageClass::GlacierFlexibleRetrieval, RestoreTier::Bulk) => hours(12),
+            (StorageClass::DeepArchive, RestoreTier::Bulk) => hours(48),
+            (StorageClass::DeepArchive, _) => hours(12),
+            _ => chrono::Duration::zero(),
+        }
+    }
+}
+
+/// Where a restore of an archived object stands after asking for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RestoreState {
+    /// A restore was started by this request.
+    Started,
+    /// A restore asked for earlier is still running.
+    InProgress,
+    /// The bytes can be read now: a restored copy exists, or the object's
+    /// class never needed a restore.
+    Ready,
+}
+
 /// S3 Object Lock modes. Governance can be lifted by a specially permitted
 /// principal; compliance by nobody, the account root included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,6 +305,16 @@ pub trait BlobStore: Send + Sync {
         to: &str,
         storage_class: StorageClass,
     ) -> Result<(), BlobError>;
+
+    /// Asks for a temporary readable copy of an archived object (S3
+    /// RestoreObject), kept for `days`. Asking again while one runs is not
+    /// an error (`InProgress`); an object that needs no restore is `Ready`.
+    async fn restore(
+        &self,
+        key: &str,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<RestoreState, BlobError>;
 
     /// Deletes an object; deleting a missing key is not an error. An object
     /// whose retention is active cannot be deleted: `Refused`.

@@ -8,7 +8,7 @@ pub mod table;
 
 pub use blob::{
     BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, ObjectSummary, PutOptions, PutReceipt,
-    Retention, RetentionMode, StorageClass, StoredObject,
+    RestoreState, RestoreTier, Retention, RetentionMode, StorageClass, StoredObject,
 };
 pub use keys::{DataKey, EncryptionContext, GeneratedKey, KeyError, KeyService, WrappedKey};
 pub use table::{

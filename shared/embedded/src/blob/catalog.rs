@@ -9,7 +9,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use strata_domain::ports::{BlobError, ObjectMeta, ObjectSummary, Retention, StorageClass};
+use strata_domain::ports::{
+    BlobError, ObjectMeta, ObjectSummary, RestoreState, Retention, StorageClass,
+};
 
 use crate::error::{EmbeddedError, blob_storage_error, join_failure};
 
@@ -32,6 +34,9 @@ pub struct ObjectRecord {
     /// Absent in records written before object locks existed.
     #[serde(default)]
     pub retention: Option<Retention>,
+    /// Until when a restored copy of an archived object can be read.
+    #[serde(default)]
+    pub restored_until: Option<DateTime<Utc>>,
 }
 
 impl ObjectRecord {
@@ -155,6 +160,34 @@ impl Catalog {
         .await
     }
 
+    /// Makes an archived object readable for `days`, at once: there is no
+    /// slow medium behind this store (moto behaves the same). Asking while a
+    /// restored copy exists extends it, as S3 does, and reports `Ready`.
+    pub async fn restore(&self, key: &str, days: u32) -> Result<RestoreState, BlobError> {
+        let key = key.to_owned();
+        self.write(move |objects| {
+            let stored = objects.get(key.as_str()).map_err(blob_storage_error)?;
+            let current = stored.map(|stored| decode(stored.value())).transpose()?;
+            let Some(mut record) = current else {
+                return Err(BlobError::NotFound(key));
+            };
+            if record.storage_class.is_instantly_readable() {
+                return Ok(RestoreState::Ready);
+            }
+            let now = Utc::now();
+            let state = match record.restored_until {
+                Some(until) if until > now => RestoreState::Ready,
+                _ => RestoreState::Started,
+            };
+            record.restored_until = Some(now + chrono::Duration::days(i64::from(days)));
+            objects
+                .insert(key.as_str(), encode(&record)?.as_slice())
+                .map_err(blob_storage_error)?;
+            Ok(state)
+        })
+        .await
+    }
+
     /// Moves an object to another storage class without touching its bytes.
     /// Read, check and write happen in one transaction, so a concurrent put
     /// is never overwritten with stale metadata.
@@ -175,6 +208,7 @@ impl Catalog {
             }
             record.storage_class = class;
             record.last_modified = Utc::now();
+            record.restored_until = None;
             objects
                 .insert(key.as_str(), encode(&record)?.as_slice())
                 .map_err(blob_storage_error)?;
@@ -271,7 +305,10 @@ fn refuse_if_locked(
 
 /// Refuses to read an object that S3 would first have to restore.
 pub fn readable(key: &str, record: &ObjectRecord) -> Result<(), BlobError> {
-    if record.storage_class.is_instantly_readable() {
+    let restored = record
+        .restored_until
+        .is_some_and(|until| until > Utc::now());
+    if record.storage_class.is_instantly_readable() || restored {
         Ok(())
     } else {
         Err(BlobError::Archived {

@@ -1,23 +1,25 @@
 //! What customers do: orders, interactions and reviews, each kept in the
 //! customer's partition, ordered by time, so one query reads a history.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use strata_domain::activity::ActivitySummary;
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
 use strata_domain::order::Order;
 use strata_domain::ports::table::{
-    Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Value,
-    WriteRequest,
+    Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Update,
+    Value, WriteRequest,
 };
 use strata_domain::review::Review;
 
 use crate::batch::{self, BatchPolicy, BatchReport};
 use crate::codec::{self, RecordKind};
+use crate::cold::{self, ColdPointer, ColdTier, Fetched, ObjectContent};
 use crate::error::StoreError;
 use crate::keys;
 
@@ -46,11 +48,23 @@ pub enum Recorded {
 #[derive(Clone)]
 pub struct ActivityRepository {
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
 }
+
+/// A customer's history is marked read at most this often, so reads stay
+/// cheap and the tiering policy still sees customers whose history is looked at.
+const READ_MARK_INTERVAL: chrono::Duration = chrono::Duration::hours(24);
 
 impl ActivityRepository {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        ActivityRepository { table }
+        ActivityRepository { table, cold: None }
+    }
+
+    /// Reads the cold tier too: histories come back whole, summaries count
+    /// cold records, and `returning` brings them back into the table.
+    pub fn with_cold_tier(mut self, cold: ColdTier) -> Self {
+        self.cold = Some(cold);
+        self
     }
 
     /// Stores an order once: an order number seen before is not stored again,
@@ -187,27 +201,205 @@ impl ActivityRepository {
             .await
     }
 
-    /// The customer's whole history, read in one paged query of the partition.
+    /// The customer's whole history: the partition in one paged query, and
+    /// the records its pointers list from the cold tier, each record once
+    /// (a record both hot and cold is read hot). When part of it is in an
+    /// archive class a restore is asked for and `StoreError::Restoring`
+    /// says when to come back. Marks the history read (see `READ_AT`).
     pub async fn history(&self, customer: CustomerId) -> Result<History, StoreError> {
+        let stored = self.partition(customer).await?;
+        self.mark_read(customer, &stored).await?;
+        let mut records = stored.records;
+        if !stored.pointers.is_empty() {
+            let cold = self.cold_records(customer, &stored.pointers).await?;
+            for item in cold {
+                if let Some(key) = Key::of(&item) {
+                    records.entry(key.sk).or_insert(item);
+                }
+            }
+        }
         let mut history = History::default();
+        for item in records.values() {
+            match RecordKind::of(item) {
+                Some(RecordKind::Order) => {
+                    history.orders.push(codec::decode(RecordKind::Order, item)?)
+                }
+                Some(RecordKind::Interaction) => history
+                    .interactions
+                    .push(codec::decode(RecordKind::Interaction, item)?),
+                Some(RecordKind::Review) => history
+                    .reviews
+                    .push(codec::decode(RecordKind::Review, item)?),
+                _ => {}
+            }
+        }
+        Ok(history)
+    }
+
+    /// The totals of the whole history, hot and cold, from the table alone:
+    /// cold records count through their pointers' totals. Only if a record
+    /// is both hot and cold (stored again after it was tiered) is the cold
+    /// tier read, so that it counts once.
+    pub async fn summary(&self, customer: CustomerId) -> Result<ActivitySummary, StoreError> {
+        let stored = self.partition(customer).await?;
+        let overlap = stored
+            .pointers
+            .iter()
+            .flat_map(|p| &p.sort_keys)
+            .any(|sk| stored.records.contains_key(sk));
+        if overlap {
+            let history = self.history(customer).await?;
+            return Ok(ActivitySummary::of(
+                &history.orders,
+                &history.interactions,
+                &history.reviews,
+            ));
+        }
+        let mut summary = cold::summarise(stored.records.values())?;
+        for pointer in &stored.pointers {
+            summary.merge(&pointer.summary);
+        }
+        Ok(summary)
+    }
+
+    /// A customer with new activity: cold records come back into the table
+    /// (stamped as written now, so the policy keeps them hot a while), then
+    /// the summary. Records in an archive class get a restore asked for and
+    /// come back on a later call; the summary counts them meanwhile.
+    pub async fn returning(&self, customer: CustomerId) -> Result<ActivitySummary, StoreError> {
+        let stored = self.partition(customer).await?;
+        if let Some(cold) = &self.cold {
+            for (object, pointers) in by_object(&stored.pointers) {
+                match cold.fetch(&object).await? {
+                    Fetched::Content(content) => {
+                        for pointer in pointers {
+                            self.rewarm(&content, pointer, &stored.records).await?;
+                        }
+                    }
+                    Fetched::Restoring { ready_by } => {
+                        tracing::info!(%customer, %object, %ready_by, "re-warm waits for a restore");
+                    }
+                }
+            }
+        }
+        self.summary(customer).await
+    }
+
+    /// Puts a pointer's records back (those not hot already) and deletes the
+    /// pointer, in one transaction.
+    async fn rewarm(
+        &self,
+        content: &ObjectContent,
+        pointer: &ColdPointer,
+        hot: &BTreeMap<String, Item>,
+    ) -> Result<(), StoreError> {
+        let now = Value::S(keys::time(chrono::Utc::now()));
+        let mut ops = Vec::new();
+        for mut item in content.records_of(pointer)? {
+            let sk = Key::of(&item).map(|k| k.sk).unwrap_or_default();
+            if hot.contains_key(&sk) {
+                continue;
+            }
+            item.insert(codec::WRITTEN_AT.to_owned(), now.clone());
+            ops.push(TransactOp::Put {
+                item,
+                condition: Some(Condition::NotExists),
+            });
+        }
+        ops.push(TransactOp::Delete {
+            key: pointer.key(),
+            condition: Some(Condition::Exists),
+        });
+        match self.table.transact_write(ops).await {
+            // Someone else re-warmed or wrote meanwhile; the next read sorts it out.
+            Ok(()) | Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => {
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn cold_records(
+        &self,
+        customer: CustomerId,
+        pointers: &[ColdPointer],
+    ) -> Result<Vec<Item>, StoreError> {
+        let cold = self
+            .cold
+            .as_ref()
+            .ok_or(StoreError::ColdTierUnavailable { customer })?;
+        let mut records = Vec::new();
+        let mut restoring: Option<chrono::DateTime<chrono::Utc>> = None;
+        let mut objects = 0;
+        for (object, pointers) in by_object(pointers) {
+            match cold.fetch(&object).await? {
+                Fetched::Content(content) => {
+                    for pointer in pointers {
+                        records.extend(content.records_of(pointer)?);
+                    }
+                }
+                Fetched::Restoring { ready_by } => {
+                    objects += 1;
+                    restoring = restoring.max(Some(ready_by));
+                }
+            }
+        }
+        match restoring {
+            Some(ready_by) => Err(StoreError::Restoring { ready_by, objects }),
+            None => Ok(records),
+        }
+    }
+
+    /// The partition's activity records by sort key, its pointers, and the
+    /// profile's last-read mark.
+    async fn partition(&self, customer: CustomerId) -> Result<StoredPartition, StoreError> {
+        let mut stored = StoredPartition::default();
         for item in self
             .query_all(Query::partition(keys::customer_partition(customer)))
             .await?
         {
             match RecordKind::of(&item) {
-                Some(RecordKind::Order) => history
-                    .orders
-                    .push(codec::decode(RecordKind::Order, &item)?),
-                Some(RecordKind::Interaction) => history
-                    .interactions
-                    .push(codec::decode(RecordKind::Interaction, &item)?),
-                Some(RecordKind::Review) => history
-                    .reviews
-                    .push(codec::decode(RecordKind::Review, &item)?),
+                Some(RecordKind::Order | RecordKind::Interaction | RecordKind::Review) => {
+                    if let Some(key) = Key::of(&item) {
+                        stored.records.insert(key.sk, item);
+                    }
+                }
+                Some(RecordKind::ColdPointer) => stored.pointers.push(ColdPointer::of(&item)?),
+                Some(RecordKind::Customer) => {
+                    stored.profile = true;
+                    stored.read_at = item
+                        .get(codec::READ_AT)
+                        .and_then(Value::as_str)
+                        .and_then(|t| t.parse().ok());
+                }
                 _ => {}
             }
         }
-        Ok(history)
+        Ok(stored)
+    }
+
+    async fn mark_read(
+        &self,
+        customer: CustomerId,
+        stored: &StoredPartition,
+    ) -> Result<(), StoreError> {
+        let now = chrono::Utc::now();
+        let fresh = stored
+            .read_at
+            .is_some_and(|at| now - at < READ_MARK_INTERVAL);
+        if !stored.profile || fresh {
+            return Ok(());
+        }
+        let update = Update::default().set(codec::READ_AT, Value::S(keys::time(now)));
+        match self
+            .table
+            .update(&keys::customer(customer), update, Some(Condition::Exists))
+            .await
+        {
+            // Erased meanwhile: nothing to mark.
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     async fn put_once(&self, item: Item) -> Result<Recorded, StoreError> {
@@ -255,6 +447,26 @@ impl ActivityRepository {
             }
         }
     }
+}
+
+#[derive(Default)]
+struct StoredPartition {
+    records: BTreeMap<String, Item>,
+    pointers: Vec<ColdPointer>,
+    profile: bool,
+    read_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Pointers grouped by the object they point into, so each object is read once.
+fn by_object(pointers: &[ColdPointer]) -> BTreeMap<String, Vec<&ColdPointer>> {
+    let mut objects: BTreeMap<String, Vec<&ColdPointer>> = BTreeMap::new();
+    for pointer in pointers {
+        objects
+            .entry(pointer.object.clone())
+            .or_default()
+            .push(pointer);
+    }
+    objects
 }
 
 fn interaction_key(interaction: &Interaction) -> Key {

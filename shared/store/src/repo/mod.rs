@@ -7,3 +7,5 @@ pub mod imports;
 pub mod merges;
 pub mod partitions;
 pub mod products;
+pub mod recommend;
+pub mod tiering;

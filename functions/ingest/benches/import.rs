@@ -1,0 +1,233 @@
+//! Bulk import figures: `cargo xtask bench-ingest` (which starts moto) or
+//! `cargo bench -p strata-ingest --bench import -- [--rows N] [--backend
+//! embedded|aws]`. A generated order export of N rows (default 1,000,000;
+//! four orders per customer on average, one row in 500 malformed) goes
+//! through the same `Importer` the S3 trigger runs. Printed: rows/s, CPU
+//! milliseconds per 1,000 rows, the process's peak memory during the import,
+//! and DynamoDB requests per 1,000 rows by operation.
+//!
+//! Run by `cargo test` (without `--bench`) it imports 2,000 rows, so the
+//! benchmark keeps working; its timings are then meaningless.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use strata_domain::ReadOptions;
+use strata_domain::ports::blob::{BlobError, ByteStream, PutOptions};
+use strata_domain::ports::table::Table;
+use strata_ingest::import::run::{Importer, RunOutcome};
+use strata_ingest::ingest::Ingestor;
+use strata_store::{ImportRepository, ImportedObject};
+use strata_tests::backend::Backend;
+use strata_tests::counting::CountingTable;
+
+const ORDERS_PER_CUSTOMER: u64 = 4;
+/// Every this many rows, one carries an amount that is not a number.
+const MALFORMED_EVERY: u64 = 500;
+const KEY: &str = "imports/orders/generated.csv";
+
+struct Options {
+    rows: u64,
+    backend: String,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let benchmarking = args.iter().any(|a| a == "--bench");
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let rows = match value("--rows") {
+        Some(n) => n
+            .replace('_', "")
+            .parse()
+            .context("--rows takes a number")?,
+        None if benchmarking => 1_000_000,
+        None => 2_000,
+    };
+    let backend = value("--backend").unwrap_or_else(|| "embedded".into());
+    if !["embedded", "aws"].contains(&backend.as_str()) {
+        bail!("--backend is embedded or aws, not {backend}");
+    }
+    Ok(Options { rows, backend })
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let options = options()?;
+    let dir = tempfile::tempdir()?;
+    let export = dir.path().join("orders.csv");
+    let started = Instant::now();
+    let size = generate(&export, options.rows)?;
+    println!(
+        "generated   {} rows, {:.1} MB in {:.1} s",
+        options.rows,
+        size as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+
+    let backend = match options.backend.as_str() {
+        "aws" => Backend::aws().await?,
+        _ => Backend::embedded().await?,
+    };
+    let counting = Arc::new(CountingTable::new(backend.fresh_table().await?));
+    let table: Arc<dyn Table> = counting.clone();
+    let blobs = backend.fresh_store(false).await?;
+    let receipt = blobs
+        .put(KEY, file_body(&export)?, PutOptions::default())
+        .await?;
+    let object = ImportedObject {
+        bucket: "bench".into(),
+        key: KEY.into(),
+        version: None,
+        etag: receipt.etag,
+        size: receipt.size,
+    };
+    let importer = Importer::new(
+        Ingestor::new(table.clone(), ReadOptions::default()),
+        blobs,
+        ImportRepository::new(table),
+    );
+
+    reset_peak_memory();
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let outcome = importer.run(object, "bench", None).await?;
+    let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
+    let RunOutcome::Completed(state) = outcome else {
+        bail!("the import did not complete: {outcome:?}");
+    };
+    let counts = state.counts;
+    if !counts.reconciles() || counts.rows_read != options.rows {
+        bail!("the counts do not reconcile: {counts:?}");
+    }
+    let per_k = |n: u64| n as f64 * 1000.0 / options.rows as f64;
+    let requests = counting.counts();
+    println!("backend     {}", options.backend);
+    println!(
+        "rows        read {} = accepted {} + merged {} + duplicates {} + rejected {}",
+        counts.rows_read, counts.accepted, counts.merged, counts.duplicates, counts.rejected
+    );
+    println!(
+        "stored      {} customers, {} orders",
+        counts.customers_created, counts.orders_created
+    );
+    println!(
+        "throughput  {:.0} rows/s ({:.1} s)",
+        options.rows as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "cpu         {:.1} ms per 1,000 rows (this process; user + system)",
+        cpu.as_secs_f64() * 1000.0 * 1000.0 / options.rows as f64
+    );
+    println!(
+        "memory      peak RSS during the import {:.0} MB",
+        peak_memory_mb()
+    );
+    println!(
+        "requests    {:.1} DynamoDB requests per 1,000 rows: {:.1} BatchWriteItem, {:.1} BatchGetItem, \
+         {:.1} TransactWriteItems, {:.1} PutItem, {:.1} UpdateItem, {:.1} GetItem, {:.1} Query",
+        per_k(requests.total()),
+        per_k(requests.batch_write_item),
+        per_k(requests.batch_get_item),
+        per_k(requests.transact_write_items),
+        per_k(requests.put_item),
+        per_k(requests.update_item),
+        per_k(requests.get_item),
+        per_k(requests.query),
+    );
+    Ok(())
+}
+
+/// Writes an order export in the generic `orders` layout; returns its size.
+fn generate(path: &Path, rows: u64) -> anyhow::Result<u64> {
+    let customers = rows.div_ceil(ORDERS_PER_CUSTOMER).max(1);
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "customer_id,email,name,order_id,order_date,amount")?;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for row in 0..rows {
+        // xorshift: a reproducible spread of customers, dates and amounts.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let customer = state % customers;
+        let day = 1 + (state >> 20) % 28;
+        let month = 1 + (state >> 30) % 12;
+        let cents = 100 + (state >> 40) % 50_000;
+        let amount = if row % MALFORMED_EVERY == MALFORMED_EVERY - 1 {
+            "twelve".to_string()
+        } else {
+            format!("{}.{:02}", cents / 100, cents % 100)
+        };
+        writeln!(
+            out,
+            "c{customer},shopper{customer}@example.com,Shopper {customer},o{row},2025-{month:02}-{day:02},{amount}"
+        )?;
+    }
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// The file as a body streamed in 1 MiB chunks, so the upload stays small in memory.
+fn file_body(path: &Path) -> anyhow::Result<ByteStream> {
+    let file = std::fs::File::open(path)?;
+    Ok(Box::pin(futures::stream::unfold(
+        file,
+        |mut file| async move {
+            let mut chunk = vec![0; 1 << 20];
+            match file.read(&mut chunk) {
+                Ok(0) => None,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Some((Ok(bytes::Bytes::from(chunk)), file))
+                }
+                Err(e) => Some((
+                    Err(BlobError::Unavailable(format!("reading the export: {e}"))),
+                    file,
+                )),
+            }
+        },
+    )))
+}
+
+/// User + system CPU time of this process so far (Linux `/proc`).
+fn cpu_time() -> Duration {
+    let ticks_per_second = 100.0;
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some(Duration::from_secs_f64((user + system) / ticks_per_second))
+        })
+        .unwrap_or_default()
+}
+
+/// Resets the kernel's peak-RSS mark (Linux) to the current RSS, so the
+/// import's own peak is what gets reported.
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_memory_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,144 @@
+//! `strata serve`: every function's service on one embedded store. The HTTP
+//! routes are the Lambdas' own axum routers merged into one; the scheduled
+//! functions run their Lambda handlers on timers with a real-shaped
+//! EventBridge event; files dropped into the import folder are stored under
+//! `imports/` and handed to the import trigger as an S3 ObjectCreated event.
+
+mod inbox;
+mod jobs;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use strata_backup::{Archive, BackupService, BackupSettings, EmbeddedTargets};
+use strata_churn::api::ChurnApi;
+use strata_churn::model::ChurnModel;
+use strata_domain::ReadOptions;
+use strata_domain::ports::blob::BlobStore;
+use strata_domain::ports::table::Table;
+use strata_embedded::EmbeddedBackend;
+use strata_ingest::api::ApiState;
+use strata_ingest::import::run::Importer;
+use strata_ingest::ingest::Ingestor;
+use strata_snapshot::SnapshotSource;
+use strata_store::ImportRepository;
+
+pub use inbox::Inbox;
+pub use jobs::Schedules;
+
+/// Every service of Strata on one embedded store.
+pub struct Host {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub importer: Arc<Importer>,
+    pub churn_model: Arc<ChurnModel>,
+    pub backup: Arc<BackupService>,
+    options: ReadOptions,
+}
+
+impl Host {
+    /// Opens (or creates) the store in `data_dir`; backups go to
+    /// `<data_dir>/backup` as `strata backup` puts them. Loads the serving
+    /// churn model, which needs ONNX Runtime (`ORT_DYLIB_PATH`).
+    pub async fn open(data_dir: &Path, options: ReadOptions) -> anyhow::Result<Host> {
+        let backend = EmbeddedBackend::open(data_dir)
+            .with_context(|| format!("opening the store in {}", data_dir.display()))?;
+        let table: Arc<dyn Table> = Arc::new(backend.table);
+        let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+        let importer = Importer::new(
+            Ingestor::new(table.clone(), options),
+            blobs.clone(),
+            ImportRepository::new(table.clone()),
+        );
+        let churn_model = strata_churn::lambda::serving_model(table.clone(), blobs.clone())
+            .await
+            .context("loading the churn model (set ORT_DYLIB_PATH to the onnxruntime wheel's libonnxruntime.so; see the README)")?;
+        let backup_dir = strata_backup::local::default_backup_dir(data_dir);
+        let (snapshots, archive) =
+            strata_backup::local::vaults(&backup_dir, &backup_dir.join("archive"))?;
+        let backup = BackupService {
+            source: SnapshotSource {
+                table: table.clone(),
+                blobs: Some(blobs.clone()),
+                blob_prefixes: strata_backup::local::OBJECT_PREFIXES
+                    .iter()
+                    .map(|p| (*p).to_owned())
+                    .collect(),
+                description: format!("embedded:{}", data_dir.display()),
+            },
+            snapshots,
+            archive: Archive { vault: archive },
+            targets: Arc::new(EmbeddedTargets {
+                root: data_dir.join("restores"),
+            }),
+            settings: BackupSettings::default(),
+        };
+        Ok(Host {
+            table,
+            blobs,
+            importer: Arc::new(importer),
+            churn_model,
+            backup: Arc::new(backup),
+            options,
+        })
+    }
+
+    /// The whole HTTP API: the ingest, churn and recommendation routers as
+    /// their Lambdas serve them, merged.
+    pub fn router(&self) -> Router {
+        let ingest = strata_ingest::api::router(ApiState::new(
+            self.table.clone(),
+            Ingestor::new(self.table.clone(), self.options),
+        ));
+        let churn = strata_churn::api::router(Arc::new(ChurnApi::new(
+            self.table.clone(),
+            self.churn_model.clone(),
+        )));
+        let recommend = strata_recommend::api::router(Arc::new(
+            strata_recommend::api::RecommendApi::new(self.table.clone()),
+        ));
+        ingest.merge(churn).merge(recommend)
+    }
+}
+
+/// What `strata serve` is told.
+pub struct ServeOptions {
+    pub data_dir: PathBuf,
+    pub port: u16,
+    pub imports_dir: PathBuf,
+    pub schedules: Schedules,
+    pub read: ReadOptions,
+}
+
+/// Serves until Ctrl-C on 127.0.0.1 only: the local host has no
+/// authorizer, so it must not be reachable from other machines.
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let host = Arc::new(Host::open(&options.data_dir, options.read).await?);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
+            .await
+            .with_context(|| format!("listening on 127.0.0.1:{}", options.port))?;
+    let address = listener.local_addr()?;
+    let inbox = Inbox::new(&options.imports_dir)?;
+    println!(
+        "Strata local host on http://{address} (data in {})",
+        options.data_dir.display()
+    );
+    println!(
+        "  drop exports into {}/<mapping>/<file> to import them",
+        options.imports_dir.display()
+    );
+    let watcher = tokio::spawn(inbox.watch(host.clone(), Duration::from_secs(1)));
+    options.schedules.spawn(host.clone());
+    let served = axum::serve(listener, host.router())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    watcher.abort();
+    served.context("serving HTTP")
+}

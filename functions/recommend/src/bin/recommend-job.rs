@@ -1,0 +1,24 @@
+//! Lambda entrypoint of the scheduled precompute (EventBridge schedule).
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use lambda_runtime::{LambdaEvent, service_fn};
+use strata_lambda_kit::EnvReader;
+use strata_recommend::lambda::{self, Settings};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    strata_lambda_kit::logging::init();
+    let settings = Settings::read(EnvReader::from_process())?;
+    let table = lambda::aws_table(&settings).await;
+    let handler = |event: LambdaEvent<EventBridgeEvent>| {
+        let (table, job) = (table.clone(), settings.job.clone());
+        async move {
+            // A failed run fails the invocation, so EventBridge retries it;
+            // every write is a replacement, so a rerun is harmless.
+            lambda::on_schedule(table, job, event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    };
+    lambda_runtime::run(service_fn(handler)).await
+}
