@@ -39,4 +39,5 @@ all_adapters!(
     batch_get_reads_many_keys_under_throttling,
     locked_objects_refuse_deletion_until_their_lock_ends,
     data_keys_unwrap_only_under_their_own_context,
+    audit_entries_are_never_overwritten,
 );

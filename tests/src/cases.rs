@@ -1071,3 +1071,75 @@ pub async fn data_keys_unwrap_only_under_their_own_context(b: &Backend) {
         .expect("decrypt the re-wrapped key");
     assert_eq!(back.expose(), first.plaintext.expose());
 }
+
+/// The audit log on the adapter: an entry is put only if absent (a second
+/// entry under the same customer, time and request is refused, the first
+/// kept), and a customer's entries read back by time window, in order,
+/// paged, carrying the TTL the table expires them by.
+pub async fn audit_entries_are_never_overwritten(b: &Backend) {
+    use strata_domain::access::Role;
+    use strata_domain::audit::{AuditAction, AuditEntry};
+    let log = strata_store::AuditLog::new(b.table.clone(), chrono::Duration::days(30));
+    let customer = CustomerId::generate();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let entries: Vec<AuditEntry> = (0..5)
+        .map(|n| AuditEntry {
+            customer_id: customer,
+            at: start + chrono::Duration::minutes(n),
+            subject: format!("user-{n}"),
+            role: Role::Ops,
+            action: AuditAction::Read,
+            route: "GET /v1/customers/{id}".into(),
+            request_id: format!("req#{n}"),
+            status: 200,
+        })
+        .collect();
+    for entry in &entries {
+        log.append(entry).await.expect("append");
+    }
+    let forged = AuditEntry {
+        subject: "mallory".into(),
+        action: AuditAction::Erase,
+        ..entries[2].clone()
+    };
+    assert!(matches!(
+        log.append(&forged).await,
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    let mut read = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = log
+            .of(customer, entries[1].at, entries[3].at, cursor, 2)
+            .await
+            .expect("read");
+        read.extend(page.entries);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(read, entries[1..=3].to_vec());
+    // The items carry the TTL attribute the table is configured with.
+    let mut expiries = BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = b.table.scan(0, 1, start, None).await.expect("scan");
+        for item in &page.items {
+            if item.get("customer_id").and_then(Value::as_str) == Some(&customer.to_string()) {
+                expiries.insert(item.get("expires_at").and_then(Value::as_i64));
+            }
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    let expected: BTreeSet<Option<i64>> = entries
+        .iter()
+        .map(|e| Some((e.at + chrono::Duration::days(30)).timestamp()))
+        .collect();
+    assert_eq!(expiries, expected);
+}

@@ -37,6 +37,15 @@ impl RequestCounts {
             + self.transact_write_items
             + self.scan
     }
+
+    /// Requests that read: GetItem, BatchGetItem, Query and Scan.
+    pub fn reads(&self) -> u64 {
+        self.get_item + self.batch_get_item + self.query + self.scan
+    }
+
+    pub fn writes(&self) -> u64 {
+        self.total() - self.reads()
+    }
 }
 
 #[derive(Default)]
@@ -67,6 +76,13 @@ impl CountingTable {
             batch_get_item: read(6),
             transact_write_items: read(7),
             scan: read(8),
+        }
+    }
+
+    /// Starts counting from zero again.
+    pub fn reset(&self) {
+        for counter in &self.counters.0 {
+            counter.store(0, Ordering::Relaxed);
         }
     }
 

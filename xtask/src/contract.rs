@@ -1,7 +1,8 @@
 //! The API contract run: `strata serve` on an empty embedded store on a
 //! free loopback port, and schemathesis sending generated requests for
-//! every operation of `infra/openapi.yaml`: no response may be a 5xx, and
-//! each must match the document (status, content type, schema).
+//! every operation of `infra/openapi.yaml` with an admin token from
+//! `strata token`: no response may be a 5xx, each must match the document
+//! (status, content type, schema), and none may ignore a missing token.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -13,7 +14,8 @@ use anyhow::{Context, bail};
 use crate::python::Venv;
 
 const DOCUMENT: &str = "infra/openapi.yaml";
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
+/// `ignored_auth`: requests without the token (or with a bad one) must be refused.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,ignored_auth";
 /// Examples per operation: enough to reach the validation paths of every
 /// body field, small enough to keep the run under a minute or two.
 const EXAMPLES: &str = "30";
@@ -44,6 +46,8 @@ pub fn run(root: &Path, venv: &Venv, ort_library: &Path) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&work)?;
     }
     std::fs::create_dir_all(&work)?;
+    // Every route wants a token signed with the data directory's key.
+    let token = admin_token(&strata, &work.join("data"))?;
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let log = std::fs::File::create(work.join("strata-serve.log"))?;
     let child = Command::new(&strata)
@@ -52,6 +56,10 @@ pub fn run(root: &Path, venv: &Venv, ort_library: &Path) -> anyhow::Result<()> {
             "--churn-every",
             "0",
             "--backup-every",
+            "0",
+            "--recommend-every",
+            "0",
+            "--tiering-every",
             "0",
             "--port",
         ])
@@ -72,6 +80,7 @@ pub fn run(root: &Path, venv: &Venv, ort_library: &Path) -> anyhow::Result<()> {
         .arg("run")
         .arg(root.join(DOCUMENT))
         .args(["--url", &format!("http://127.0.0.1:{port}")])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args([
             "--checks",
             CHECKS,
@@ -92,6 +101,20 @@ pub fn run(root: &Path, venv: &Venv, ort_library: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `strata token --role admin` for the run's data directory.
+fn admin_token(strata: &Path, data_dir: &Path) -> anyhow::Result<String> {
+    let output = Command::new(strata)
+        .args(["token", "--role", "admin", "--minutes", "120", "--data-dir"])
+        .arg(data_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("starting strata token")?;
+    if !output.status.success() {
+        bail!("strata token failed ({})", output.status);
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_owned())
 }
 
 fn wait_for(host: &mut LocalHost, address: SocketAddr) -> anyhow::Result<()> {

@@ -29,9 +29,11 @@ struct Cli {
 enum Task {
     /// Installs the project's Python tools and datasets into .venv (idempotent).
     Setup,
-    /// Loads the CDNOW log into the embedded store and reports what it holds.
+    /// Runs the CDNOW and Superstore exports through the whole pipeline
+    /// (import, churn scoring, recommendations, tiering, backup) on fresh
+    /// embedded stores, one per shop, with a summary of every step.
     Demo {
-        /// Where the embedded store keeps its data.
+        /// Where the shops' embedded stores are kept (emptied first).
         #[arg(long, default_value = ".strata/demo")]
         data_dir: PathBuf,
     },
@@ -128,7 +130,9 @@ fn demo(root: &Path, data_dir: &Path) -> anyhow::Result<()> {
         .arg("--superstore")
         .arg(&superstore)
         .arg("--data-dir")
-        .arg(data_dir))
+        .arg(data_dir)
+        .arg("--fresh")
+        .env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?))
 }
 
 fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {

@@ -246,8 +246,16 @@ async fn put_criteria(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Answer<Response> {
-    let criteria: ConversionCriteria = serde_json::from_slice(&body)
-        .map_err(|e| bad_request("body", &format!("is not conversion criteria: {e}")))?;
+    let criteria: ConversionCriteria = serde_json::from_slice(&body).map_err(|e| {
+        let message = e.to_string();
+        match strata_lambda_kit::problem::unknown_field(&message) {
+            // Revision and timestamps are the server's: refused by name.
+            Some(name) => Problem::from(strata_domain::Invalid::from(
+                strata_domain::FieldError::new(name, "unknown_field", message.clone()),
+            )),
+            None => bad_request("body", &format!("is not conversion criteria: {e}")),
+        }
+    })?;
     criteria.validate().map_err(Problem::from)?;
     let expected = match headers.get(header::IF_MATCH) {
         Some(value) => Some(

@@ -14,6 +14,7 @@ use strata_domain::churn::lifecycle::MonthlyTally;
 use strata_domain::churn::{ChurnScore, FeatureVector, RiskBand, retraining_due};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::Table;
+use strata_store::cold::ColdTier;
 use strata_store::{BatchPolicy, ChurnRepository, CustomerScan, StoreError};
 
 use crate::model::{ChurnModel, ModelError};
@@ -76,8 +77,11 @@ pub struct BatchReport {
 }
 
 /// Scores every formal customer as of `as_of` and rewrites the monthly counts.
+/// With the cold tier, histories include the records tiering moved there,
+/// so tiering changes no score and no month's counts.
 pub async fn run(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     as_of: DateTime<Utc>,
@@ -87,6 +91,7 @@ pub async fn run(
         .map(|segment| {
             tokio::spawn(score_segment(
                 table.clone(),
+                cold.clone(),
                 model.clone(),
                 settings,
                 segment,
@@ -135,6 +140,7 @@ struct SegmentResult {
 
 async fn score_segment(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     segment: u32,
@@ -142,6 +148,9 @@ async fn score_segment(
 ) -> Result<SegmentResult, BatchError> {
     let repository = ChurnRepository::new(table.clone());
     let mut scan = CustomerScan::new(table, segment, settings.segments, settings.page_size);
+    if let Some(cold) = cold {
+        scan = scan.with_cold_tier(cold);
+    }
     let mut result = SegmentResult::default();
     let mut pending: Vec<(CustomerId, FeatureVector)> = Vec::with_capacity(settings.batch_size);
     let horizon = model.card().label.horizon_days;

@@ -10,6 +10,7 @@ use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
+use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
 
 use crate::batch::{self, BatchError, BatchReport, BatchSettings};
 use crate::model::{ChurnModel, ColdStart};
@@ -24,17 +25,20 @@ use strata_domain::churn::RetrainPolicy;
 pub struct Settings {
     pub table: String,
     pub bucket: String,
+    /// Where tiering moved old records; the batch reads them back.
+    pub cold_bucket: Option<String>,
     pub batch: BatchSettings,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, `STRATA_BUCKET`, and optional `STRATA_CHURN_SEGMENTS`,
+    /// `STRATA_TABLE`, `STRATA_BUCKET`, and optional `STRATA_COLD_BUCKET`, `STRATA_CHURN_SEGMENTS`,
     /// `STRATA_CHURN_BATCH`, `STRATA_CHURN_RETRAIN_GROWTH`.
     pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
         let defaults = BatchSettings::default();
         let settings = Settings {
             table: env.required("STRATA_TABLE"),
             bucket: env.required("STRATA_BUCKET"),
+            cold_bucket: env.optional("STRATA_COLD_BUCKET"),
             batch: BatchSettings {
                 segments: env.parsed_or("STRATA_CHURN_SEGMENTS", defaults.segments),
                 batch_size: env.parsed_or("STRATA_CHURN_BATCH", defaults.batch_size),
@@ -54,6 +58,15 @@ pub async fn aws_backend(settings: &Settings) -> (Arc<dyn Table>, Arc<dyn BlobSt
     let table = strata_aws::DynamoTable::new(strata_aws::dynamodb_client(&config), &settings.table);
     let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), &settings.bucket);
     (Arc::new(table), Arc::new(blobs))
+}
+
+/// The cold tier, when the function is given its bucket; objects shared by
+/// many customers are cached for the run.
+pub async fn aws_cold_tier(settings: &Settings) -> Option<ColdTier> {
+    let bucket = settings.cold_bucket.as_ref()?;
+    let config = strata_aws::load_sdk_config().await;
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), bucket);
+    Some(ColdTier::new(Arc::new(blobs)).with_cache(JOB_CACHE_BYTES))
 }
 
 /// Loads the serving model and logs how long the cold start took, split
@@ -79,12 +92,13 @@ pub async fn serving_model(
 /// The scheduled run: scores as of the event's time (now if it has none).
 pub async fn on_schedule(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     event: EventBridgeEvent,
 ) -> Result<BatchReport, BatchError> {
     let as_of = event.time.unwrap_or_else(Utc::now);
-    let report = batch::run(table, model, settings, as_of).await?;
+    let report = batch::run(table, cold, model, settings, as_of).await?;
     let mut metrics = Metrics::new("Strata").dimension("Function", "churn");
     metrics.add("CustomersScored", report.scored as f64, Unit::Count);
     metrics.add(

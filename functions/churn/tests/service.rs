@@ -186,7 +186,7 @@ pub async fn scheduled_run_scores_formal_customers_and_lists_early_warning(b: &B
         page_size: 10,
         ..BatchSettings::default()
     };
-    let report = lambda::on_schedule(b.table.clone(), model(), settings, event)
+    let report = lambda::on_schedule(b.table.clone(), None, model(), settings, event)
         .await
         .expect("batch run");
     assert_eq!(report.customers, 50, "every customer partition, once");

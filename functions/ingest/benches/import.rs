@@ -6,6 +6,11 @@
 //! milliseconds per 1,000 rows, the process's peak memory during the import,
 //! and DynamoDB requests per 1,000 rows by operation.
 //!
+//! `--dataset cdnow` imports the real CDNOW log instead (69,659 rows, from
+//! the file `STRATA_CDNOW_PATH` names), uploaded under `imports/cdnow/` and
+//! handed to the S3 trigger's handler in the fixture ObjectCreated event, as
+//! the import Lambda gets it; its counts must reconcile exactly.
+//!
 //! Run by `cargo test` (without `--bench`) it imports 2,000 rows, so the
 //! benchmark keeps working; its timings are then meaningless.
 
@@ -15,10 +20,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use aws_lambda_events::s3::S3Event;
 use strata_domain::ReadOptions;
 use strata_domain::ports::blob::{BlobError, ByteStream, PutOptions};
 use strata_domain::ports::table::Table;
 use strata_ingest::import::run::{Importer, RunOutcome};
+use strata_ingest::import::trigger;
 use strata_ingest::ingest::Ingestor;
 use strata_store::{ImportRepository, ImportedObject};
 use strata_tests::backend::Backend;
@@ -28,10 +35,16 @@ const ORDERS_PER_CUSTOMER: u64 = 4;
 /// Every this many rows, one carries an amount that is not a number.
 const MALFORMED_EVERY: u64 = 500;
 const KEY: &str = "imports/orders/generated.csv";
+const CDNOW_KEY: &str = "imports/cdnow/CDNOW_master.txt";
+/// What the CDNOW log holds (the `lifetimes` package's copy).
+const CDNOW_ROWS: u64 = 69_659;
+const CDNOW_CUSTOMERS: u64 = 23_570;
 
 struct Options {
     rows: u64,
     backend: String,
+    /// `cdnow`: the real log through the S3 trigger instead of a generated file.
+    dataset: Option<String>,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -55,22 +68,43 @@ fn options() -> anyhow::Result<Options> {
     if !["embedded", "aws"].contains(&backend.as_str()) {
         bail!("--backend is embedded or aws, not {backend}");
     }
-    Ok(Options { rows, backend })
+    let dataset = value("--dataset");
+    if let Some(other) = dataset.as_deref().filter(|d| *d != "cdnow") {
+        bail!("--dataset is cdnow, not {other}");
+    }
+    Ok(Options {
+        rows,
+        backend,
+        dataset,
+    })
 }
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
-    let options = options()?;
+    let mut options = options()?;
     let dir = tempfile::tempdir()?;
-    let export = dir.path().join("orders.csv");
-    let started = Instant::now();
-    let size = generate(&export, options.rows)?;
-    println!(
-        "generated   {} rows, {:.1} MB in {:.1} s",
-        options.rows,
-        size as f64 / 1e6,
-        started.elapsed().as_secs_f64()
-    );
+    let (export, key) = match options.dataset {
+        Some(_) => {
+            let path = std::env::var_os("STRATA_CDNOW_PATH").context(
+                "STRATA_CDNOW_PATH is not set: `cargo xtask bench-ingest` names the CDNOW log of the lifetimes package",
+            )?;
+            options.rows = CDNOW_ROWS;
+            println!("dataset     CDNOW log, {}", Path::new(&path).display());
+            (path.into(), CDNOW_KEY)
+        }
+        None => {
+            let export = dir.path().join("orders.csv");
+            let started = Instant::now();
+            let size = generate(&export, options.rows)?;
+            println!(
+                "generated   {} rows, {:.1} MB in {:.1} s",
+                options.rows,
+                size as f64 / 1e6,
+                started.elapsed().as_secs_f64()
+            );
+            (export, KEY)
+        }
+    };
 
     let backend = match options.backend.as_str() {
         "aws" => Backend::aws().await?,
@@ -80,33 +114,51 @@ async fn main() -> anyhow::Result<()> {
     let table: Arc<dyn Table> = counting.clone();
     let blobs = backend.fresh_store(false).await?;
     let receipt = blobs
-        .put(KEY, file_body(&export)?, PutOptions::default())
+        .put(key, file_body(&export)?, PutOptions::default())
         .await?;
     let object = ImportedObject {
         bucket: "bench".into(),
-        key: KEY.into(),
+        key: key.into(),
         version: None,
         etag: receipt.etag,
         size: receipt.size,
     };
     let importer = Importer::new(
         Ingestor::new(table.clone(), ReadOptions::default()),
-        blobs,
+        blobs.clone(),
         ImportRepository::new(table),
     );
 
     reset_peak_memory();
     let cpu_before = cpu_time();
     let started = Instant::now();
-    let outcome = importer.run(object, "bench", None).await?;
+    let mut outcomes = match options.dataset {
+        Some(_) => {
+            let event = event_for(&object)?;
+            trigger::handle(&importer, blobs.as_ref(), event, "bench", None).await?
+        }
+        None => vec![importer.run(object, "bench", None).await?],
+    };
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
-    let RunOutcome::Completed(state) = outcome else {
-        bail!("the import did not complete: {outcome:?}");
+    let (Some(RunOutcome::Completed(state)), true) = (outcomes.pop(), outcomes.is_empty()) else {
+        bail!("the import did not complete in one run");
     };
     let counts = state.counts;
     if !counts.reconciles() || counts.rows_read != options.rows {
         bail!("the counts do not reconcile: {counts:?}");
+    }
+    if options.dataset.is_some()
+        && (
+            counts.accepted,
+            counts.customers_created,
+            counts.orders_created,
+        ) != (CDNOW_ROWS, CDNOW_CUSTOMERS, CDNOW_ROWS)
+    {
+        bail!(
+            "CDNOW must give {CDNOW_ROWS} accepted rows, {CDNOW_CUSTOMERS} customers and \
+             {CDNOW_ROWS} orders: {counts:?}"
+        );
     }
     let per_k = |n: u64| n as f64 * 1000.0 / options.rows as f64;
     let requests = counting.counts();
@@ -145,6 +197,21 @@ async fn main() -> anyhow::Result<()> {
         per_k(requests.query),
     );
     Ok(())
+}
+
+/// The ObjectCreated fixture from `events/`, naming the uploaded object.
+fn event_for(object: &ImportedObject) -> anyhow::Result<S3Event> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/s3-object-created-import.json");
+    let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    let record = &mut event["Records"][0]["s3"];
+    record["bucket"]["name"] = object.bucket.as_str().into();
+    record["bucket"]["arn"] = format!("arn:aws:s3:::{}", object.bucket).into();
+    record["object"]["key"] = object.key.as_str().into();
+    record["object"]["size"] = object.size.into();
+    record["object"]["eTag"] = object.etag.trim_matches('"').into();
+    record["object"]["versionId"] = serde_json::Value::Null;
+    Ok(serde_json::from_value(event)?)
 }
 
 /// Writes an order export in the generic `orders` layout; returns its size.

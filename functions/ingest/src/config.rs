@@ -12,6 +12,8 @@ pub struct IngestConfig {
     /// The bucket uploads, mappings and reports live in (`STRATA_IMPORTS_BUCKET`).
     pub bucket: String,
     pub read: ReadOptions,
+    /// Largest upload an import accepts (`STRATA_IMPORT_MAX_BYTES`).
+    pub import_max_bytes: u64,
 }
 
 impl IngestConfig {
@@ -25,7 +27,12 @@ impl IngestConfig {
         let date_order = env
             .parsed_or("STRATA_DATE_ORDER", DateOrderName(DateOrder::YearMonthDay))
             .0;
+        let import_max_bytes = env.parsed_or(
+            "STRATA_IMPORT_MAX_BYTES",
+            crate::import::run::DEFAULT_MAX_OBJECT_BYTES,
+        );
         Ok(IngestConfig {
+            import_max_bytes,
             table,
             bucket,
             read: ReadOptions {

@@ -6,11 +6,11 @@
 //! chunk of one serves the API.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use strata_domain::activity::ActivitySummary;
+use strata_domain::activity::{self, ActivitySummary, RowMark};
 use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCustomer};
 use strata_domain::error::FieldError;
 use strata_domain::ids::{CustomerId, OrderId};
@@ -23,11 +23,10 @@ use strata_domain::product::Product;
 use strata_domain::review::Review;
 use strata_domain::review::ReviewInput;
 use strata_domain::{Invalid, ReadOptions};
-use strata_store::Recorded;
 use strata_store::cold::ColdTier;
 use strata_store::{
     ActivityRepository, BatchPolicy, CustomerRepository, MergeEntry, MergeLog, ProductRepository,
-    StoreError,
+    Recorded, Recount, StoreError, Stored,
 };
 
 use crate::import::record::ImportRecord;
@@ -78,6 +77,20 @@ pub enum Activity {
     Review(ReviewInput),
 }
 
+/// How a chunk brings the summaries of the customers it touches up to date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Summaries {
+    /// Recount each touched customer's whole history: one query or more per
+    /// customer, growing with the history. For API requests and repairs.
+    Recount,
+    /// Add the chunk's own records to each stored summary. Every record is
+    /// stamped with this import and its row, and each profile keeps how far
+    /// the import is counted (`Customer::summary_marks`), so a chunk applied
+    /// again after a crash counts each record once. Rows must reach `apply`
+    /// in increasing chunks, as a checkpointed import delivers them.
+    Incremental { import: String },
+}
+
 /// Totals of what a chunk created, for reports and metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Created {
@@ -126,9 +139,33 @@ pub struct Ingestor {
 }
 
 const SAVE_ATTEMPTS: usize = 6;
-/// Customers whose activity is read at once when a chunk's profiles are
-/// refreshed: one query each, so in flight together rather than in turn.
+/// Customers whose partitions are queried at once when a chunk's profiles
+/// are refreshed (recounts, cold-pointer checks): in flight together rather
+/// than in turn.
 const ACTIVITY_READS_IN_FLIGHT: usize = 16;
+
+/// A chunk's activity, sorted out against what is stored.
+struct Sorted<T> {
+    /// Stored by this chunk (now, or by a failed attempt at it), with their rows.
+    accepted: Vec<(T, Option<RowMark>)>,
+    /// Of those, the ones not stored yet.
+    to_write: Vec<(T, Option<RowMark>)>,
+    /// Seen again, stored by an earlier chunk of this import: that row.
+    earlier: Vec<(T, u64)>,
+}
+
+/// What a chunk adds to each touched customer's summary.
+#[derive(Default)]
+struct Added {
+    orders: Vec<(Order, Option<RowMark>)>,
+    interactions: Vec<(Interaction, Option<RowMark>)>,
+    reviews: Vec<(Review, Option<RowMark>)>,
+    /// Customer and row of records an earlier chunk stored: a summary whose
+    /// mark is short of that row is stale and gets recounted.
+    earlier: Vec<(CustomerId, u64)>,
+    /// The chunk's last row.
+    last_row: u64,
+}
 
 /// A record that passed validation, waiting for its customer id.
 enum Valid {
@@ -173,6 +210,7 @@ impl Ingestor {
         &self,
         chunk: Vec<Pending>,
         cache: &mut OwnerCache,
+        summaries: &Summaries,
     ) -> Result<(Vec<Outcome>, Created), IngestError> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; chunk.len()];
         let mut created = Created::default();
@@ -271,6 +309,17 @@ impl Ingestor {
         }
 
         // 4. Activity: keep what is new, count what was seen before.
+        let import = match summaries {
+            Summaries::Incremental { import } => Some(import.as_str()),
+            Summaries::Recount => None,
+        };
+        let own_mark = |position: usize| {
+            import.map(|import| RowMark {
+                import: import.to_owned(),
+                row: chunk[valid[position].0[0]].row,
+            })
+        };
+        let first_row = chunk.iter().map(|p| p.row).min().unwrap_or(0);
         let mut activity_of: HashMap<usize, bool> = HashMap::new();
         let mut orders = Vec::new();
         let mut interactions = Vec::new();
@@ -305,52 +354,95 @@ impl Ingestor {
             }
         }
         let order_ids: Vec<OrderId> = orders.iter().map(|(_, o)| o.id.clone()).collect();
-        let stored_orders = self.activity.stored_orders(&order_ids).await?;
-        let mut seen_orders = HashSet::new();
-        let mut new_orders = Vec::new();
-        for (position, order) in orders {
-            let new = !stored_orders.contains(&order.id) && seen_orders.insert(order.id.clone());
-            activity_of.insert(position, new);
-            if new {
-                new_orders.push(order);
-            }
-        }
+        let stored = self.activity.stored_orders(&order_ids).await?;
+        let orders = sort_out(
+            orders,
+            &stored,
+            own_mark,
+            first_row,
+            &mut activity_of,
+            |o| o.id.clone(),
+        );
         let bare: Vec<Interaction> = interactions.iter().map(|(_, i)| i.clone()).collect();
         let stored = self.activity.stored_interactions(&bare).await?;
-        let new_interactions = keep_new(interactions, &stored, &mut activity_of, |i| {
-            (i.customer_id, i.at, i.id.to_string())
-        });
+        let interactions = sort_out(
+            interactions,
+            &stored,
+            own_mark,
+            first_row,
+            &mut activity_of,
+            |i| (i.customer_id, i.at, i.id.to_string()),
+        );
         let bare: Vec<Review> = reviews.iter().map(|(_, r)| r.clone()).collect();
         let stored = self.activity.stored_reviews(&bare).await?;
-        let new_reviews = keep_new(reviews, &stored, &mut activity_of, |r| {
-            (r.customer_id, r.at, r.id.to_string())
-        });
-        self.activity.put_orders(&new_orders, self.policy).await?;
-        self.activity
-            .put_many(&new_interactions, &new_reviews, self.policy)
-            .await?;
+        let reviews = sort_out(
+            reviews,
+            &stored,
+            own_mark,
+            first_row,
+            &mut activity_of,
+            |r| (r.customer_id, r.at, r.id.to_string()),
+        );
+        if import.is_some() {
+            self.activity
+                .put_imported(
+                    &marked(&orders.to_write),
+                    &marked(&interactions.to_write),
+                    &marked(&reviews.to_write),
+                    self.policy,
+                )
+                .await?;
+        } else {
+            self.activity
+                .put_orders(&unmarked(&orders.to_write), self.policy)
+                .await?;
+            self.activity
+                .put_many(
+                    &unmarked(&interactions.to_write),
+                    &unmarked(&reviews.to_write),
+                    self.policy,
+                )
+                .await?;
+        }
         let product_list: Vec<Product> = products.into_values().collect();
         self.products.put_many(&product_list, self.policy).await?;
-        created.orders += new_orders.len() as u64;
-        created.interactions += new_interactions.len() as u64;
-        created.reviews += new_reviews.len() as u64;
+        created.orders += orders.accepted.len() as u64;
+        created.interactions += interactions.accepted.len() as u64;
+        created.reviews += reviews.accepted.len() as u64;
         created.products += product_list.len() as u64;
+        let mut earlier: Vec<(CustomerId, u64)> = Vec::new();
+        earlier.extend(orders.earlier.iter().map(|(o, row)| (o.customer_id, *row)));
+        earlier.extend(
+            interactions
+                .earlier
+                .iter()
+                .map(|(i, row)| (i.customer_id, *row)),
+        );
+        earlier.extend(reviews.earlier.iter().map(|(r, row)| (r.customer_id, *row)));
+        let added = Added {
+            orders: orders.accepted,
+            interactions: interactions.accepted,
+            reviews: reviews.accepted,
+            earlier,
+            last_row: chunk.iter().map(|p| p.row).max().unwrap_or(0),
+        };
 
         // 5. Fold profile data in and bring each touched profile's summary up to date.
         let mut touched: BTreeMap<CustomerId, Vec<(usize, ValidCustomer)>> = merges;
-        for order in &new_orders {
-            touched.entry(order.customer_id).or_default();
+        let customers = added
+            .orders
+            .iter()
+            .map(|(o, _)| o.customer_id)
+            .chain(added.interactions.iter().map(|(i, _)| i.customer_id))
+            .chain(added.reviews.iter().map(|(r, _)| r.customer_id))
+            .chain(added.earlier.iter().map(|(id, _)| *id))
+            .chain(created_ids.iter().copied());
+        for id in customers {
+            touched.entry(id).or_default();
         }
-        for interaction in &new_interactions {
-            touched.entry(interaction.customer_id).or_default();
-        }
-        for review in &new_reviews {
-            touched.entry(review.customer_id).or_default();
-        }
-        for id in &created_ids {
-            touched.entry(*id).or_default();
-        }
-        let changed = self.refresh(&touched, &valid, &chunk).await?;
+        let changed = self
+            .refresh(&touched, &valid, &chunk, import, &added)
+            .await?;
         created.customers_merged += changed
             .iter()
             .filter(|(id, fields)| !fields.is_empty() && !created_ids.contains(id))
@@ -424,9 +516,17 @@ impl Ingestor {
         if recorded == Recorded::AlreadyStored {
             return Ok(Some(Outcome::Duplicate { customer }));
         }
-        self.refresh(&BTreeMap::from([(customer, Vec::new())]), &[], &[])
-            .await?;
+        self.recount_summaries(&[customer]).await?;
         Ok(Some(Outcome::Accepted { customer }))
+    }
+
+    /// Recounts these customers' summaries from their whole histories (the
+    /// repair for a summary that cannot be trusted; `Summaries::Recount`).
+    pub async fn recount_summaries(&self, customers: &[CustomerId]) -> Result<(), IngestError> {
+        let touched = customers.iter().map(|id| (*id, Vec::new())).collect();
+        self.refresh(&touched, &[], &[], None, &Added::default())
+            .await?;
+        Ok(())
     }
 
     /// Validates a group of rows (one record, or an order's lines).
@@ -502,29 +602,65 @@ impl Ingestor {
         Ok((customer, record.0, record.1))
     }
 
-    /// The customers' activity summaries, re-warming their cold records.
-    async fn activities_of(
+    /// The customers' summaries recounted, re-warming their cold records.
+    async fn recounts_of(
         &self,
         customers: Vec<CustomerId>,
-    ) -> Result<HashMap<CustomerId, ActivitySummary>, StoreError> {
+    ) -> Result<HashMap<CustomerId, Recount>, StoreError> {
         let activity = self.activity.clone();
         futures::stream::iter(customers)
             .map(move |id| {
                 let activity = activity.clone();
-                async move { Ok::<_, StoreError>((id, activity.returning(id).await?)) }
+                async move { Ok::<_, StoreError>((id, activity.recount(id).await?)) }
             })
             .buffer_unordered(ACTIVITY_READS_IN_FLIGHT)
             .try_collect()
             .await
     }
 
-    /// Applies pending merges and recomputes summaries, saving each changed
-    /// profile; re-reads and retries a profile that changed meanwhile.
+    /// Which of these customers need a recount rather than the chunk's
+    /// additions: one with cold records to bring back, or whose summary
+    /// lacks rows an earlier chunk of this import stored for them.
+    async fn needing_recount(
+        &self,
+        profiles: &HashMap<CustomerId, Customer>,
+        import: &str,
+        added: &Added,
+    ) -> Result<HashSet<CustomerId>, StoreError> {
+        let mut stale: HashSet<CustomerId> = added
+            .earlier
+            .iter()
+            .filter(|(id, row)| {
+                profiles.get(id).is_some_and(|profile| {
+                    activity::counted_up_to(&profile.summary_marks, import)
+                        .is_none_or(|counted| counted < *row)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let activity = self.activity.clone();
+        let cold: Vec<(CustomerId, bool)> = futures::stream::iter(profiles.keys().copied())
+            .map(move |id| {
+                let activity = activity.clone();
+                async move { Ok::<_, StoreError>((id, activity.rewarm_due(id).await?)) }
+            })
+            .buffer_unordered(ACTIVITY_READS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        stale.extend(cold.into_iter().filter(|(_, due)| *due).map(|(id, _)| id));
+        Ok(stale)
+    }
+
+    /// Applies pending merges and brings summaries up to date (recounted, or
+    /// with `added` for an import), saving each changed profile; re-reads
+    /// and retries a profile that changed meanwhile.
     async fn refresh(
         &self,
         touched: &BTreeMap<CustomerId, Vec<(usize, ValidCustomer)>>,
         valid: &[(Vec<usize>, ValidCustomer, Valid)],
         chunk: &[Pending],
+        import: Option<&str>,
+        added: &Added,
     ) -> Result<HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>>, IngestError> {
         let mut pending: Vec<CustomerId> = touched.keys().copied().collect();
         let mut merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>> = HashMap::new();
@@ -534,12 +670,22 @@ impl Ingestor {
             }
             let profiles = self.customers.get_many(&pending).await?;
             // New data for a customer brings their cold records back.
-            let known: Vec<CustomerId> = pending
-                .iter()
-                .copied()
-                .filter(|id| profiles.contains_key(id))
-                .collect();
-            let activities = self.activities_of(known).await?;
+            let recount: Vec<CustomerId> = match import {
+                Some(import) => {
+                    let due = self.needing_recount(&profiles, import, added).await?;
+                    pending
+                        .iter()
+                        .copied()
+                        .filter(|id| due.contains(id))
+                        .collect()
+                }
+                None => pending
+                    .iter()
+                    .copied()
+                    .filter(|id| profiles.contains_key(id))
+                    .collect(),
+            };
+            let recounts = self.recounts_of(recount).await?;
             let mut changes = Vec::new();
             let mut entries = Vec::new();
             for id in &pending {
@@ -564,8 +710,14 @@ impl Ingestor {
                         fields.push((*position, changed));
                     }
                 }
-                if let Some(activity) = activities.get(id) {
-                    after.activity = activity.clone();
+                if let Some(recount) = recounts.get(id) {
+                    after.activity = recount.summary.clone();
+                    for mark in &recount.marks {
+                        activity::mark_counted(&mut after.summary_marks, &mark.import, mark.row);
+                    }
+                }
+                if let Some(import) = import {
+                    add_chunk(&mut after, import, added, recounts.contains_key(id));
                 }
                 merged.insert(*id, fields);
                 if after != *before {
@@ -684,22 +836,97 @@ fn first_of(owner_of: &[Option<CustomerId>], position: usize) -> bool {
         .all(|o| *o != owner_of[position])
 }
 
-/// Keeps the records not stored already and not repeated in the chunk,
-/// noting for each position whether it was new.
-fn keep_new<T>(
+/// Brings a profile's summary forward with what a chunk of `import` added
+/// for the customer: the records of rows the summary does not count yet
+/// (none if `recounted`, whose history already holds them); then marks the
+/// chunk counted.
+fn add_chunk(profile: &mut Customer, import: &str, added: &Added, recounted: bool) {
+    let id = profile.id;
+    let counted = activity::counted_up_to(&profile.summary_marks, import);
+    let missing = |mark: &Option<RowMark>| {
+        mark.as_ref()
+            .is_some_and(|m| counted.is_none_or(|counted| m.row > counted))
+    };
+    let orders: Vec<Order> = added
+        .orders
+        .iter()
+        .filter(|(o, m)| o.customer_id == id && missing(m))
+        .map(|(o, _)| o.clone())
+        .collect();
+    let interactions: Vec<Interaction> = added
+        .interactions
+        .iter()
+        .filter(|(i, m)| i.customer_id == id && missing(m))
+        .map(|(i, _)| i.clone())
+        .collect();
+    let reviews: Vec<Review> = added
+        .reviews
+        .iter()
+        .filter(|(r, m)| r.customer_id == id && missing(m))
+        .map(|(r, _)| r.clone())
+        .collect();
+    let adds = !orders.is_empty() || !interactions.is_empty() || !reviews.is_empty();
+    if adds && !recounted {
+        profile
+            .activity
+            .merge(&ActivitySummary::of(&orders, &interactions, &reviews));
+    }
+    if adds || recounted {
+        activity::mark_counted(&mut profile.summary_marks, import, added.last_row);
+    }
+}
+
+/// Sorts a chunk's records of one kind out against what is stored: new
+/// ones, ones this row stored in a failed attempt at the chunk (`own`
+/// gives a position's row mark; none outside imports), and repeats. Notes
+/// for each position whether it is accepted.
+fn sort_out<T: Clone, K: Hash + Eq>(
     records: Vec<(usize, T)>,
-    stored: &[bool],
-    new_at: &mut HashMap<usize, bool>,
-    identity: impl Fn(&T) -> (CustomerId, DateTime<Utc>, String),
-) -> Vec<T> {
+    stored: &[Stored],
+    own: impl Fn(usize) -> Option<RowMark>,
+    first_row: u64,
+    accepted_at: &mut HashMap<usize, bool>,
+    identity: impl Fn(&T) -> K,
+) -> Sorted<T> {
     let mut seen = HashSet::new();
-    let mut kept = Vec::new();
+    let mut sorted = Sorted {
+        accepted: Vec::new(),
+        to_write: Vec::new(),
+        earlier: Vec::new(),
+    };
     for ((position, record), stored) in records.into_iter().zip(stored) {
-        let new = !stored && seen.insert(identity(&record));
-        new_at.insert(position, new);
-        if new {
-            kept.push(record);
+        let mark = own(position);
+        let (accepted, write) = match stored {
+            Stored::Absent => (seen.insert(identity(&record)), true),
+            Stored::Present(Some(by)) if mark.as_ref() == Some(by) => {
+                (seen.insert(identity(&record)), false)
+            }
+            Stored::Present(Some(by))
+                if mark.as_ref().is_some_and(|m| m.import == by.import) && by.row < first_row =>
+            {
+                sorted.earlier.push((record.clone(), by.row));
+                (false, false)
+            }
+            Stored::Present(_) => (false, false),
+        };
+        accepted_at.insert(position, accepted);
+        if accepted {
+            if write {
+                sorted.to_write.push((record.clone(), mark.clone()));
+            }
+            sorted.accepted.push((record, mark));
         }
     }
-    kept
+    sorted
+}
+
+fn marked<T: Clone>(records: &[(T, Option<RowMark>)]) -> Vec<(T, RowMark)> {
+    records
+        .iter()
+        .filter_map(|(record, mark)| mark.clone().map(|mark| (record.clone(), mark)))
+        .collect()
+}
+
+fn unmarked<T: Clone>(records: &[(T, Option<RowMark>)]) -> Vec<T> {
+    records.iter().map(|(record, _)| record.clone()).collect()
 }

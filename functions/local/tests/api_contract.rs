@@ -14,7 +14,11 @@ use common::repo_path;
 use common::template::Template;
 use http::{Request, StatusCode};
 use serde_yaml::Value;
+use std::sync::Arc;
+
+use strata_auth::{Authenticator, LocalIssuer};
 use strata_domain::ReadOptions;
+use strata_domain::access::{Principal, Role};
 use strata_local::host::Host;
 use tower::ServiceExt;
 
@@ -157,12 +161,12 @@ fn the_route_scanner_reads_chained_and_layered_routes() {
     assert_eq!(routes_in(source), ["GET /a/{id}", "PUT /a/{id}", "POST /b"]);
 }
 
-async fn host_router() -> (tempfile::TempDir, Router) {
+async fn host_router(authenticator: Authenticator) -> (tempfile::TempDir, Router) {
     let dir = tempfile::tempdir().expect("tempdir");
     let host = Host::open(dir.path(), ReadOptions::default())
         .await
         .expect("the local host (ONNX Runtime via ORT_DYLIB_PATH; run `cargo xtask test`)");
-    (dir, host.router())
+    (dir, host.router(authenticator))
 }
 
 /// Status and body; the router's own fallback and 405 count as "no route".
@@ -181,13 +185,19 @@ fn answered_by_a_route(status: StatusCode, body: &str) -> bool {
 
 #[tokio::test]
 async fn the_local_host_answers_every_documented_route() {
-    let (_dir, router) = host_router().await;
+    let issuer = Arc::new(LocalIssuer::from_secret(&[1; 32]));
+    let admin = Principal::new("contract", Role::Admin, None, None).expect("principal");
+    let token = issuer
+        .mint(&admin, chrono::Duration::minutes(5))
+        .expect("token");
+    let (_dir, router) = host_router(Authenticator::Local(issuer)).await;
     for route in documented_routes() {
         let (method, path) = route.split_once(' ').expect("METHOD /path");
         let request = Request::builder()
             .method(method)
             .uri(path.replace("{id}", SAMPLE_ID))
             .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
             .body(axum::body::Body::from("{}"))
             .expect("request");
         let (status, body) = send(&router, request).await;
@@ -201,7 +211,7 @@ async fn the_local_host_answers_every_documented_route() {
 
 #[tokio::test]
 async fn every_api_gateway_fixture_reaches_its_route_through_the_lambda_request_path() {
-    let (_dir, router) = host_router().await;
+    let (_dir, router) = host_router(Authenticator::Gateway).await;
     let documented = documented_routes();
     let mut covered: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let events = repo_path("events");
@@ -231,6 +241,10 @@ async fn every_api_gateway_fixture_reaches_its_route_through_the_lambda_request_
             "{name}: no route answered ({status} {body})"
         );
         assert!(!status.is_server_error(), "{name}: {status} {body}");
+        assert!(
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+            "{name}: the guard refused the authorizer's claims ({status} {body})"
+        );
         covered.entry(route_key).or_default().push(name);
     }
     let missing: Vec<&String> = documented

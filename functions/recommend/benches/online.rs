@@ -31,8 +31,8 @@ use strata_domain::recommend::{
 };
 use strata_recommend::api::{RecommendApi, answer};
 use strata_recommend::catalogue;
-use strata_recommend::metered::MeteredTable;
 use strata_store::{BatchPolicy, RecommendRepository};
+use strata_tests::counting::CountingTable;
 
 #[derive(Default)]
 struct MemoryTable {
@@ -244,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let metered = Arc::new(MeteredTable::new(table.clone()));
+    let metered = Arc::new(CountingTable::new(table.clone()));
     let api = RecommendApi::new(metered.clone());
     let request = Request {
         limit: 10,
@@ -265,7 +265,7 @@ async fn main() -> anyhow::Result<()> {
         if n >= 1_000 {
             // the first thousand warm the caches
             latencies.push(elapsed);
-            reads.push(metered.reads());
+            reads.push(metered.counts().reads());
             let level = answer
                 .served_by
                 .map_or("none".to_owned(), |l| l.name().to_owned());

@@ -17,6 +17,7 @@ use strata_domain::recommend::signals::Activity;
 use strata_domain::recommend::{
     Catalogue, CoPurchase, CustomerSignals, Model, ModelSettings, Profile,
 };
+use strata_store::cold::ColdTier;
 use strata_store::{BatchPolicy, CustomerScan, RecommendRepository, StoreError};
 
 #[derive(Debug, Clone)]
@@ -74,9 +75,11 @@ pub struct JobReport {
     pub seconds: f64,
 }
 
-/// Runs the precompute as of `as_of`.
+/// Runs the precompute as of `as_of`. With the cold tier, histories include
+/// the records tiering moved there, so tiering changes no recommendation.
 pub async fn run(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     settings: JobSettings,
     as_of: DateTime<Utc>,
 ) -> Result<JobReport, JobError> {
@@ -84,7 +87,7 @@ pub async fn run(
     let repository = RecommendRepository::new(table.clone());
     let catalogue = Arc::new(read_catalogue(&repository, &settings).await?);
     let (counts, signals, customers) =
-        read_customers(table, catalogue.clone(), &settings, as_of).await?;
+        read_customers(table, cold, catalogue.clone(), &settings, as_of).await?;
     let catalogue = Arc::try_unwrap(catalogue).unwrap_or_else(|shared| (*shared).clone());
     let products = catalogue.len();
     let mut model = Model::build(catalogue, counts, settings.model.clone(), as_of);
@@ -155,6 +158,7 @@ async fn read_catalogue(
 /// how many customer partitions were read.
 async fn read_customers(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     catalogue: Arc<Catalogue>,
     settings: &JobSettings,
     as_of: DateTime<Utc>,
@@ -162,9 +166,13 @@ async fn read_customers(
     let tasks: Vec<_> = (0..settings.segments)
         .map(|segment| {
             let (table, catalogue, settings) = (table.clone(), catalogue.clone(), settings.clone());
+            let cold = cold.clone();
             tokio::spawn(async move {
                 let mut scan =
                     CustomerScan::new(table, segment, settings.segments, settings.page_size);
+                if let Some(cold) = cold {
+                    scan = scan.with_cold_tier(cold);
+                }
                 let mut counts = CoPurchase::default();
                 let mut signals = Vec::new();
                 let mut customers = 0u64;

@@ -8,22 +8,26 @@ use chrono::Utc;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
+use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
 
 use crate::job::{self, JobError, JobReport, JobSettings};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub table: String,
+    /// Where tiering moved old records; the job reads them back.
+    pub cold_bucket: Option<String>,
     pub job: JobSettings,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, and for the job optional `STRATA_RECOMMEND_SEGMENTS`,
+    /// `STRATA_TABLE`, and for the job optional `STRATA_COLD_BUCKET`, `STRATA_RECOMMEND_SEGMENTS`,
     /// `STRATA_RECOMMEND_JUST_BOUGHT_DAYS`, `STRATA_RECOMMEND_HALF_LIFE_DAYS`.
     pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
         let defaults = JobSettings::default();
         let settings = Settings {
             table: env.required("STRATA_TABLE"),
+            cold_bucket: env.optional("STRATA_COLD_BUCKET"),
             job: JobSettings {
                 segments: env.parsed_or("STRATA_RECOMMEND_SEGMENTS", defaults.segments),
                 model: strata_domain::recommend::ModelSettings {
@@ -54,14 +58,24 @@ pub async fn aws_table(settings: &Settings) -> Arc<dyn Table> {
     ))
 }
 
+/// The cold tier, when the function is given its bucket; objects shared by
+/// many customers are cached for the run.
+pub async fn aws_cold_tier(settings: &Settings) -> Option<ColdTier> {
+    let bucket = settings.cold_bucket.as_ref()?;
+    let config = strata_aws::load_sdk_config().await;
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), bucket);
+    Some(ColdTier::new(Arc::new(blobs)).with_cache(JOB_CACHE_BYTES))
+}
+
 /// The scheduled run: precomputes as of the event's time (now if it has none).
 pub async fn on_schedule(
     table: Arc<dyn Table>,
+    cold: Option<ColdTier>,
     settings: JobSettings,
     event: EventBridgeEvent,
 ) -> Result<JobReport, JobError> {
     let as_of = event.time.unwrap_or_else(Utc::now);
-    let report = job::run(table, settings, as_of).await?;
+    let report = job::run(table, cold, settings, as_of).await?;
     let mut metrics = Metrics::new("Strata").dimension("Function", "recommend");
     metrics.add("ProfilesWritten", report.profiles as f64, Unit::Count);
     metrics.add("CandidateLists", report.lists as f64, Unit::Count);

@@ -13,4 +13,3 @@ pub mod catalogue;
 pub mod evaluate;
 pub mod job;
 pub mod lambda;
-pub mod metered;

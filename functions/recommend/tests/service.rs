@@ -24,11 +24,11 @@ use strata_recommend::api::{RecommendApi, router};
 use strata_recommend::catalogue;
 use strata_recommend::job::JobSettings;
 use strata_recommend::lambda;
-use strata_recommend::metered::MeteredTable;
 use strata_store::{
     ActivityRepository, BatchPolicy, CustomerRepository, ProductRepository, RecommendRepository,
 };
 use strata_tests::backend::Backend;
+use strata_tests::counting::CountingTable;
 use tower::ServiceExt;
 
 fn fixture(name: &str) -> String {
@@ -201,7 +201,7 @@ async fn precompute(b: &Backend) -> strata_recommend::job::JobReport {
         write_chunk: 10,
         ..JobSettings::default()
     };
-    lambda::on_schedule(b.table.clone(), settings, event)
+    lambda::on_schedule(b.table.clone(), None, settings, event)
         .await
         .expect("precompute")
 }
@@ -325,7 +325,7 @@ pub async fn precompute_writes_lists_profiles_and_similar_products(b: &Backend) 
 pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Backend) {
     let seeded = seed(b).await;
     precompute(b).await;
-    let metered = Arc::new(MeteredTable::new(b.table.clone()));
+    let metered = Arc::new(CountingTable::new(b.table.clone()));
     let app = api(metered.clone());
 
     let (status, _, answer) = call(
@@ -334,8 +334,12 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(metered.reads(), 2, "a profile and one candidate list");
-    assert_eq!(metered.writes(), 0);
+    assert_eq!(
+        metered.counts().reads(),
+        2,
+        "a profile and one candidate list"
+    );
+    assert_eq!(metered.counts().writes(), 0);
     assert_eq!(answer["customer_id"], seeded.regular.to_string());
     assert_eq!(answer["outcome"], "served");
     assert_eq!(answer["served_by"], "level3");
@@ -374,7 +378,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     let uri = format!("/v1/customers/{}/recommendations?limit=40", seeded.regular);
     let (status, _, all) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(metered.reads(), 2);
+    assert_eq!(metered.counts().reads(), 2);
     let served: Vec<String> = names(&all);
     assert!(
         served.iter().all(|n| !n.starts_with("金龙鱼")),
@@ -415,7 +419,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     );
     let (status, _, appliances) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK, "{appliances}");
-    assert_eq!(metered.reads(), 2);
+    assert_eq!(metered.counts().reads(), 2);
     assert!(!names(&appliances).is_empty());
     assert!(
         appliances["items"]
@@ -429,7 +433,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
 pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend) {
     let seeded = seed(b).await;
     precompute(b).await;
-    let metered = Arc::new(MeteredTable::new(b.table.clone()));
+    let metered = Arc::new(CountingTable::new(b.table.clone()));
     let app = api(metered.clone());
 
     let uri = format!("/v1/customers/{}/recommendations", seeded.newcomer);
@@ -439,7 +443,7 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(empty["items"], serde_json::json!([]));
     assert!(empty["served_by"].is_null());
     assert_eq!(
-        metered.reads(),
+        metered.counts().reads(),
         2,
         "no profile, so the customer is looked up"
     );
@@ -455,8 +459,8 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(status, StatusCode::OK, "{miss}");
     assert_eq!(miss["outcome"], "miss");
     assert_eq!(miss["items"], serde_json::json!([]));
-    assert_eq!(metered.reads(), 2);
-    assert_eq!(metered.writes(), 1, "the miss is recorded");
+    assert_eq!(metered.counts().reads(), 2);
+    assert_eq!(metered.counts().writes(), 1, "the miss is recorded");
     let misses = RecommendRepository::new(b.table.clone())
         .misses(now().date_naive())
         .await

@@ -18,7 +18,8 @@ use strata_domain::ports::blob::{self, BlobStore, StorageClass};
 use strata_domain::ports::table::{Item, Key, Table};
 use strata_store::cold::{ColdPointer, ColdTier, ObjectContent};
 use strata_store::{
-    ActivityRepository, BatchPolicy, ChurnRepository, RecordKind, StoreError, TieringRepository,
+    ActivityRepository, BatchPolicy, ChurnRepository, CustomerScan, RecordKind, StoreError,
+    TieringRepository,
 };
 use strata_tests::backend::Backend;
 use strata_tests::crash::{CrashingBlobs, CrashingTable, Requests};
@@ -197,6 +198,29 @@ async fn histories_intact(
     blobs: Arc<dyn BlobStore>,
     before: &HashMap<CustomerId, (usize, ActivitySummary)>,
 ) -> anyhow::Result<()> {
+    // The scheduled jobs' path: a scan that completes histories from the
+    // cold tier (through its object cache) yields every record once.
+    let mut scan = CustomerScan::new(table.clone(), 0, 1, 100)
+        .with_cold_tier(ColdTier::new(blobs.clone()).with_cache(64 * 1024 * 1024));
+    let mut scanned = 0;
+    while let Some(customer) = scan.next().await? {
+        let Some((records, _)) = before.get(&customer.id) else {
+            continue;
+        };
+        let h = &customer.history;
+        let read = h.orders.len() + h.interactions.len() + h.reviews.len();
+        ensure!(
+            read == *records && customer.cold_unread == 0,
+            "scan of customer {}: {read} records, {records} before",
+            customer.id
+        );
+        scanned += 1;
+    }
+    ensure!(
+        scanned == before.len(),
+        "{scanned} customers scanned of {}",
+        before.len()
+    );
     let activity = ActivityRepository::new(table).with_cold_tier(ColdTier::new(blobs));
     for (id, (records, summary)) in before {
         let history = activity.history(*id).await?;

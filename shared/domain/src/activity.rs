@@ -32,8 +32,8 @@ impl Stage {
     }
 }
 
-/// Totals over a customer's stored history. Recomputed from the history
-/// itself rather than incremented, so a retried write never counts twice.
+/// Totals over a customer's stored history: recounted from the history, or
+/// brought forward by imports with the records they add (see `RowMark`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActivitySummary {
     /// Paid or shipped orders (refunded and cancelled ones do not count).
@@ -221,4 +221,36 @@ mod tests {
             assert_eq!(merged, whole, "split at {split}");
         }
     }
+}
+
+/// A row of an import. On an imported record: the row it came from (an
+/// order's first line). On a profile: how far that import's records are
+/// counted in the summary, so a chunk applied again after a crash adds only
+/// what the summary lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RowMark {
+    pub import: String,
+    pub row: u64,
+}
+
+/// Imports a profile remembers marks for; a chunk is retried soon after it
+/// failed, long before this many later imports have touched the customer.
+pub const MAX_ROW_MARKS: usize = 8;
+
+/// The row up to which `import`'s records are counted, if any are.
+pub fn counted_up_to(marks: &[RowMark], import: &str) -> Option<u64> {
+    marks.iter().find(|m| m.import == import).map(|m| m.row)
+}
+
+/// Records that `import`'s records up to `row` are counted: the mark only
+/// moves forward and becomes the newest; the oldest beyond `MAX_ROW_MARKS` go.
+pub fn mark_counted(marks: &mut Vec<RowMark>, import: &str, row: u64) {
+    let row = counted_up_to(marks, import).map_or(row, |held| held.max(row));
+    marks.retain(|m| m.import != import);
+    marks.push(RowMark {
+        import: import.to_owned(),
+        row,
+    });
+    let excess = marks.len().saturating_sub(MAX_ROW_MARKS);
+    marks.drain(..excess);
 }

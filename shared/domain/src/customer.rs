@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::activity::ActivitySummary;
+use crate::activity::{ActivitySummary, RowMark};
 use crate::channel::Channel;
 use crate::contact::{self, DocumentKind, Email, IdDocument, Phone};
 use crate::error::{Collector, FieldError, Invalid};
@@ -158,6 +158,9 @@ pub struct Customer {
     /// Derived from the stored history on every write.
     #[serde(default)]
     pub activity: ActivitySummary,
+    /// Which imported rows `activity` counts (see `RowMark`), newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary_marks: Vec<RowMark>,
     /// Field name → where its current value came from.
     #[serde(default)]
     pub provenance: BTreeMap<String, Origin>,
@@ -188,6 +191,7 @@ impl Customer {
             tier: None,
             segment: None,
             activity: ActivitySummary::default(),
+            summary_marks: Vec::new(),
             provenance: BTreeMap::new(),
             created_at: origin.at,
             updated_at: origin.at,

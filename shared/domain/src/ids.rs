@@ -79,3 +79,7 @@ source_id!(
     /// A product review.
     ReviewId
 );
+source_id!(
+    /// A member of the sales staff, as the identity provider names them.
+    SalespersonId
+);

@@ -3,7 +3,9 @@
 //!
 //! This crate does no I/O and knows nothing of AWS or Lambda.
 
+pub mod access;
 pub mod activity;
+pub mod audit;
 pub mod backup;
 pub mod channel;
 pub mod churn;

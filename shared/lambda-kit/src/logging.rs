@@ -11,7 +11,13 @@ pub fn in_lambda() -> bool {
 /// Installs the global subscriber once; later calls do nothing. The level
 /// comes from `RUST_LOG` (default `info`).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default("info");
+}
+
+/// As `init`, with another level when `RUST_LOG` is unset (a command that
+/// prints its own report keeps the logs to warnings).
+pub fn init_with_default(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let installed = if in_lambda() {
         // Lambda stamps each line itself; the request id comes from the span.

@@ -96,6 +96,17 @@ impl From<&StoreError> for Problem {
     }
 }
 
+/// The field serde names in "unknown field `name`, expected …": a field the
+/// client may not set (role, owner, version, scores: mass assignment) or a
+/// typo; bodies deny unknown fields so that either is refused by name.
+pub fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")?
+        .split('`')
+        .next()
+        .filter(|name| !name.is_empty())
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -130,6 +141,16 @@ mod tests {
         assert_eq!(json["type"], "/problems/invalid-input");
         let response = problem.into_response();
         assert_eq!(response.headers()[header::CONTENT_TYPE], CONTENT_TYPE);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        assert_eq!(
+            unknown_field("unknown field `role`, expected one of `name`, `email`"),
+            Some("role")
+        );
+        assert_eq!(unknown_field("invalid type: integer"), None);
+        assert_eq!(unknown_field("unknown field ``"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Number, Value as Json};
+use strata_domain::activity::RowMark;
 use strata_domain::ports::table::{Item, Key, PK, SK, Value};
 
 use crate::error::StoreError;
@@ -18,6 +19,10 @@ pub const WRITTEN_AT: &str = "written_at";
 
 /// When a customer's history was last read; kept on the profile item.
 pub const READ_AT: &str = "read_at";
+
+/// On an imported record (and an order's number lookup): the import and row
+/// it came from, `<import id>#<row>`, so a retried chunk knows its own writes.
+pub const IMPORT_ROW: &str = "import_row";
 
 /// What kind of record an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,6 +46,8 @@ pub enum RecordKind {
     RecoList,
     RecoSimilar,
     RecoMiss,
+    Assignment,
+    Audit,
 }
 
 impl RecordKind {
@@ -65,10 +72,12 @@ impl RecordKind {
             RecordKind::RecoList => "reco_list",
             RecordKind::RecoSimilar => "reco_similar",
             RecordKind::RecoMiss => "reco_miss",
+            RecordKind::Assignment => "assignment",
+            RecordKind::Audit => "audit",
         }
     }
 
-    pub const ALL: [RecordKind; 19] = [
+    pub const ALL: [RecordKind; 21] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -88,6 +97,8 @@ impl RecordKind {
         RecordKind::RecoList,
         RecordKind::RecoSimilar,
         RecordKind::RecoMiss,
+        RecordKind::Assignment,
+        RecordKind::Audit,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.
@@ -162,6 +173,7 @@ fn is_structural(name: &str) -> bool {
         || name == KIND
         || name == WRITTEN_AT
         || name == READ_AT
+        || name == IMPORT_ROW
         || name.starts_with("gsi")
 }
 
@@ -227,4 +239,18 @@ fn parse_number(text: &str) -> Result<Number, String> {
         .ok()
         .and_then(Number::from_f64)
         .ok_or_else(|| format!("`{text}` is not a number"))
+}
+
+/// A record's `IMPORT_ROW` attribute.
+pub fn import_row(mark: &RowMark) -> Value {
+    Value::S(format!("{}#{}", mark.import, mark.row))
+}
+
+/// The import and row an item came from, if it was imported.
+pub fn import_row_of(item: &Item) -> Option<RowMark> {
+    let (import, row) = item.get(IMPORT_ROW)?.as_str()?.rsplit_once('#')?;
+    Some(RowMark {
+        import: import.to_owned(),
+        row: row.parse().ok()?,
+    })
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use flate2::Compression;
@@ -254,6 +254,9 @@ pub struct SealedPack {
 pub struct ObjectContent {
     pub records: u64,
     pub sha256: String,
+    /// Decompressed size: what the object costs in a cache.
+    pub raw_bytes: u64,
+    /// By customer, ascending.
     pub shares: Vec<Share>,
 }
 
@@ -267,6 +270,7 @@ impl ObjectContent {
                 reason: format!("a cold object does not decompress: {e}"),
             })?;
         let sha256 = hex::encode(Sha256::digest(&content));
+        let raw_bytes = content.len() as u64;
         let text = String::from_utf8(content).map_err(|e| StoreError::Corrupt {
             key: None,
             reason: format!("a cold object is not UTF-8: {e}"),
@@ -292,6 +296,7 @@ impl ObjectContent {
         Ok(ObjectContent {
             records,
             sha256,
+            raw_bytes,
             shares: shares
                 .into_iter()
                 .map(|(customer, lines)| Share { customer, lines })
@@ -307,9 +312,9 @@ impl ObjectContent {
         };
         let share = self
             .shares
-            .iter()
-            .find(|s| s.customer == pointer.customer_id)
-            .ok_or_else(|| corrupt("the customer's records are missing"))?;
+            .binary_search_by_key(&pointer.customer_id, |s| s.customer)
+            .map(|at| &self.shares[at])
+            .map_err(|_| corrupt("the customer's records are missing"))?;
         let wanted: HashSet<&str> = pointer.sort_keys.iter().map(String::as_str).collect();
         let lines: Vec<ColdLine> = share
             .lines
@@ -332,12 +337,18 @@ impl ObjectContent {
 /// What reading a cold object gave.
 #[derive(Debug, Clone)]
 pub enum Fetched {
-    Content(ObjectContent),
+    Content(Arc<ObjectContent>),
     /// The object is archived; a restore runs and should be done by then.
     Restoring {
         ready_by: DateTime<Utc>,
     },
 }
+
+/// Object cache budgets (decompressed bytes): a scheduled job reading every
+/// customer, and an API function reading one history at a time in a warm
+/// container.
+pub const JOB_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+pub const API_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The cold tier's object store, with how archived objects are restored.
 #[derive(Clone)]
@@ -345,6 +356,7 @@ pub struct ColdTier {
     blobs: Arc<dyn BlobStore>,
     restore_days: u32,
     restore_tier: RestoreTier,
+    cache: Option<Arc<Mutex<ObjectCache>>>,
 }
 
 impl ColdTier {
@@ -354,7 +366,17 @@ impl ColdTier {
             blobs,
             restore_days: 7,
             restore_tier: RestoreTier::Standard,
+            cache: None,
         }
+    }
+
+    /// Keeps recently read objects, up to `max_raw_bytes` decompressed, so
+    /// a job reading many customers of one object fetches it once. Objects
+    /// never change once written (a key is used once), so a copy is never
+    /// stale; a customer erased meanwhile has no pointers left to read by.
+    pub fn with_cache(mut self, max_raw_bytes: u64) -> Self {
+        self.cache = Some(Arc::new(Mutex::new(ObjectCache::new(max_raw_bytes))));
+        self
     }
 
     pub fn with_restore(mut self, days: u32, tier: RestoreTier) -> Self {
@@ -365,6 +387,19 @@ impl ColdTier {
 
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
         &self.blobs
+    }
+
+    /// Reads an object if it is readable now; `None` for one in an archive
+    /// class. Asks for no restore: a batch job must not thaw the archive.
+    pub async fn read_if_online(
+        &self,
+        key: &str,
+    ) -> Result<Option<Arc<ObjectContent>>, StoreError> {
+        match self.read(key).await {
+            Ok(content) => Ok(Some(content)),
+            Err(StoreError::Blob(BlobError::Archived { .. })) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
     /// Reads an object; an archived one gets a restore asked for instead.
@@ -394,16 +429,83 @@ impl ColdTier {
         }
     }
 
-    async fn read(&self, key: &str) -> Result<ObjectContent, StoreError> {
+    async fn read(&self, key: &str) -> Result<Arc<ObjectContent>, StoreError> {
+        if let Some(cached) = self.cached(key) {
+            return Ok(cached);
+        }
         let object = self.blobs.get(key).await?;
         let bytes = blob::collect(object.body).await?;
-        ObjectContent::parse(&bytes).map_err(|error| match error {
+        let content = ObjectContent::parse(&bytes).map_err(|error| match error {
             StoreError::Corrupt { key: k, reason } => StoreError::Corrupt {
                 key: k,
                 reason: format!("{reason} (object `{key}`)"),
             },
             other => other,
+        })?;
+        let content = Arc::new(content);
+        if let Some(cache) = &self.cache {
+            // A poisoned lock only means another reader panicked; the cache
+            // holds whole entries or none, so it is still consistent.
+            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.insert(key, content.clone());
+        }
+        Ok(content)
+    }
+
+    fn cached(&self, key: &str) -> Option<Arc<ObjectContent>> {
+        let cache = self.cache.as_ref()?;
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(key)
+    }
+}
+
+/// Parsed objects, least recently used evicted first once over budget.
+struct ObjectCache {
+    max_raw_bytes: u64,
+    raw_bytes: u64,
+    tick: u64,
+    entries: std::collections::HashMap<String, (Arc<ObjectContent>, u64)>,
+}
+
+impl ObjectCache {
+    fn new(max_raw_bytes: u64) -> Self {
+        ObjectCache {
+            max_raw_bytes,
+            raw_bytes: 0,
+            tick: 0,
+            entries: std::collections::HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, key: &str) -> Option<Arc<ObjectContent>> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(key).map(|(content, used)| {
+            *used = tick;
+            content.clone()
         })
+    }
+
+    fn insert(&mut self, key: &str, content: Arc<ObjectContent>) {
+        if content.raw_bytes > self.max_raw_bytes || self.entries.contains_key(key) {
+            return;
+        }
+        while self.raw_bytes + content.raw_bytes > self.max_raw_bytes {
+            let Some(oldest) = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some((evicted, _)) = self.entries.remove(&oldest) {
+                self.raw_bytes -= evicted.raw_bytes;
+            }
+        }
+        self.tick += 1;
+        self.raw_bytes += content.raw_bytes;
+        self.entries.insert(key.to_owned(), (content, self.tick));
     }
 }
 
@@ -460,6 +562,29 @@ mod tests {
         let mut forged = pointers[0].clone();
         forged.sha256 = "0".repeat(64);
         assert!(content.records_of(&forged).is_err());
+    }
+
+    #[test]
+    fn the_object_cache_keeps_the_recently_used_within_its_budget() {
+        let object = |raw_bytes| {
+            Arc::new(ObjectContent {
+                records: 1,
+                sha256: String::new(),
+                raw_bytes,
+                shares: Vec::new(),
+            })
+        };
+        let mut cache = ObjectCache::new(100);
+        cache.insert("a", object(40));
+        cache.insert("b", object(40));
+        assert!(cache.get("a").is_some()); // `b` is now the least recent
+        cache.insert("c", object(40));
+        assert!(cache.get("b").is_none());
+        assert!(cache.get("a").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.raw_bytes, 80);
+        cache.insert("huge", object(101));
+        assert!(cache.get("huge").is_none(), "larger than the whole budget");
+        assert_eq!(cache.raw_bytes, 80);
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //! | reco miss    | `CUST#<id>`              | `RECOMISS#<at>`                      | `RECOMISS#<yyyy-mm-dd>` / `<at>#<id>` |                      |
 //! | reco list    | `RECLIST` (root) · `RECLIST#<l1>[#<l2>[#<l3>]]` | `LIST`        |                              |                               |
 //! | reco similar | `PRODUCT#<id>`           | `SIMILAR`                            |                              |                               |
+//! | assignment   | `CUST#<id>`              | `ASSIGNMENT`                         |                              |                               |
+//! | audit entry  | `AUDIT#<customer id>`    | `<at>#<request id>`                  |                              |                               |
 //!
 //! Cold objects (blob keys): `cold/activity/period=<yyyy-mm>/<object id>.jsonl.gz`.
 
@@ -241,6 +243,35 @@ pub fn reco_list(scope: &CategoryScope) -> Key {
 /// A product's most similar products, beside the product.
 pub fn reco_similar(id: &ProductId) -> Key {
     Key::new(format!("PRODUCT#{}", escape(id.as_str())), "SIMILAR")
+}
+
+/// Which salesperson a customer is assigned to, beside the profile (erasure
+/// takes it with the partition).
+pub fn assignment(id: CustomerId) -> Key {
+    Key::new(customer_partition(id), "ASSIGNMENT")
+}
+
+/// One customer's audit entries, outside the customer partition so an
+/// erasure leaves the record of who touched the data.
+pub fn audit_partition(customer: CustomerId) -> String {
+    format!("AUDIT#{customer}")
+}
+
+pub fn audit_entry(customer: CustomerId, at: DateTime<Utc>, request_id: &str) -> Key {
+    Key::new(
+        audit_partition(customer),
+        format!("{}#{}", time(at), escape(request_id)),
+    )
+}
+
+/// The first sort key at or after `at` in an audit partition.
+pub fn audit_from(at: DateTime<Utc>) -> String {
+    time(at)
+}
+
+/// A sort key after every entry at or before `at`.
+pub fn audit_to(at: DateTime<Utc>) -> String {
+    format!("{}#~", time(at))
 }
 
 pub fn category_partition(path: &CategoryPath) -> String {

@@ -13,7 +13,8 @@ pub mod repo;
 pub use batch::{BatchPolicy, BatchReport, get_many, write_all};
 pub use codec::RecordKind;
 pub use error::StoreError;
-pub use repo::activity::{ActivityRepository, History, Period, Recorded};
+pub use repo::access::{Assignment, AssignmentRepository, AuditLog, AuditPage};
+pub use repo::activity::{ActivityRepository, History, Period, Recorded, Recount, Stored};
 pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::customers::{CustomerPage, CustomerRepository};
 pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger};
@@ -22,9 +23,7 @@ pub use repo::imports::{
     Begun, ImportCounts, ImportRepository, ImportState, ImportStatus, ImportedObject,
 };
 pub use repo::merges::{MergeEntry, MergeLog};
-pub use repo::partitions::{CustomerRecords, CustomerScan};
+pub use repo::partitions::{CustomerRecords, CustomerScan, Partition, PartitionScan};
 pub use repo::products::{ProductPage, ProductRepository};
 pub use repo::recommend::RecommendRepository;
-pub use repo::tiering::{
-    Candidate, JournalEntry, Moved, Partition, PartitionScan, TieringRepository,
-};
+pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use strata_auth::{Authenticator, Guard};
 use strata_churn::api::{ChurnApi, router};
 use strata_churn::lambda::{self, Settings};
 use strata_lambda_kit::EnvReader;
@@ -10,7 +11,12 @@ use strata_lambda_kit::EnvReader;
 async fn main() -> Result<(), lambda_http::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
+    let mut env = EnvReader::from_process();
+    let audit_retention = strata_auth::audit_retention(&mut env);
+    env.finish()?;
     let (table, blobs) = lambda::aws_backend(&settings).await;
     let model = lambda::serving_model(table.clone(), blobs).await?;
-    lambda_http::run(router(Arc::new(ChurnApi::new(table, model)))).await
+    // API Gateway's JWT authorizer verified the token; the guard reads its claims.
+    let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
+    lambda_http::run(guard.protect(router(Arc::new(ChurnApi::new(table, model))))).await
 }

@@ -10,12 +10,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
     let (table, blobs) = lambda::aws_backend(&settings).await;
+    let cold = lambda::aws_cold_tier(&settings).await;
     let model = lambda::serving_model(table.clone(), blobs).await?;
     let handler = |event: LambdaEvent<EventBridgeEvent>| {
-        let (table, model) = (table.clone(), model.clone());
+        let (table, cold, model) = (table.clone(), cold.clone(), model.clone());
         async move {
             // A failed run fails the invocation, so EventBridge retries it.
-            lambda::on_schedule(table, model, settings.batch, event.payload)
+            lambda::on_schedule(table, cold, model, settings.batch, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

@@ -26,6 +26,7 @@ use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_embedded::EmbeddedBackend;
+use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
 use strata_store::{ChurnRepository, CustomerRecords};
 
 #[derive(Parser)]
@@ -318,6 +319,7 @@ async fn score(data_dir: &Path, as_of: Option<DateTime<Utc>>) -> anyhow::Result<
         None => day_after_last_purchase(&customers(data_dir).await?)?,
     };
     let (table, blobs) = open(data_dir)?;
+    let cold_tier = ColdTier::new(blobs.clone()).with_cache(JOB_CACHE_BYTES);
     let (model, cold, source) = ModelRegistry::new(table.clone(), blobs)
         .load_serving()
         .await?;
@@ -329,6 +331,7 @@ async fn score(data_dir: &Path, as_of: Option<DateTime<Utc>>) -> anyhow::Result<
     );
     let report = batch::run(
         table.clone(),
+        Some(cold_tier),
         Arc::new(model),
         BatchSettings::default(),
         as_of,

@@ -8,6 +8,7 @@ use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use strata_domain::FieldError;
 use strata_lambda_kit::Problem;
+use strata_lambda_kit::problem::unknown_field;
 
 pub struct ApiJson<T>(pub T);
 
@@ -60,13 +61,25 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
             )
             .detail(inner.to_string());
         }
-        let field = if path == "." { "body".to_owned() } else { path };
         let message = inner.to_string();
         let message = message
             .split(" at line ")
             .next()
             .unwrap_or(&message)
             .to_owned();
+        // A field the client may not set (role, owner, version, scores, …)
+        // or a typo: named exactly, so mass assignment is refused visibly.
+        if let Some(name) = unknown_field(&message) {
+            let field = match path.as_str() {
+                "." => name.to_owned(),
+                parent if parent.ends_with(name) => parent.to_owned(),
+                parent => format!("{parent}.{name}"),
+            };
+            return Problem::from(strata_domain::Invalid {
+                errors: vec![FieldError::new(field, "unknown_field", message)],
+            });
+        }
+        let field = if path == "." { "body".to_owned() } else { path };
         Problem::from(strata_domain::Invalid {
             errors: vec![FieldError::new(field, "invalid_value", message)],
         })

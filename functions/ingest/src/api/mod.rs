@@ -1,6 +1,7 @@
 //! The ingest HTTP API: one axum router, served by `lambda_http` in Lambda
 //! and by the local host on a laptop.
 
+pub mod access;
 mod idempotency;
 pub mod json;
 
@@ -8,12 +9,13 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
 use chrono::Utc;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use strata_auth::AuditedCustomers;
 use strata_domain::customer::{CustomerInput, Origin};
 use strata_domain::ids::CustomerId;
 use strata_domain::interaction::InteractionInput;
@@ -21,11 +23,13 @@ use strata_domain::order::OrderInput;
 use strata_domain::ports::table::Table;
 use strata_domain::review::ReviewInput;
 use strata_lambda_kit::Problem;
-use strata_store::{IdempotencyStore, ImportRepository, StoreError};
+use strata_store::{
+    AssignmentRepository, AuditLog, IdempotencyStore, ImportRepository, StoreError,
+};
 
 use crate::import::record::ImportRecord;
 use crate::import::run;
-use crate::ingest::{Activity, IngestError, Ingestor, Outcome, OwnerCache, Pending};
+use crate::ingest::{Activity, IngestError, Ingestor, Outcome, OwnerCache, Pending, Summaries};
 use json::ApiJson;
 
 /// Largest body for single-record routes.
@@ -39,6 +43,8 @@ pub struct ApiState {
     pub ingestor: Ingestor,
     pub imports: ImportRepository,
     pub idempotency: IdempotencyStore,
+    pub assignments: AssignmentRepository,
+    pub audit: AuditLog,
 }
 
 impl ApiState {
@@ -46,6 +52,12 @@ impl ApiState {
         ApiState {
             ingestor,
             imports: ImportRepository::new(table.clone()),
+            assignments: AssignmentRepository::new(table.clone()),
+            // Only read here; the guard appends with the configured retention.
+            audit: AuditLog::new(
+                table.clone(),
+                chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
+            ),
             idempotency: IdempotencyStore::new(table, chrono::Duration::hours(24)),
         }
     }
@@ -60,6 +72,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/customers/{id}/orders", post(add_order))
         .route("/v1/customers/{id}/interactions", post(add_interaction))
         .route("/v1/customers/{id}/reviews", post(add_review))
+        .route("/v1/customers/{id}/assignment", put(access::assign))
+        .route("/v1/audit", get(access::audit_log))
         .route(
             "/v1/batch",
             post(batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
@@ -139,7 +153,11 @@ async fn upsert_customer(
     };
     let (outcomes, _) = state
         .ingestor
-        .apply(vec![pending], &mut OwnerCache::default())
+        .apply(
+            vec![pending],
+            &mut OwnerCache::default(),
+            &Summaries::Recount,
+        )
         .await
         .map_err(failure)?;
     let outcome = outcomes
@@ -162,8 +180,10 @@ async fn upsert_customer(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({ "outcome": describe(&outcome).status, "customer": profile, "stage": profile.activity.stage() })))
-        .into_response())
+    let mut response = (status, Json(json!({ "outcome": describe(&outcome).status, "customer": profile, "stage": profile.activity.stage() })))
+        .into_response();
+    response.extensions_mut().insert(AuditedCustomers(vec![id]));
+    Ok(response)
 }
 
 async fn get_customer(
@@ -342,7 +362,7 @@ async fn batch(
         .collect();
     let (outcomes, _) = state
         .ingestor
-        .apply(chunk, &mut OwnerCache::default())
+        .apply(chunk, &mut OwnerCache::default(), &Summaries::Recount)
         .await
         .map_err(failure)?;
     let results: Vec<serde_json::Value> = outcomes
@@ -355,7 +375,10 @@ async fn batch(
         .collect();
     let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
     let counts = json!({ "accepted": count("accepted"), "merged": count("merged"), "duplicate": count("duplicate"), "rejected": count("rejected") });
-    Ok(Json(json!({ "results": results, "counts": counts })).into_response())
+    let mut response = Json(json!({ "results": results, "counts": counts })).into_response();
+    let touched = outcomes.iter().filter_map(Outcome::customer).collect();
+    response.extensions_mut().insert(AuditedCustomers(touched));
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

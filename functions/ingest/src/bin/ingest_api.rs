@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
+use strata_auth::{Authenticator, Guard};
 use strata_domain::ports::table::Table;
 use strata_ingest::api::{ApiState, router};
 use strata_ingest::config::IngestConfig;
 use strata_ingest::ingest::Ingestor;
 use strata_lambda_kit::EnvReader;
-use strata_store::cold::ColdTier;
+use strata_store::cold::{API_CACHE_BYTES, ColdTier};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -16,6 +17,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = IngestConfig::from_env(&mut env)?;
     // Optional: where the tiering function keeps cold records.
     let cold_bucket = env.optional("STRATA_COLD_BUCKET");
+    let audit_retention = strata_auth::audit_retention(&mut env);
     env.finish()?;
     let sdk = strata_aws::load_sdk_config().await;
     let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
@@ -25,8 +27,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut ingestor = Ingestor::new(table.clone(), config.read);
     if let Some(bucket) = cold_bucket {
         let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&sdk), bucket);
-        ingestor = ingestor.with_cold_tier(ColdTier::new(Arc::new(blobs)));
+        ingestor =
+            ingestor.with_cold_tier(ColdTier::new(Arc::new(blobs)).with_cache(API_CACHE_BYTES));
     }
-    let app = router(ApiState::new(table, ingestor));
+    // API Gateway's JWT authorizer verified the token; the guard reads its claims.
+    let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
+    let app = guard.protect(router(ApiState::new(table, ingestor)));
     lambda_http::run(app).await
 }

@@ -37,7 +37,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let cold = strata_aws::S3BlobStore::new(strata_aws::s3_client(&sdk), bucket);
         ingestor = ingestor.with_cold_tier(ColdTier::new(Arc::new(cold)));
     }
-    let importer = Importer::new(ingestor, blobs.clone(), ImportRepository::new(table));
+    let mut importer = Importer::new(ingestor, blobs.clone(), ImportRepository::new(table));
+    importer.max_object_bytes = config.import_max_bytes;
     let (importer, blobs) = (&importer, blobs.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<S3Event>| async move {
         let deadline = instant_of(event.context.deadline);

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::mapping::{self, FormatKind, Mapping, RecordType};
 use super::record::{self, Values};
 use super::source::{self, Event};
-use crate::ingest::{Created, IngestError, Ingestor, Outcome, OwnerCache, Pending};
+use crate::ingest::{Created, IngestError, Ingestor, Outcome, OwnerCache, Pending, Summaries};
 
 /// Where uploads that start an import go: `imports/<mapping>/<file>`.
 pub const IMPORTS_PREFIX: &str = "imports/";
@@ -86,13 +86,19 @@ pub struct Importer {
     blobs: Arc<dyn BlobStore>,
     imports: ImportRepository,
     /// Rows applied together; a chunk is also the checkpoint interval. Each
-    /// chunk re-reads the partitions of the customers it touches to refresh
-    /// their summaries, so larger chunks read less; 2,000 rows hold a few MB
-    /// and take seconds against DynamoDB, so a checkpoint is never far back.
+    /// chunk reads and saves the profiles of the customers it touches, so
+    /// larger chunks do that less often; 2,000 rows hold a few MB and take
+    /// seconds against DynamoDB, so a checkpoint is never far back.
     pub chunk_rows: usize,
     /// Stop this long before the deadline.
     pub safety_margin: Duration,
+    /// Larger uploads are refused whole, before any row is read
+    /// (`STRATA_IMPORT_MAX_BYTES`).
+    pub max_object_bytes: u64,
 }
+
+/// The default largest upload: 2 GiB.
+pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The id of an import: one per object version, so a repeated event for the
 /// same upload finds the same import.
@@ -125,6 +131,7 @@ impl Importer {
             imports,
             chunk_rows: 2_000,
             safety_margin: Duration::from_secs(60),
+            max_object_bytes: DEFAULT_MAX_OBJECT_BYTES,
         }
     }
 
@@ -215,6 +222,13 @@ impl Importer {
             }
             Err(other) => return Err(other.into()),
         };
+        if state.rows_done == 0 && state.object.size > self.max_object_bytes {
+            let why = format!(
+                "the upload is {} bytes, over the import limit of {} bytes; nothing was imported: split the file or raise STRATA_IMPORT_MAX_BYTES",
+                state.object.size, self.max_object_bytes
+            );
+            return self.fail(state, why).await;
+        }
         let mapping = match self.mapping(&state.mapping).await {
             Ok(mapping) => mapping,
             Err(why) => return self.fail(state, why).await,
@@ -387,7 +401,12 @@ impl Importer {
                 }
             }
         }
-        let (outcomes, created) = self.ingestor.apply(pending, cache).await?;
+        // Summaries move forward by the chunk's own records, marked with this
+        // import's rows, so a chunk retried after a crash counts once.
+        let summaries = Summaries::Incremental {
+            import: state.id.clone(),
+        };
+        let (outcomes, created) = self.ingestor.apply(pending, cache, &summaries).await?;
         let counts = &mut state.counts;
         counts.rows_read += (outcomes.len() + rejections.len()) as u64;
         counts.rejected += rejections.len() as u64;

@@ -17,6 +17,7 @@ pub struct Schedules {
     pub churn: Option<Duration>,
     pub backup: Option<Duration>,
     pub recommend: Option<Duration>,
+    pub tiering: Option<Duration>,
 }
 
 impl Schedules {
@@ -37,6 +38,14 @@ impl Schedules {
             std::thread::spawn(move || {
                 runtime.block_on(every_period(every, "recommend-job", || {
                     run_recommend(&host, Utc::now())
+                }))
+            });
+        }
+        if let Some(every) = self.tiering {
+            let (host, runtime) = (host.clone(), runtime.clone());
+            std::thread::spawn(move || {
+                runtime.block_on(every_period(every, "tiering-job", || {
+                    run_tiering(&host, Utc::now())
                 }))
             });
         }
@@ -77,6 +86,7 @@ pub async fn run_churn(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String>
     let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
     let report = strata_churn::lambda::on_schedule(
         host.table.clone(),
+        Some(host.cold.clone()),
         host.churn_model.clone(),
         BatchSettings::default(),
         event,
@@ -91,11 +101,25 @@ pub async fn run_recommend(host: &Host, at: DateTime<Utc>) -> anyhow::Result<Str
     let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
     let report = strata_recommend::lambda::on_schedule(
         host.table.clone(),
+        Some(host.cold.clone()),
         strata_recommend::job::JobSettings::default(),
         event,
     )
     .await?;
     Ok(format!("{report:?}"))
+}
+
+/// One tiering run, as the `tiering-job` Lambda runs it.
+pub async fn run_tiering(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String> {
+    let event = scheduled_event("strata-local-tiering", at)?;
+    let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
+    let report = strata_tiering::lambda::on_schedule(
+        host.tiering.clone(),
+        strata_tiering::job::JobSettings::default(),
+        event,
+    )
+    .await?;
+    Ok(serde_json::to_string(&report)?)
 }
 
 /// One backup run, as the `strata-backup` Lambda runs it.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use strata_auth::{Authenticator, Guard, LocalIssuer};
 use strata_backup::{Archive, BackupService, BackupSettings, EmbeddedTargets};
 use strata_churn::api::ChurnApi;
 use strata_churn::model::ChurnModel;
@@ -25,7 +26,8 @@ use strata_ingest::api::ApiState;
 use strata_ingest::import::run::Importer;
 use strata_ingest::ingest::Ingestor;
 use strata_snapshot::SnapshotSource;
-use strata_store::ImportRepository;
+use strata_store::cold::{API_CACHE_BYTES, ColdTier, JOB_CACHE_BYTES};
+use strata_store::{ImportRepository, TieringRepository};
 
 pub use inbox::Inbox;
 pub use jobs::Schedules;
@@ -37,6 +39,11 @@ pub struct Host {
     pub importer: Arc<Importer>,
     pub churn_model: Arc<ChurnModel>,
     pub backup: Arc<BackupService>,
+    pub tiering: TieringRepository,
+    /// The cold tier as the scheduled jobs read it (with an object cache).
+    pub cold: ColdTier,
+    /// The cold tier as the HTTP API reads it (one history at a time).
+    pub api_cold: ColdTier,
     options: ReadOptions,
 }
 
@@ -50,7 +57,7 @@ impl Host {
         let table: Arc<dyn Table> = Arc::new(backend.table);
         let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
         let importer = Importer::new(
-            Ingestor::new(table.clone(), options),
+            Ingestor::new(table.clone(), options).with_cold_tier(ColdTier::new(blobs.clone())),
             blobs.clone(),
             ImportRepository::new(table.clone()),
         );
@@ -78,6 +85,9 @@ impl Host {
             settings: BackupSettings::default(),
         };
         Ok(Host {
+            tiering: TieringRepository::new(table.clone(), ColdTier::new(blobs.clone())),
+            cold: ColdTier::new(blobs.clone()).with_cache(JOB_CACHE_BYTES),
+            api_cold: ColdTier::new(blobs.clone()).with_cache(API_CACHE_BYTES),
             table,
             blobs,
             importer: Arc::new(importer),
@@ -88,11 +98,13 @@ impl Host {
     }
 
     /// The whole HTTP API: the ingest, churn and recommendation routers as
-    /// their Lambdas serve them, merged.
-    pub fn router(&self) -> Router {
+    /// their Lambdas serve them, merged, behind the sign-in and access guard
+    /// (`Authenticator::Local` verifies tokens with the local key;
+    /// `Authenticator::Gateway` reads claims as API Gateway passes them).
+    pub fn router(&self, authenticator: Authenticator) -> Router {
         let ingest = strata_ingest::api::router(ApiState::new(
             self.table.clone(),
-            Ingestor::new(self.table.clone(), self.options),
+            Ingestor::new(self.table.clone(), self.options).with_cold_tier(self.api_cold.clone()),
         ));
         let churn = strata_churn::api::router(Arc::new(ChurnApi::new(
             self.table.clone(),
@@ -101,7 +113,12 @@ impl Host {
         let recommend = strata_recommend::api::router(Arc::new(
             strata_recommend::api::RecommendApi::new(self.table.clone()),
         ));
-        ingest.merge(churn).merge(recommend)
+        let guard = Guard::new(
+            authenticator,
+            self.table.clone(),
+            chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
+        );
+        guard.protect(ingest.merge(churn).merge(recommend))
     }
 }
 
@@ -114,10 +131,11 @@ pub struct ServeOptions {
     pub read: ReadOptions,
 }
 
-/// Serves until Ctrl-C on 127.0.0.1 only: the local host has no
-/// authorizer, so it must not be reachable from other machines.
+/// Serves until Ctrl-C on 127.0.0.1 only. Every route wants a bearer token
+/// signed with the data directory's local key (`strata token`).
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let host = Arc::new(Host::open(&options.data_dir, options.read).await?);
+    let issuer = LocalIssuer::open(&options.data_dir)?;
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port)))
             .await
@@ -134,11 +152,18 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     );
     let watcher = tokio::spawn(inbox.watch(host.clone(), Duration::from_secs(1)));
     options.schedules.spawn(host.clone());
-    let served = axum::serve(listener, host.router())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+    println!(
+        "  sign in with a bearer token: strata token --data-dir {} --role admin",
+        options.data_dir.display()
+    );
+    let served = axum::serve(
+        listener,
+        host.router(Authenticator::Local(Arc::new(issuer))),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     watcher.abort();
     served.context("serving HTTP")
 }

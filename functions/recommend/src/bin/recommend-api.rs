@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use strata_auth::{Authenticator, Guard};
 use strata_lambda_kit::EnvReader;
 use strata_recommend::api::{RecommendApi, router};
 use strata_recommend::lambda::{self, Settings};
@@ -10,6 +11,11 @@ use strata_recommend::lambda::{self, Settings};
 async fn main() -> Result<(), lambda_http::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
+    let mut env = EnvReader::from_process();
+    let audit_retention = strata_auth::audit_retention(&mut env);
+    env.finish()?;
     let table = lambda::aws_table(&settings).await;
-    lambda_http::run(router(Arc::new(RecommendApi::new(table)))).await
+    // API Gateway's JWT authorizer verified the token; the guard reads its claims.
+    let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
+    lambda_http::run(guard.protect(router(Arc::new(RecommendApi::new(table))))).await
 }

@@ -10,12 +10,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
     let table = lambda::aws_table(&settings).await;
+    let cold = lambda::aws_cold_tier(&settings).await;
     let handler = |event: LambdaEvent<EventBridgeEvent>| {
-        let (table, job) = (table.clone(), settings.job.clone());
+        let (table, cold, job) = (table.clone(), cold.clone(), settings.job.clone());
         async move {
             // A failed run fails the invocation, so EventBridge retries it;
             // every write is a replacement, so a rerun is harmless.
-            lambda::on_schedule(table, job, event.payload)
+            lambda::on_schedule(table, cold, job, event.payload)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

@@ -1,13 +1,13 @@
 //! What customers do: orders, interactions and reviews, each kept in the
 //! customer's partition, ordered by time, so one query reads a history.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use strata_domain::activity::ActivitySummary;
+use strata_domain::activity::{ActivitySummary, RowMark};
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
 use strata_domain::order::Order;
@@ -36,6 +36,21 @@ pub struct History {
     pub orders: Vec<Order>,
     pub interactions: Vec<Interaction>,
     pub reviews: Vec<Review>,
+}
+
+/// Whether a record is stored, and if an import wrote it, from which row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Absent,
+    Present(Option<RowMark>),
+}
+
+/// A customer's summary recounted from the whole history, and how far each
+/// import whose records are hot is counted in it (its highest row).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recount {
+    pub summary: ActivitySummary,
+    pub marks: Vec<RowMark>,
 }
 
 /// Whether a record was new or had been stored before.
@@ -104,41 +119,67 @@ impl ActivityRepository {
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
-    /// Which of these order numbers are stored already.
-    pub async fn stored_orders(&self, ids: &[OrderId]) -> Result<HashSet<OrderId>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let keys = ids.iter().map(keys::order_lookup).collect();
-        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
-        Ok(ids
-            .iter()
-            .filter(|id| found.contains_key(&keys::order_lookup(id)))
-            .cloned()
-            .collect())
+    /// For each order number, whether it is stored already (and by which import row).
+    pub async fn stored_orders(&self, ids: &[OrderId]) -> Result<Vec<Stored>, StoreError> {
+        self.stored(ids.iter().map(keys::order_lookup).collect())
+            .await
     }
 
     /// For each interaction, whether it is stored already (same customer, time and id).
     pub async fn stored_interactions(
         &self,
         interactions: &[Interaction],
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<Stored>, StoreError> {
         self.stored(interactions.iter().map(interaction_key).collect())
             .await
     }
 
     /// For each review, whether it is stored already (same customer, time and id).
-    pub async fn stored_reviews(&self, reviews: &[Review]) -> Result<Vec<bool>, StoreError> {
+    pub async fn stored_reviews(&self, reviews: &[Review]) -> Result<Vec<Stored>, StoreError> {
         self.stored(reviews.iter().map(review_key).collect()).await
     }
 
-    async fn stored(&self, keys: Vec<Key>) -> Result<Vec<bool>, StoreError> {
+    async fn stored(&self, keys: Vec<Key>) -> Result<Vec<Stored>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let found =
             batch::get_many(self.table.as_ref(), keys.clone(), BatchPolicy::default()).await?;
-        Ok(keys.iter().map(|key| found.contains_key(key)).collect())
+        Ok(keys
+            .iter()
+            .map(|key| match found.get(key) {
+                Some(item) => Stored::Present(codec::import_row_of(item)),
+                None => Stored::Absent,
+            })
+            .collect())
+    }
+
+    /// Writes imported records with batch writes, each stamped with the row it
+    /// came from (an order's number lookup too), so a retried chunk can tell
+    /// its own earlier writes from records stored before. Rewriting is harmless.
+    pub async fn put_imported(
+        &self,
+        orders: &[(Order, RowMark)],
+        interactions: &[(Interaction, RowMark)],
+        reviews: &[(Review, RowMark)],
+        policy: BatchPolicy,
+    ) -> Result<BatchReport, StoreError> {
+        let stamp = |mut item: Item, mark: &RowMark| {
+            item.insert(codec::IMPORT_ROW.to_owned(), codec::import_row(mark));
+            WriteRequest::Put(item)
+        };
+        let mut writes = Vec::with_capacity(orders.len() * 2 + interactions.len() + reviews.len());
+        for (order, mark) in orders {
+            writes.push(stamp(order_item(order)?, mark));
+            writes.push(stamp(order_lookup_item(order), mark));
+        }
+        for (interaction, mark) in interactions {
+            writes.push(stamp(interaction_item(interaction)?, mark));
+        }
+        for (review, mark) in reviews {
+            writes.push(stamp(review_item(review)?, mark));
+        }
+        batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
     /// Writes many interactions and reviews with batch writes; rewriting one is harmless.
@@ -267,7 +308,24 @@ impl ActivityRepository {
     /// the summary. Records in an archive class get a restore asked for and
     /// come back on a later call; the summary counts them meanwhile.
     pub async fn returning(&self, customer: CustomerId) -> Result<ActivitySummary, StoreError> {
+        Ok(self.recount(customer).await?.summary)
+    }
+
+    /// `returning`, with the marks of the imports whose records are hot. One
+    /// query when the partition holds no cold pointers.
+    pub async fn recount(&self, customer: CustomerId) -> Result<Recount, StoreError> {
         let stored = self.partition(customer).await?;
+        let mut marks: Vec<RowMark> = Vec::new();
+        for mark in stored.records.values().filter_map(codec::import_row_of) {
+            match marks.iter_mut().find(|m| m.import == mark.import) {
+                Some(held) => held.row = held.row.max(mark.row),
+                None => marks.push(mark),
+            }
+        }
+        if stored.pointers.is_empty() {
+            let summary = cold::summarise(stored.records.values())?;
+            return Ok(Recount { summary, marks });
+        }
         if let Some(cold) = &self.cold {
             for (object, pointers) in by_object(&stored.pointers) {
                 match cold.fetch(&object).await? {
@@ -282,7 +340,21 @@ impl ActivityRepository {
                 }
             }
         }
-        self.summary(customer).await
+        let summary = self.summary(customer).await?;
+        Ok(Recount { summary, marks })
+    }
+
+    /// Whether new data for this customer should bring cold records back:
+    /// only with a cold tier, and only if the partition holds a cold pointer
+    /// (one query reading at most one item, whatever the history's size).
+    pub async fn rewarm_due(&self, customer: CustomerId) -> Result<bool, StoreError> {
+        if self.cold.is_none() {
+            return Ok(false);
+        }
+        let query = Query::partition(keys::customer_partition(customer))
+            .sort(SortCondition::BeginsWith(keys::COLD_PREFIX.to_owned()))
+            .limit(1);
+        Ok(!self.table.query(query).await?.items.is_empty())
     }
 
     /// Puts a pointer's records back (those not hot already) and deletes the

@@ -16,16 +16,14 @@
 //! journal item that the next run's `finish` completes from the object
 //! itself (steps 3–5 are the same code), so nothing is written twice.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::churn::RiskBand;
-use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::{self, BlobError, PutOptions};
 use strata_domain::ports::table::{
-    Condition, Cursor, Item, Key, PK, Query, SK, Table, TableError, TransactOp, Value,
+    Condition, Cursor, Item, Key, Query, Table, TableError, TransactOp, Value,
 };
 use strata_domain::tiering::{CustomerFacts, TierableKind};
 
@@ -34,6 +32,7 @@ use crate::codec::{self, READ_AT, RecordKind, WRITTEN_AT};
 use crate::cold::{ColdLine, ColdPointer, ColdTier, ObjectContent, SealedPack};
 use crate::error::StoreError;
 use crate::keys;
+use crate::repo::partitions::{Partition, PartitionScan};
 
 /// An object the job has started to move records into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,13 +77,6 @@ pub struct Candidate {
     /// The latest of `at`, its last write and its customer's last read.
     pub last_touched: DateTime<Utc>,
     pub line: ColdLine,
-}
-
-/// One customer partition as stored.
-#[derive(Debug, Clone)]
-pub struct Partition {
-    pub customer: CustomerId,
-    pub items: Vec<Item>,
 }
 
 impl Partition {
@@ -200,17 +192,7 @@ impl TieringRepository {
     }
 
     pub fn scan(&self, segment: u32, total_segments: u32, page_size: u32) -> PartitionScan {
-        PartitionScan {
-            table: self.table.clone(),
-            segment,
-            total_segments,
-            page_size,
-            start: None,
-            done: false,
-            page: Vec::new().into_iter(),
-            open: None,
-            finished: HashSet::new(),
-        }
+        PartitionScan::new(self.table.clone(), segment, total_segments, page_size)
     }
 
     /// Objects a run started and did not finish, oldest first.
@@ -357,91 +339,6 @@ impl TieringRepository {
                 Ok(false)
             }
             Err(other) => Err(other.into()),
-        }
-    }
-}
-
-/// Reads one scan segment partition by partition (customer partitions only).
-pub struct PartitionScan {
-    table: Arc<dyn Table>,
-    segment: u32,
-    total_segments: u32,
-    page_size: u32,
-    start: Option<Cursor>,
-    done: bool,
-    page: std::vec::IntoIter<Item>,
-    open: Option<Partition>,
-    finished: HashSet<CustomerId>,
-}
-
-impl PartitionScan {
-    /// The next whole customer partition, or `None` at the segment's end.
-    pub async fn next(&mut self) -> Result<Option<Partition>, StoreError> {
-        loop {
-            let Some(item) = self.next_item().await? else {
-                return Ok(self.close_open());
-            };
-            let Some(id) = item
-                .get(PK)
-                .and_then(Value::as_str)
-                .and_then(keys::customer_of_partition)
-            else {
-                continue;
-            };
-            let completed = match &self.open {
-                Some(open) if open.customer != id => self.close_open(),
-                _ => None,
-            };
-            if self.finished.contains(&id) {
-                return Err(StoreError::Corrupt {
-                    key: Key::of(&item),
-                    reason: "the scan returned a customer partition in two pieces".into(),
-                });
-            }
-            self.open
-                .get_or_insert_with(|| Partition {
-                    customer: id,
-                    items: Vec::new(),
-                })
-                .items
-                .push(item);
-            if completed.is_some() {
-                return Ok(completed);
-            }
-        }
-    }
-
-    fn close_open(&mut self) -> Option<Partition> {
-        let mut closed = self.open.take()?;
-        self.finished.insert(closed.customer);
-        closed.items.sort_by(|a, b| {
-            a.get(SK)
-                .and_then(Value::as_str)
-                .cmp(&b.get(SK).and_then(Value::as_str))
-        });
-        Some(closed)
-    }
-
-    async fn next_item(&mut self) -> Result<Option<Item>, StoreError> {
-        loop {
-            if let Some(item) = self.page.next() {
-                return Ok(Some(item));
-            }
-            if self.done {
-                return Ok(None);
-            }
-            let page = self
-                .table
-                .scan(
-                    self.segment,
-                    self.total_segments,
-                    self.start.take(),
-                    Some(self.page_size),
-                )
-                .await?;
-            self.done = page.next.is_none();
-            self.start = page.next;
-            self.page = page.items.into_iter();
         }
     }
 }

@@ -1,0 +1,136 @@
+//! The demo's words: one line per step, then the shop's summary table.
+
+use strata_backup::BackupRun;
+use strata_churn::batch::BatchReport;
+use strata_recommend::job::JobReport;
+use strata_store::ImportState;
+use strata_tiering::job::RunReport;
+
+use super::{Census, ReadBack, ShopSummary};
+
+pub fn import_line(state: &ImportState) -> String {
+    let c = &state.counts;
+    format!(
+        "{} rows read = {} accepted + {} merged + {} duplicates + {} rejected ({}); {} customers and {} orders created, {} product upserts",
+        c.rows_read,
+        c.accepted,
+        c.merged,
+        c.duplicates,
+        c.rejected,
+        if c.reconciles() {
+            "reconciles"
+        } else {
+            "DOES NOT RECONCILE"
+        },
+        c.customers_created,
+        c.orders_created,
+        c.products_upserted,
+    )
+}
+
+pub fn census_line(census: &Census) -> String {
+    format!(
+        "{} customers, {} orders, {} interactions, {} reviews ({} records in the cold tier); last order {}",
+        census.customers,
+        census.orders(),
+        census.interactions,
+        census.reviews,
+        census.cold_records(),
+        census
+            .last_order_at
+            .map(|at| at.format("%Y-%m-%d").to_string())
+            .unwrap_or_else(|| "-".into()),
+    )
+}
+
+pub fn churn_line(report: &BatchReport) -> String {
+    let bands: Vec<String> = report
+        .bands
+        .iter()
+        .map(|(band, n)| format!("{band} {n}"))
+        .collect();
+    format!(
+        "{} formal customers scored of {} (model {}): {}; {} monthly tallies",
+        report.scored,
+        report.customers,
+        short(&report.model_version),
+        bands.join(", "),
+        report.months,
+    )
+}
+
+pub fn recommend_line(report: &JobReport) -> String {
+    let levels: Vec<String> = report
+        .grey_levels
+        .iter()
+        .map(|(level, n)| format!("{level} {n}"))
+        .collect();
+    format!(
+        "{} products; {} customer profiles, {} lists, {} similar-item lists; grey relational grades: {}",
+        report.products,
+        report.profiles,
+        report.lists,
+        report.similar_lists,
+        if levels.is_empty() {
+            "-".into()
+        } else {
+            levels.join(", ")
+        },
+    )
+}
+
+pub fn tiering_line(report: &RunReport) -> String {
+    format!(
+        "{} records moved into {} objects ({} bytes in the cold tier for {} bytes in the table); {} customers inactive, {} kept hot on the early-warning list, {} records left for a later run",
+        report.moved.records,
+        report.moved.objects,
+        report.moved.object_bytes,
+        report.hot_bytes_packed,
+        report.customers_inactive,
+        report.exempt_early_warning,
+        report.left_for_later,
+    )
+}
+
+pub fn read_back_line(read_back: &ReadBack) -> String {
+    if read_back.customers == 0 {
+        return "no records in the cold tier to read back".into();
+    }
+    format!(
+        "{} customers' histories read as the API reads them: {} orders of {} before tiering ({} of their records from cold objects), {:.1?} per history",
+        read_back.customers,
+        read_back.orders_read,
+        read_back.orders_before,
+        read_back.cold_records,
+        read_back.took / read_back.customers as u32,
+    )
+}
+
+pub fn backup_line(run: &BackupRun) -> String {
+    format!(
+        "{} snapshot {}: {} items, {} bytes sealed, read back and verified; {} archive copies",
+        run.kind.name(),
+        run.snapshot,
+        run.items,
+        run.bytes_stored,
+        run.archived.len(),
+    )
+}
+
+fn short(version: &str) -> &str {
+    version.get(..12).unwrap_or(version)
+}
+
+pub fn print_summary(summary: &ShopSummary) {
+    println!(
+        "  scored and recommended as of {} (the day after the last order); tiered as of {} days from now",
+        summary.as_of.format("%Y-%m-%d"),
+        super::TIERING_AHEAD_DAYS,
+    );
+    for step in &summary.steps {
+        println!("  {:<16} {:>9.2?}  {}", step.name, step.took, step.outcome);
+    }
+    for ((year, _), (orders, revenue)) in &summary.census.revenue {
+        println!("    {year}: {orders:>6} orders, {revenue:>14}");
+    }
+}

@@ -1,0 +1,39 @@
+//! Which operation each HTTP route is. A route missing here is refused to
+//! everyone (403): access is granted by listing, never by default.
+
+use strata_domain::access::Operation::{self, *};
+
+/// `(method, route template, operation)` for every route of the HTTP API.
+pub const ROUTES: &[(&str, &str, Operation)] = &[
+    ("POST", "/v1/customers", UpsertCustomer),
+    ("GET", "/v1/customers/{id}", ReadCustomer),
+    ("GET", "/v1/customers/{id}/history", ReadCustomer),
+    ("GET", "/v1/customers/{id}/merges", ReadCustomer),
+    ("POST", "/v1/customers/{id}/orders", RecordOrder),
+    ("POST", "/v1/customers/{id}/interactions", RecordInteraction),
+    ("POST", "/v1/customers/{id}/reviews", RecordReview),
+    ("PUT", "/v1/customers/{id}/assignment", AssignCustomer),
+    ("POST", "/v1/batch", BulkWrite),
+    ("GET", "/v1/imports", ReadImports),
+    ("GET", "/v1/imports/{id}", ReadImports),
+    ("GET", "/v1/customers/{id}/churn", ReadScores),
+    ("GET", "/v1/customers/{id}/conversion", ReadScores),
+    ("GET", "/v1/churn/early-warning", ReadAnalytics),
+    ("GET", "/v1/churn/monthly", ReadAnalytics),
+    ("GET", "/v1/churn/model", ReadAnalytics),
+    ("GET", "/v1/conversion/criteria", ReadConfig),
+    ("PUT", "/v1/conversion/criteria", WriteConfig),
+    (
+        "GET",
+        "/v1/customers/{id}/recommendations",
+        ReadRecommendations,
+    ),
+    ("GET", "/v1/audit", ReadAudit),
+];
+
+pub fn operation(method: &str, route: &str) -> Option<Operation> {
+    ROUTES
+        .iter()
+        .find(|(m, r, _)| m.eq_ignore_ascii_case(method) && *r == route)
+        .map(|(_, _, op)| *op)
+}
