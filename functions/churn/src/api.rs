@@ -19,6 +19,7 @@ use strata_domain::customer::Purpose;
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{Cursor, Table};
 use strata_lambda_kit::Problem;
+use strata_store::cold::ColdTier;
 use strata_store::repo::churn::INDEXED_BANDS;
 use strata_store::{ActivityRepository, ChurnRepository, CustomerRepository, StoreError};
 
@@ -48,6 +49,13 @@ impl ChurnApi {
             clock: Utc::now,
         }
     }
+
+    /// Reads histories through the cold tier too: a tiered customer's
+    /// score is computed from their whole history, as the batch does.
+    pub fn with_cold_tier(mut self, cold: ColdTier) -> Self {
+        self.activity = self.activity.with_cold_tier(cold);
+        self
+    }
 }
 
 pub fn router(api: Arc<ChurnApi>) -> Router {
@@ -67,6 +75,17 @@ pub fn router(api: Arc<ChurnApi>) -> Router {
 type Answer<T> = Result<T, Problem>;
 
 fn store_problem(error: StoreError) -> Problem {
+    if let StoreError::Restoring { ready_by, objects } = &error {
+        // Part of the history is in an archive class; a restore was asked for.
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "history-restoring",
+            "Part of the customer's history is being restored from the archive",
+        )
+        .detail(format!(
+            "{objects} archived objects are being restored; ask again after {ready_by}"
+        ));
+    }
     if !error.is_retryable() {
         tracing::error!(%error, "storage failed");
     }

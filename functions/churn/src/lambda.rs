@@ -10,7 +10,7 @@ use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
-use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
+use strata_store::cold::ColdTier;
 
 use crate::batch::{self, BatchError, BatchReport, BatchSettings};
 use crate::model::{ChurnModel, ColdStart};
@@ -60,13 +60,13 @@ pub async fn aws_backend(settings: &Settings) -> (Arc<dyn Table>, Arc<dyn BlobSt
     (Arc::new(table), Arc::new(blobs))
 }
 
-/// The cold tier, when the function is given its bucket; objects shared by
-/// many customers are cached for the run.
-pub async fn aws_cold_tier(settings: &Settings) -> Option<ColdTier> {
+/// The cold tier, when the function is given its bucket, keeping up to
+/// `cache_bytes` of parsed objects (one object serves many customers).
+pub async fn aws_cold_tier(settings: &Settings, cache_bytes: u64) -> Option<ColdTier> {
     let bucket = settings.cold_bucket.as_ref()?;
     let config = strata_aws::load_sdk_config().await;
     let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), bucket);
-    Some(ColdTier::new(Arc::new(blobs)).with_cache(JOB_CACHE_BYTES))
+    Some(ColdTier::new(Arc::new(blobs)).with_cache(cache_bytes))
 }
 
 /// Loads the serving model and logs how long the cold start took, split

@@ -6,7 +6,14 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use strata_auth::{Authenticator, LocalIssuer};
+use strata_domain::ReadOptions;
+use strata_domain::access::{Principal, Role};
 use strata_local::demo::{Settings, Shop, run_shop};
+use strata_local::host::Host;
+use tower::ServiceExt;
 
 /// Superstore lines kept: enough for several customers with orders in
 /// every year, few enough for a quick test.
@@ -86,4 +93,44 @@ async fn the_pipeline_runs_end_to_end_and_its_figures_agree() {
     assert_eq!(second.recommend.grey_levels, first.recommend.grey_levels);
     assert!(second.read_back.customers > 0);
     assert_eq!(second.read_back.orders_read, second.read_back.orders_before);
+
+    // The online score of a customer whose orders are all cold comes from
+    // their whole history, as the batch's does.
+    let tiered = second
+        .census
+        .with_cold
+        .keys()
+        .copied()
+        .find(|c| second.census.orders.contains_key(c))
+        .expect("a customer with cold orders");
+    let host = Host::open(&store, ReadOptions::default())
+        .await
+        .expect("the store");
+    let issuer = Arc::new(LocalIssuer::from_secret(&[9; 32]));
+    let token = issuer
+        .mint(
+            &Principal::new("ops-1", Role::Ops, None, None).expect("principal"),
+            chrono::Duration::minutes(5),
+        )
+        .expect("token");
+    let request = http::Request::builder()
+        .uri(format!("/v1/customers/{tiered}/churn"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .expect("request");
+    let response = host
+        .router(Authenticator::Local(issuer))
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(
+        status,
+        http::StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 }

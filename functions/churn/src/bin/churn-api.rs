@@ -6,6 +6,7 @@ use strata_auth::{Authenticator, Guard};
 use strata_churn::api::{ChurnApi, router};
 use strata_churn::lambda::{self, Settings};
 use strata_lambda_kit::EnvReader;
+use strata_store::cold::API_CACHE_BYTES;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -16,7 +17,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     env.finish()?;
     let (table, blobs) = lambda::aws_backend(&settings).await;
     let model = lambda::serving_model(table.clone(), blobs).await?;
+    let mut api = ChurnApi::new(table.clone(), model);
+    if let Some(cold) = lambda::aws_cold_tier(&settings, API_CACHE_BYTES).await {
+        api = api.with_cold_tier(cold);
+    }
     // API Gateway's JWT authorizer verified the token; the guard reads its claims.
     let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
-    lambda_http::run(guard.protect(router(Arc::new(ChurnApi::new(table, model))))).await
+    lambda_http::run(guard.protect(router(Arc::new(api)))).await
 }

@@ -4,13 +4,14 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
 use strata_churn::lambda::{self, Settings};
 use strata_lambda_kit::EnvReader;
+use strata_store::cold::JOB_CACHE_BYTES;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
     let (table, blobs) = lambda::aws_backend(&settings).await;
-    let cold = lambda::aws_cold_tier(&settings).await;
+    let cold = lambda::aws_cold_tier(&settings, JOB_CACHE_BYTES).await;
     let model = lambda::serving_model(table.clone(), blobs).await?;
     let handler = |event: LambdaEvent<EventBridgeEvent>| {
         let (table, cold, model) = (table.clone(), cold.clone(), model.clone());

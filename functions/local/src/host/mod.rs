@@ -106,10 +106,10 @@ impl Host {
             self.table.clone(),
             Ingestor::new(self.table.clone(), self.options).with_cold_tier(self.api_cold.clone()),
         ));
-        let churn = strata_churn::api::router(Arc::new(ChurnApi::new(
-            self.table.clone(),
-            self.churn_model.clone(),
-        )));
+        let churn = strata_churn::api::router(Arc::new(
+            ChurnApi::new(self.table.clone(), self.churn_model.clone())
+                .with_cold_tier(self.api_cold.clone()),
+        ));
         let recommend = strata_recommend::api::router(Arc::new(
             strata_recommend::api::RecommendApi::new(self.table.clone()),
         ));
