@@ -17,7 +17,10 @@ use strata_snapshot::{
     StreamSettings, Vault, apply_retention, archive_lock, archive_snapshot, mark_verified,
     object_key, restore_snapshot, take_snapshot, verify_snapshot,
 };
-use strata_store::{BatchPolicy, CustomerEraser, ErasedCustomers, ErasureLedger, write_all};
+use strata_store::{
+    BatchPolicy, CustomerEraser, CustomerRepository, ErasedCustomers, ErasureLedger, Privacy,
+    StoreError, write_all,
+};
 use strata_tests::backend::Backend;
 use strata_tests::dataset;
 
@@ -83,11 +86,21 @@ async fn vault(b: &Backend) -> Vault {
     Vault::new(b.fresh_store(false).await.expect("store"), b.keys.clone())
 }
 
-async fn load_shop(table: &Arc<dyn Table>, customers: usize, seed: u64) -> dataset::Shop {
+async fn load_shop(
+    privacy: &Arc<Privacy>,
+    table: &Arc<dyn Table>,
+    customers: usize,
+    seed: u64,
+) -> dataset::Shop {
     let shop = dataset::generate(customers, 2, seed).expect("dataset");
-    dataset::load(table.clone(), &shop, BatchPolicy::default())
-        .await
-        .expect("load");
+    dataset::load_with(
+        table.clone(),
+        privacy.clone(),
+        &shop,
+        BatchPolicy::default(),
+    )
+    .await
+    .expect("load");
     shop
 }
 
@@ -116,7 +129,7 @@ async fn dump(table: &dyn Table) -> BTreeMap<Key, Item> {
 }
 
 async fn backup_wipe_restore_gives_back_every_item_unchanged(b: &Backend) {
-    let shop = load_shop(&b.table, 150, 1).await;
+    let shop = load_shop(&b.privacy, &b.table, 150, 1).await;
     let before = dump(b.table.as_ref()).await;
     assert_eq!(before.len(), shop.items());
     let vault = vault(b).await;
@@ -157,7 +170,7 @@ async fn backup_wipe_restore_gives_back_every_item_unchanged(b: &Backend) {
 
 async fn incremental_chains_restore_each_state_exactly(b: &Backend) {
     let table = b.table.clone();
-    let shop = load_shop(&table, 80, 2).await;
+    let shop = load_shop(&b.privacy, &table, 80, 2).await;
     let vault = vault(b).await;
     let start = Utc::now() - Duration::hours(3);
     let full = snapshot(b, &vault, NextSnapshot::Full, start).await;
@@ -182,7 +195,7 @@ async fn incremental_chains_restore_each_state_exactly(b: &Backend) {
     write_all(table.as_ref(), writes, BatchPolicy::default())
         .await
         .expect("changes");
-    let added = load_shop(&table, 10, 3).await.items();
+    let added = load_shop(&b.privacy, &table, 10, 3).await.items();
     let first = snapshot(
         b,
         &vault,
@@ -273,7 +286,7 @@ async fn read(vault: &Vault, key: &str) -> Vec<u8> {
 }
 
 async fn damaged_snapshots_are_refused_before_anything_is_written(b: &Backend) {
-    load_shop(&b.table, 60, 4).await;
+    load_shop(&b.privacy, &b.table, 60, 4).await;
     let vault = vault(b).await;
     let full = snapshot(b, &vault, NextSnapshot::Full, Utc::now()).await;
     let items = object_key(&full.id, &full.table.segment_entries[1].items.object);
@@ -354,13 +367,13 @@ async fn damaged_snapshots_are_refused_before_anything_is_written(b: &Backend) {
 }
 
 async fn customers_erased_after_a_snapshot_stay_erased_after_restoring_it(b: &Backend) {
-    let shop = load_shop(&b.table, 50, 5).await;
+    let shop = load_shop(&b.privacy, &b.table, 50, 5).await;
     let before = dump(b.table.as_ref()).await;
     let vault = vault(b).await;
     let full = snapshot(b, &vault, NextSnapshot::Full, Utc::now()).await;
 
     let ledger = ErasureLedger::new(vault.blobs.clone());
-    let eraser = CustomerEraser::new(b.table.clone(), ledger.clone());
+    let eraser = CustomerEraser::new(b.table.clone(), b.privacy.clone(), ledger.clone());
     let erased_ids: Vec<_> = shop.customers.iter().take(3).map(|c| c.id).collect();
     for id in &erased_ids {
         eraser.erase(*id, Utc::now()).await.expect("erase");
@@ -392,10 +405,49 @@ async fn customers_erased_after_a_snapshot_stay_erased_after_restoring_it(b: &Ba
     for (key, item) in &restored {
         assert_eq!(before.get(key), Some(item));
     }
+
+    // Crypto-shredding: restored without the ledger (lost, or an old copy of
+    // the snapshot found elsewhere), the erased customers' items come back,
+    // but their personal data stays unreadable: their keys are destroyed.
+    let unguarded = b.fresh_table().await.expect("table");
+    restore_into(
+        &vault,
+        &full.id,
+        unguarded.clone(),
+        &ErasedCustomers::default(),
+    )
+    .await
+    .expect("restore without the ledger");
+    let customers = CustomerRepository::new(unguarded.clone(), b.privacy.clone());
+    let raw = dump(unguarded.as_ref()).await;
+    for id in &erased_ids {
+        let read = customers.get(*id).await;
+        assert!(
+            matches!(read, Err(StoreError::Erased { customer }) if customer == *id),
+            "erased customer {id} read back as {read:?}"
+        );
+        let email = shop
+            .customers
+            .iter()
+            .find(|c| c.id == *id)
+            .and_then(|c| c.identity.email.clone())
+            .expect("generated customers have e-mail addresses");
+        let text = format!("{raw:?}");
+        assert!(
+            !text.contains(email.as_str()),
+            "plaintext e-mail in a raw item"
+        );
+    }
+    let kept = &shop.customers[3];
+    let read = customers.get(kept.id).await.expect("read").expect("kept");
+    assert_eq!(
+        read.identity, kept.identity,
+        "other customers stay readable"
+    );
 }
 
 async fn non_empty_targets_are_refused_unless_allowed(b: &Backend) {
-    load_shop(&b.table, 10, 6).await;
+    load_shop(&b.privacy, &b.table, 10, 6).await;
     let vault = vault(b).await;
     let full = snapshot(b, &vault, NextSnapshot::Full, Utc::now()).await;
     let refused = restore_into(
@@ -430,7 +482,7 @@ async fn non_empty_targets_are_refused_unless_allowed(b: &Backend) {
 }
 
 async fn archive_copies_are_locked_and_restore_with_the_archive_key_alone(b: &Backend) {
-    load_shop(&b.table, 40, 7).await;
+    load_shop(&b.privacy, &b.table, 40, 7).await;
     let before = dump(b.table.as_ref()).await;
     let vault = vault(b).await;
     let archive = Vault::new(
@@ -490,7 +542,7 @@ async fn archive_copies_are_locked_and_restore_with_the_archive_key_alone(b: &Ba
 }
 
 async fn retention_keeps_the_newest_verified_chain_and_deletes_the_rest(b: &Backend) {
-    load_shop(&b.table, 10, 8).await;
+    load_shop(&b.privacy, &b.table, 10, 8).await;
     let vault = vault(b).await;
     let now = Utc::now();
     let old_full = snapshot(b, &vault, NextSnapshot::Full, now - Duration::days(10)).await;
@@ -558,7 +610,7 @@ async fn retention_keeps_the_newest_verified_chain_and_deletes_the_rest(b: &Back
 }
 
 async fn cold_tier_objects_are_backed_up_and_restored(b: &Backend) {
-    load_shop(&b.table, 5, 9).await;
+    load_shop(&b.privacy, &b.table, 5, 9).await;
     let put = |key: &'static str, body: &'static str| {
         let blobs = b.blobs.clone();
         async move {
@@ -656,7 +708,7 @@ async fn move_to_deep_archive(vault: &Vault) {
 async fn snapshots_in_deep_archive_stay_known_to_retention_and_refuse_to_restore_until_thawed(
     b: &Backend,
 ) {
-    load_shop(&b.table, 10, 10).await;
+    load_shop(&b.privacy, &b.table, 10, 10).await;
     let vault = vault(b).await;
     let now = Utc::now();
     let old_full = snapshot(b, &vault, NextSnapshot::Full, now - Duration::days(10)).await;

@@ -36,8 +36,11 @@ all_adapters!(
     parallel_scan_covers_each_item_once,
     secondary_indexes_follow_their_items,
     customer_lookups_move_with_the_profile,
+    personal_fields_are_sealed_and_lookups_are_blind,
     batch_get_reads_many_keys_under_throttling,
     locked_objects_refuse_deletion_until_their_lock_ends,
     data_keys_unwrap_only_under_their_own_context,
     audit_entries_are_never_overwritten,
+    assignments_list_by_salesperson_and_move_on_reassignment,
+    consent_ledger_is_append_only_and_idempotent,
 );

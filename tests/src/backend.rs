@@ -6,6 +6,7 @@ use anyhow::Context;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::config::Credentials;
 use strata_domain::ports::{BlobStore, KeyService, Table};
+use strata_store::Privacy;
 use tempfile::TempDir;
 
 /// Set by `cargo xtask test` to the moto server it started on 127.0.0.1.
@@ -16,6 +17,8 @@ pub struct Backend {
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
     pub keys: Arc<dyn KeyService>,
+    /// Customers' data keys (in a key table of their own) and the blind index.
+    pub privacy: Arc<Privacy>,
     /// Whether large bodies go up as multipart uploads (S3) rather than one stream (files).
     pub uploads_in_parts: bool,
     /// Where more tables and stores of the same kind are made.
@@ -33,8 +36,11 @@ impl Backend {
     pub async fn embedded() -> anyhow::Result<Backend> {
         let dir = tempfile::tempdir()?;
         let backend = strata_embedded::EmbeddedBackend::open(dir.path())?;
+        let privacy =
+            Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table)).await?;
         Ok(Backend {
             name: "embedded",
+            privacy,
             table: Arc::new(backend.table),
             blobs: Arc::new(backend.blobs),
             keys: Arc::new(strata_embedded::LocalKeyService::open_in(
@@ -52,8 +58,10 @@ impl Backend {
     pub async fn aws() -> anyhow::Result<Backend> {
         let config = moto_config().await?;
         let place = Place::Aws(Box::new(config));
+        let privacy = Privacy::open(fresh_keys(&place).await?, fresh_table(&place).await?).await?;
         Ok(Backend {
             name: "aws",
+            privacy,
             table: fresh_table(&place).await?,
             blobs: fresh_store(&place, true).await?,
             keys: fresh_keys(&place).await?,
@@ -71,6 +79,16 @@ impl Backend {
     /// bucket, with Object Lock when `locked`.
     pub async fn fresh_store(&self, locked: bool) -> anyhow::Result<Arc<dyn BlobStore>> {
         fresh_store(&self.place, locked).await
+    }
+
+    /// Another key table and master key for customers' data keys: a second
+    /// deployment's, or a fresh start after losing the first.
+    pub async fn fresh_privacy(&self) -> anyhow::Result<Arc<Privacy>> {
+        Ok(Privacy::open(
+            fresh_keys(&self.place).await?,
+            fresh_table(&self.place).await?,
+        )
+        .await?)
     }
 
     /// Another key service with a master key of its own.
@@ -135,6 +153,12 @@ async fn fresh_keys(place: &Place) -> anyhow::Result<Arc<dyn KeyService>> {
             Arc::new(strata_aws::KmsKeyService::new(kms, key))
         }
     })
+}
+
+/// Customers' data keys on moto: a new KMS key and a new key table.
+pub async fn moto_privacy() -> anyhow::Result<Arc<Privacy>> {
+    let place = Place::Aws(Box::new(moto_config().await?));
+    Ok(Privacy::open(fresh_keys(&place).await?, fresh_table(&place).await?).await?)
 }
 
 /// SDK configuration for the moto server named by `STRATA_TEST_AWS_ENDPOINT`.

@@ -678,7 +678,7 @@ pub async fn chinese_text_and_emoji_round_trip(b: &Backend) {
         text
     );
 
-    let customers = CustomerRepository::new(b.table.clone());
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
     let input = CustomerInput {
         name: Some("欧阳 娜娜 🌸".into()),
         email: Some("NANA@例子.中国".into()),
@@ -845,7 +845,7 @@ pub async fn secondary_indexes_follow_their_items(b: &Backend) {
 }
 
 pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
-    let customers = CustomerRepository::new(b.table.clone());
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
     let now = chrono::Utc::now();
     let make = |email: &str| {
         let input = CustomerInput {
@@ -867,7 +867,7 @@ pub async fn customer_lookups_move_with_the_profile(b: &Backend) {
     match customers.create(&rival).await {
         Err(StoreError::IdentifierTaken { owner, identifier }) => {
             assert_eq!(owner, ana.id);
-            assert!(identifier.contains("+8613812345678"), "{identifier}");
+            assert_eq!(identifier, "the phone number", "named, never quoted");
         }
         other => panic!("a taken phone number must be refused, got {other:?}"),
     }
@@ -1142,4 +1142,255 @@ pub async fn audit_entries_are_never_overwritten(b: &Backend) {
         .map(|e| Some((e.at + chrono::Duration::days(30)).timestamp()))
         .collect();
     assert_eq!(expiries, expected);
+}
+
+/// A salesperson's customers are one index query (`gsi1` `SALES#<id>`),
+/// most recently assigned first and paged; re-assigning a customer moves it
+/// from the old salesperson's list to the new one's.
+pub async fn assignments_list_by_salesperson_and_move_on_reassignment(b: &Backend) {
+    use strata_domain::ids::SalespersonId;
+    use strata_store::{Assignment, AssignmentRepository};
+    let repo = AssignmentRepository::new(b.table.clone());
+    let rep = |name: &str| SalespersonId::parse("salesperson", name).expect("salesperson");
+    let (first, second) = (rep("s#1"), rep("s-2"));
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let assignments: Vec<Assignment> = (0..5)
+        .map(|n| Assignment {
+            customer_id: CustomerId::generate(),
+            salesperson: first.clone(),
+            assigned_at: start + chrono::Duration::minutes(n),
+            assigned_by: "admin-1".into(),
+        })
+        .collect();
+    for assignment in &assignments {
+        repo.assign(assignment).await.expect("assign");
+    }
+    let list = |salesperson: SalespersonId| {
+        let repo = repo.clone();
+        async move {
+            let mut listed = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = repo
+                    .assigned_to(&salesperson, cursor, 2)
+                    .await
+                    .expect("list");
+                assert!(page.assignments.len() <= 2);
+                listed.extend(page.assignments);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => return listed,
+                }
+            }
+        }
+    };
+    let newest_first: Vec<Assignment> = assignments.iter().rev().cloned().collect();
+    assert_eq!(list(first.clone()).await, newest_first);
+
+    let moved = Assignment {
+        salesperson: second.clone(),
+        assigned_at: start + chrono::Duration::hours(1),
+        ..assignments[2].clone()
+    };
+    repo.assign(&moved).await.expect("re-assign");
+    let left: Vec<Assignment> = newest_first
+        .iter()
+        .filter(|a| a.customer_id != moved.customer_id)
+        .cloned()
+        .collect();
+    assert_eq!(list(first).await, left);
+    assert_eq!(list(second).await, std::slice::from_ref(&moved));
+    assert_eq!(repo.of(moved.customer_id).await.expect("read"), Some(moved));
+    assert!(list(rep("nobody")).await.is_empty());
+}
+
+/// Personal fields reach the table only sealed with the customer's key, and
+/// lookups only as keyed hashes: no raw item holds a plaintext value. The
+/// sealed value is bound to its customer, a pseudonymous reader sees no
+/// identity, and destroying the key leaves the profile unreadable.
+pub async fn personal_fields_are_sealed_and_lookups_are_blind(b: &Backend) {
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    let now = chrono::Utc::now();
+    let make = |email: &str, phone: &str| {
+        let input = CustomerInput {
+            name: Some("Canary Wang 王金丝雀".into()),
+            email: Some(email.into()),
+            phone: Some(phone.into()),
+            network: Some(strata_domain::customer::NetworkInput {
+                ip: Some("203.0.113.77".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        Customer::create(
+            CustomerId::generate(),
+            input.validate(&ReadOptions::default(), now).expect("valid"),
+            &origin(now),
+        )
+    };
+    let ana = make("canary.ana@shop.cn", "13900001111");
+    let bo = make("canary.bo@shop.cn", "13900002222");
+    customers.create(&ana).await.expect("create");
+    customers.create(&bo).await.expect("create");
+
+    let (items, _) = query_all(
+        b.table.as_ref(),
+        Query::partition(format!("CUST#{}", ana.id)),
+    )
+    .await;
+    let mut raw = format!("{items:?}");
+    for identifier in ana.identifiers() {
+        let lookup = customers.find(&identifier).await.expect("find");
+        assert_eq!(lookup, Some(ana.id), "found through the blind index");
+    }
+    let everything = crate::dataset::dump(b.table.as_ref()).await.expect("dump");
+    raw.push_str(&format!("{everything:?}"));
+    for plaintext in [
+        "canary.ana",
+        "13900001111",
+        "王金丝雀",
+        "Canary Wang",
+        "203.0.113.77",
+    ] {
+        assert!(!raw.contains(plaintext), "{plaintext} is in a raw item");
+    }
+    let read = customers.get(ana.id).await.expect("get").expect("profile");
+    assert_eq!(read.identity, ana.identity);
+    assert_eq!(read.network, ana.network);
+
+    // A sealed value moved onto another customer's profile does not open.
+    let profile_of = |id: CustomerId| Key::new(format!("CUST#{id}"), "PROFILE");
+    let ana_item = b
+        .table
+        .get(&profile_of(ana.id))
+        .await
+        .expect("get")
+        .expect("item");
+    let mut bo_item = b
+        .table
+        .get(&profile_of(bo.id))
+        .await
+        .expect("get")
+        .expect("item");
+    bo_item.insert("sealed".into(), ana_item["sealed"].clone());
+    b.table.put(bo_item, None).await.expect("put");
+    assert!(
+        matches!(customers.get(bo.id).await, Err(StoreError::Corrupt { .. })),
+        "a sealed value is bound to its customer"
+    );
+
+    let pseudonymous = CustomerRepository::pseudonymous(b.table.clone());
+    let seen = pseudonymous
+        .get(ana.id)
+        .await
+        .expect("get")
+        .expect("profile");
+    assert_eq!(seen.identity, Default::default());
+    assert!(seen.network.is_empty());
+    assert_eq!(seen.created_at, ana.created_at);
+    assert!(matches!(
+        pseudonymous.create(&make("x@shop.cn", "13900003333")).await,
+        Err(StoreError::Pseudonymous)
+    ));
+
+    assert!(b.privacy.destroy_key(ana.id).await.expect("destroy"));
+    assert!(matches!(
+        customers.get(ana.id).await,
+        Err(StoreError::Erased { customer }) if customer == ana.id
+    ));
+    assert!(!b.privacy.destroy_key(ana.id).await.expect("destroy again"));
+}
+
+/// The consent ledger keeps every decision once, in the order the customer
+/// made them: an identical decision (purpose, time, version, source,
+/// granted) is never written twice nor overwritten, whoever sends it again;
+/// a decision differing in anything is a new entry.
+pub async fn consent_ledger_is_append_only_and_idempotent(b: &Backend) {
+    use strata_domain::consent::ConsentRecord;
+    use strata_domain::customer::{Consent, Purpose};
+    use strata_store::{Appended, ConsentLedger};
+    let ledger = ConsentLedger::new(b.table.clone());
+    let customer = CustomerId::generate();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let now = start + chrono::Duration::days(400);
+    let decision = |purpose, granted, minutes: i64, version: &str| Consent {
+        purpose,
+        granted,
+        at: start + chrono::Duration::minutes(minutes),
+        version: version.into(),
+        source: "form#1".into(),
+    };
+    let first = ConsentRecord::new(
+        decision(Purpose::Marketing, true, 0, "v1"),
+        "import:imp-1 row 7",
+        now,
+    );
+    assert_eq!(
+        ledger.append(customer, &first).await.expect("append"),
+        Appended::New
+    );
+    // The same decision again, from the API this time: stored once, and
+    // the entry keeps what first recorded it.
+    let again = ConsentRecord::new(
+        first.decision.clone(),
+        "api",
+        now + chrono::Duration::hours(1),
+    );
+    assert_eq!(
+        ledger.append(customer, &again).await.expect("append"),
+        Appended::AlreadyRecorded
+    );
+    // Differing only in version, or in the answer: new entries.
+    for other in [
+        decision(Purpose::Marketing, true, 0, "v2"),
+        decision(Purpose::Marketing, false, 0, "v1"),
+    ] {
+        let record = ConsentRecord::new(other, "api", now);
+        assert_eq!(
+            ledger.append(customer, &record).await.expect("append"),
+            Appended::New
+        );
+    }
+    // Many decisions, appended out of time order; the ledger reads back
+    // in the order they were made.
+    let many: Vec<ConsentRecord> = (1..=130)
+        .rev()
+        .map(|n| {
+            let purpose = if n % 2 == 0 {
+                Purpose::Profiling
+            } else {
+                Purpose::Analytics
+            };
+            ConsentRecord::new(decision(purpose, n % 3 != 0, n, "v1"), "api", now)
+        })
+        .collect();
+    assert_eq!(
+        ledger.append_all(customer, &many).await.expect("append"),
+        130
+    );
+    assert_eq!(ledger.append_all(customer, &many).await.expect("append"), 0);
+
+    let read = ledger.of(customer).await.expect("read");
+    assert_eq!(read.len(), 133);
+    assert!(
+        read.windows(2)
+            .all(|w| w[0].decision.at <= w[1].decision.at),
+        "oldest decision first"
+    );
+    let kept = read
+        .iter()
+        .find(|r| r.decision == first.decision)
+        .expect("the first decision");
+    assert_eq!(kept, &first, "never overwritten by the repeat");
+    assert!(
+        ledger
+            .of(CustomerId::generate())
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }

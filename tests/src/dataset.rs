@@ -16,7 +16,7 @@ use strata_domain::ids::{CustomerId, OrderId, ProductId};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderLine, OrderStatus};
 use strata_domain::ports::table::{Item, Key, Table, WriteRequest};
-use strata_store::{ActivityRepository, BatchPolicy, CustomerRepository, write_all};
+use strata_store::{ActivityRepository, BatchPolicy, CustomerRepository, Privacy, write_all};
 
 const NAMES: [&str; 8] = [
     "Ana Lima",
@@ -138,14 +138,42 @@ fn order(
     })
 }
 
-/// Stores the shop through the repositories' bulk writers, in slices so
-/// that memory stays bounded; returns the items written.
+/// Stores the shop with its personal fields sealed under keys in a key
+/// table kept for the whole test process: for tests that work on raw items
+/// (tiering, backups) and never read a profile's identity back.
 pub async fn load(
     table: Arc<dyn Table>,
     shop: &Shop,
     policy: BatchPolicy,
 ) -> anyhow::Result<usize> {
-    let customers = CustomerRepository::new(table.clone());
+    load_with(table, process_privacy().await?, shop, policy).await
+}
+
+/// The key table `load` seals with, shared by the whole test process.
+pub async fn process_privacy() -> anyhow::Result<Arc<Privacy>> {
+    static KEYS: tokio::sync::OnceCell<(tempfile::TempDir, Arc<Privacy>)> =
+        tokio::sync::OnceCell::const_new();
+    let (_, privacy) = KEYS
+        .get_or_try_init(|| async {
+            let dir = tempfile::tempdir()?;
+            let backend = strata_embedded::EmbeddedBackend::open(dir.path())?;
+            let privacy =
+                Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table)).await?;
+            anyhow::Ok((dir, privacy))
+        })
+        .await?;
+    Ok(privacy.clone())
+}
+
+/// Stores the shop through the repositories' bulk writers, in slices so
+/// that memory stays bounded; returns the items written.
+pub async fn load_with(
+    table: Arc<dyn Table>,
+    privacy: Arc<Privacy>,
+    shop: &Shop,
+    policy: BatchPolicy,
+) -> anyhow::Result<usize> {
+    let customers = CustomerRepository::new(table.clone(), privacy);
     let activity = ActivityRepository::new(table);
     let mut written = 0;
     for slice in shop.customers.chunks(5_000) {

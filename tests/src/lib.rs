@@ -8,3 +8,29 @@ pub mod counting;
 pub mod crash;
 pub mod dataset;
 pub mod faulty;
+
+/// Runs each named case (`async fn(&Backend)` in the calling module) as a
+/// test on every adapter: `embedded::<case>` and `aws::<case>` (moto).
+#[macro_export]
+macro_rules! on_every_adapter {
+    ($($case:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend = $crate::backend::Backend::embedded().await.expect("backend");
+                    super::$case(&backend).await;
+                }
+            )+
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let backend = $crate::backend::Backend::aws().await.expect("moto backend");
+                    super::$case(&backend).await;
+                }
+            )+
+        }
+    };
+}

@@ -2,6 +2,7 @@
 
 mod bench_backup;
 mod bench_ingest;
+mod bench_tiering;
 mod churn;
 mod contract;
 mod datasets;
@@ -62,6 +63,15 @@ enum Task {
         #[arg(long, default_value_t = 20_000)]
         aws_items: u64,
     },
+    /// Prints tiering figures on the embedded backend and on moto.
+    BenchTiering {
+        /// Customers (six orders each) in the embedded benchmark.
+        #[arg(long, default_value_t = 20_000)]
+        customers: u64,
+        /// Customers in the moto benchmark.
+        #[arg(long, default_value_t = 2_000)]
+        aws_customers: u64,
+    },
     /// Trains the churn model from CDNOW into functions/churn/model and checks it through serving.
     Train,
     /// Trains a churn challenger from a store and promotes it if not worse than the serving model.
@@ -90,6 +100,10 @@ fn main() -> anyhow::Result<()> {
         Task::Test { no_lint } => test(&root, no_lint),
         Task::BenchIngest { rows, aws_rows } => bench_ingest::bench(&root, rows, aws_rows),
         Task::BenchBackup { items, aws_items } => bench_backup::bench(&root, items, aws_items),
+        Task::BenchTiering {
+            customers,
+            aws_customers,
+        } => bench_tiering::bench(&root, customers, aws_customers),
         Task::Train => churn::train(&root, &python::ensure_venv(&root)?),
         Task::Retrain { data_dir } => {
             churn::retrain(&root, &python::ensure_venv(&root)?, &data_dir)

@@ -59,7 +59,8 @@ async fn erase_one(service: &BackupService, items: &BTreeMap<Key, Item>) -> Cust
         .and_then(|raw| CustomerId::parse("pk", raw).ok())
         .expect("a customer");
     let ledger = ErasureLedger::new(service.snapshots.blobs.clone());
-    CustomerEraser::new(service.source.table.clone(), ledger)
+    let privacy = dataset::process_privacy().await.expect("key table");
+    CustomerEraser::new(service.source.table.clone(), privacy, ledger)
         .erase(victim, chrono::Utc::now())
         .await
         .expect("erase");

@@ -15,7 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::churn::{ChurnScore, ConversionCriteria, ConversionOutcome, RiskBand};
-use strata_domain::customer::Purpose;
+use strata_domain::consent::{ConsentPolicy, MissingConsent, Use};
+use strata_domain::customer::{Customer, Purpose};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{Cursor, Table};
 use strata_lambda_kit::Problem;
@@ -37,16 +38,19 @@ pub struct ChurnApi {
     pub model: Arc<ChurnModel>,
     /// The instant "now" is; tests pin it.
     pub clock: fn() -> DateTime<Utc>,
+    /// Whether scores need a profiling grant or only no withdrawal.
+    pub consent: ConsentPolicy,
 }
 
 impl ChurnApi {
     pub fn new(table: Arc<dyn Table>, model: Arc<ChurnModel>) -> Self {
         ChurnApi {
-            customers: CustomerRepository::new(table.clone()),
+            customers: CustomerRepository::pseudonymous(table.clone()),
             activity: ActivityRepository::new(table.clone()),
             churn: ChurnRepository::new(table),
             model,
             clock: Utc::now,
+            consent: ConsentPolicy::default(),
         }
     }
 
@@ -122,17 +126,35 @@ async fn customer_churn(
     online_score(&api, customer_id(&id)?).await.map(Json)
 }
 
+/// 409 naming the purpose whose consent is missing.
+pub fn no_consent(missing: &MissingConsent) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "no-consent",
+        "The customer's consent does not allow this",
+    )
+    .detail(format!(
+        "{missing}; consent to {} is needed",
+        missing.purpose().name()
+    ))
+}
+
+/// Scores and ratings are profiling: refused when the customer withdrew it.
+fn may_profile(api: &ChurnApi, customer: &Customer) -> Answer<()> {
+    customer
+        .permits(Use::Profiling, api.consent)
+        .map_err(|missing| no_consent(&missing))
+}
+
 /// A fresh score, computed now from the stored history.
 pub async fn online_score(api: &ChurnApi, id: CustomerId) -> Answer<ChurnScore> {
-    if api
+    let customer = api
         .customers
         .get(id)
         .await
         .map_err(store_problem)?
-        .is_none()
-    {
-        return Err(not_found(&format!("customer {id}")));
-    }
+        .ok_or_else(|| not_found(&format!("customer {id}")))?;
+    may_profile(api, &customer)?;
     let history = api.activity.history(id).await.map_err(store_problem)?;
     let now = (api.clock)();
     let Some(features) = scoring::view(&history).features(now) else {
@@ -328,6 +350,7 @@ async fn customer_conversion(
         .await
         .map_err(store_problem)?
         .ok_or_else(|| not_found(&format!("customer {id}")))?;
+    may_profile(&api, &customer)?;
     let history = api.activity.history(id).await.map_err(store_problem)?;
     let now = (api.clock)();
     if scoring::view(&history).is_formal_at(now) {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use strata_domain::churn::lifecycle::MonthlyTally;
 use strata_domain::churn::{ChurnScore, FeatureVector, RiskBand, retraining_due};
+use strata_domain::consent::{ConsentPolicy, Use, permits};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::Table;
 use strata_store::cold::ColdTier;
@@ -29,6 +30,8 @@ pub struct BatchSettings {
     pub page_size: u32,
     /// Retrain once formal customers exceed the model's by this fraction.
     pub retrain_growth: f64,
+    /// Whether scoring and counting need a grant or only no withdrawal.
+    pub consent: ConsentPolicy,
 }
 
 impl Default for BatchSettings {
@@ -38,6 +41,7 @@ impl Default for BatchSettings {
             batch_size: 256,
             page_size: 1_000,
             retrain_growth: 0.2,
+            consent: ConsentPolicy::default(),
         }
     }
 }
@@ -67,6 +71,10 @@ pub struct BatchReport {
     pub customers: u64,
     pub formal: u64,
     pub scored: u64,
+    /// Customers not scored (and any stored score removed): profiling withdrawn.
+    pub no_profiling_consent: u64,
+    /// Customers left out of the monthly counts: analytics withdrawn.
+    pub no_analytics_consent: u64,
     pub bands: BTreeMap<&'static str, u64>,
     pub months: usize,
     pub model_version: String,
@@ -110,6 +118,8 @@ pub async fn run(
         report.customers += segment.customers;
         report.formal += segment.formal;
         report.scored += segment.scored;
+        report.no_profiling_consent += segment.no_profiling_consent;
+        report.no_analytics_consent += segment.no_analytics_consent;
         for (band, n) in segment.bands {
             *report.bands.entry(band.name()).or_default() += n;
         }
@@ -134,6 +144,8 @@ struct SegmentResult {
     customers: u64,
     formal: u64,
     scored: u64,
+    no_profiling_consent: u64,
+    no_analytics_consent: u64,
     bands: BTreeMap<RiskBand, u64>,
     tally: MonthlyTally,
 }
@@ -154,11 +166,29 @@ async fn score_segment(
     let mut result = SegmentResult::default();
     let mut pending: Vec<(CustomerId, FeatureVector)> = Vec::with_capacity(settings.batch_size);
     let horizon = model.card().label.horizon_days;
+    let mut withdrawn: Vec<CustomerId> = Vec::new();
     while let Some(customer) = scan.next().await? {
         result.customers += 1;
-        result
-            .tally
-            .add_customer(&customer.history.orders, horizon, as_of);
+        // A partition without a profile has no consent to read: the use is
+        // judged as for a profile with no decision.
+        let consents = customer
+            .profile
+            .as_ref()
+            .map(|p| p.consents.as_slice())
+            .unwrap_or_default();
+        let permitted = |use_| permits(consents, use_, settings.consent).is_ok();
+        if permitted(Use::Analytics) {
+            result
+                .tally
+                .add_customer(&customer.history.orders, horizon, as_of);
+        } else {
+            result.no_analytics_consent += 1;
+        }
+        if !permitted(Use::Profiling) {
+            result.no_profiling_consent += 1;
+            withdrawn.push(customer.id);
+            continue;
+        }
         if let Some(features) = scoring::view(&customer.history).features(as_of) {
             result.formal += 1;
             pending.push((customer.id, features));
@@ -168,6 +198,9 @@ async fn score_segment(
         }
     }
     flush(&model, &repository, &mut pending, as_of, &mut result).await?;
+    repository
+        .remove_scores(&withdrawn, BatchPolicy::default())
+        .await?;
     Ok(result)
 }
 

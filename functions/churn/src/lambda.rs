@@ -53,19 +53,24 @@ impl Settings {
 }
 
 /// The DynamoDB table and S3 bucket, from clients built once.
-pub async fn aws_backend(settings: &Settings) -> (Arc<dyn Table>, Arc<dyn BlobStore>) {
-    let config = strata_aws::load_sdk_config().await;
-    let table = strata_aws::DynamoTable::new(strata_aws::dynamodb_client(&config), &settings.table);
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), &settings.bucket);
+pub fn aws_backend(
+    config: &aws_config::SdkConfig,
+    settings: &Settings,
+) -> (Arc<dyn Table>, Arc<dyn BlobStore>) {
+    let table = strata_aws::DynamoTable::new(strata_aws::dynamodb_client(config), &settings.table);
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), &settings.bucket);
     (Arc::new(table), Arc::new(blobs))
 }
 
 /// The cold tier, when the function is given its bucket, keeping up to
 /// `cache_bytes` of parsed objects (one object serves many customers).
-pub async fn aws_cold_tier(settings: &Settings, cache_bytes: u64) -> Option<ColdTier> {
+pub fn aws_cold_tier(
+    config: &aws_config::SdkConfig,
+    settings: &Settings,
+    cache_bytes: u64,
+) -> Option<ColdTier> {
     let bucket = settings.cold_bucket.as_ref()?;
-    let config = strata_aws::load_sdk_config().await;
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), bucket);
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), bucket);
     Some(ColdTier::new(Arc::new(blobs)).with_cache(cache_bytes))
 }
 

@@ -65,7 +65,7 @@ impl Lcg {
 /// most buy once, some now and then for a while, a few regularly to the end.
 /// Returns the number of formal customers.
 async fn seed(b: &Backend, customers: usize) -> u64 {
-    let repository = CustomerRepository::new(b.table.clone());
+    let repository = CustomerRepository::new(b.table.clone(), b.privacy.clone());
     let start = end_of_data() - Duration::days(546);
     let mut random = Lcg(42);
     let mut orders = Vec::new();
@@ -688,30 +688,7 @@ async fn the_local_trainer_runs_the_runs_trainer_and_stores_the_candidate() {
     ));
 }
 
-macro_rules! on_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::embedded().await.expect("backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::aws().await.expect("moto backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
-    };
-}
-
-on_every_adapter!(
+strata_tests::on_every_adapter!(
     growth_starts_a_run_whose_candidate_is_promoted_if_not_worse,
     worse_or_dishonest_candidates_are_not_promoted,
     a_candidate_arriving_later_is_reviewed_from_its_event,

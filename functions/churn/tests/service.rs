@@ -11,14 +11,15 @@ use axum::body::Body;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use http::{Request, StatusCode};
 use strata_churn::api::{ChurnApi, router};
-use strata_churn::batch::BatchSettings;
+use strata_churn::batch::{self, BatchSettings};
 use strata_churn::lambda;
 use strata_churn::model::ChurnModel;
 use strata_churn::registry::{BUNDLED_CARD, BUNDLED_MODEL, ModelRegistry, ModelSource, version_of};
 use strata_domain::ReadOptions;
 use strata_domain::channel::Channel;
 use strata_domain::churn::{Promotion, RiskBand};
-use strata_domain::customer::{Customer, CustomerInput, Origin};
+use strata_domain::consent::ConsentRequest;
+use strata_domain::customer::{Customer, CustomerInput, Origin, Purpose};
 use strata_domain::ids::{CustomerId, InteractionId, OrderId};
 use strata_domain::interaction::{Interaction, InteractionKind};
 use strata_domain::money::{Currency, Money};
@@ -102,8 +103,8 @@ struct Seeded {
 /// Formal customers with varied histories (one-off buyers long ago and
 /// lately, regulars, lapsed), one intent customer, one prospect.
 async fn seed(b: &Backend) -> Seeded {
-    let customers = CustomerRepository::new(b.table.clone());
-    let activity = ActivityRepository::new(b.table.clone());
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    let activity = ActivityRepository::new(b.table.clone()).with_privacy(b.privacy.clone());
     let mut formal = Vec::new();
     let mut orders = Vec::new();
     for n in 0..48 {
@@ -454,31 +455,133 @@ pub async fn promotion_moves_the_pointer_only_for_a_model_not_worse(b: &Backend)
     );
 }
 
-macro_rules! on_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::embedded().await.expect("backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::aws().await.expect("moto backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
+/// Records a withdrawal on the profile, as the ingest API does.
+async fn withdraw(b: &Backend, id: CustomerId, purpose: Purpose) {
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    let mut profile = customers.get(id).await.expect("read").expect("profile");
+    let at = as_of() - Duration::days(1);
+    let withdrawal = ConsentRequest {
+        purpose,
+        granted: false,
+        version: "terms-4".into(),
+        source: "preference-centre".into(),
+        at: Some(at.to_rfc3339()),
+    }
+    .validate(&ReadOptions::default(), at)
+    .expect("valid");
+    let input = CustomerInput {
+        email: Some("ignored@example.cn".into()),
+        ..CustomerInput::default()
     };
+    let mut valid = input.validate(&ReadOptions::default(), at).expect("valid");
+    valid.identity = Default::default();
+    valid.consents = vec![withdrawal];
+    let origin = Origin {
+        source: "api".into(),
+        at,
+    };
+    assert!(!profile.merge(valid, &origin).is_empty());
+    customers.save(&profile).await.expect("save");
 }
 
-on_every_adapter!(
+/// A withdrawal stops the use it gates, in the batch and online: profiling
+/// (no score, the stored one and its early-warning entry removed; the
+/// online score and conversion rating refused by name), analytics (left out
+/// of the monthly counts).
+pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
+    let seeded = seed(b).await;
+    let settings = BatchSettings {
+        segments: 2,
+        ..BatchSettings::default()
+    };
+    let before = batch::run(b.table.clone(), None, model(), settings, as_of())
+        .await
+        .expect("batch run");
+    assert_eq!(before.scored, 48);
+    let repository = ChurnRepository::new(b.table.clone());
+    let high: Vec<CustomerId> = repository
+        .by_risk(RiskBand::High, None, 100)
+        .await
+        .expect("list")
+        .scores
+        .iter()
+        .map(|s| s.customer_id)
+        .collect();
+    let profiled_out = *high.first().expect("a high-risk customer");
+    let (counted_out, _) = seeded
+        .formal
+        .iter()
+        .find(|(id, _)| *id != profiled_out)
+        .expect("another customer");
+    withdraw(b, profiled_out, Purpose::Profiling).await;
+    withdraw(b, *counted_out, Purpose::Analytics).await;
+    withdraw(b, seeded.intent, Purpose::Profiling).await;
+
+    let after = batch::run(b.table.clone(), None, model(), settings, as_of())
+        .await
+        .expect("batch run");
+    assert_eq!(after.scored, 47);
+    assert_eq!(after.no_profiling_consent, 2);
+    assert_eq!(after.no_analytics_consent, 1);
+    assert!(
+        repository
+            .score(profiled_out)
+            .await
+            .expect("read")
+            .is_none(),
+        "the stored score goes"
+    );
+    assert!(
+        repository
+            .score(*counted_out)
+            .await
+            .expect("read")
+            .is_some(),
+        "analytics withdrawn still allows profiling"
+    );
+    let listed = repository
+        .by_risk(RiskBand::High, None, 100)
+        .await
+        .expect("list");
+    assert!(listed.scores.iter().all(|s| s.customer_id != profiled_out));
+    let converted = |months: &[strata_domain::churn::lifecycle::MonthlyCounts]| -> u64 {
+        months.iter().map(|m| m.converted).sum()
+    };
+    let months = repository
+        .monthly("0000-01", "9999-12")
+        .await
+        .expect("months");
+    assert_eq!(converted(&months), 47, "one formal customer left out");
+
+    let (app, _) = api(b);
+    for uri in [
+        format!("/v1/customers/{profiled_out}/churn"),
+        format!("/v1/customers/{}/conversion", seeded.intent),
+    ] {
+        let (status, problem) = call(&app, get(&uri)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{uri}: {problem}");
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("no-consent"),
+            "{problem}"
+        );
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("profiling"),
+            "{problem}"
+        );
+    }
+    let (status, _) = call(&app, get(&format!("/v1/customers/{counted_out}/churn"))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+strata_tests::on_every_adapter!(
     scheduled_run_scores_formal_customers_and_lists_early_warning,
     online_scores_and_conversion_follow_stored_data,
     promotion_moves_the_pointer_only_for_a_model_not_worse,
+    withdrawn_consent_stops_scoring_and_counting,
 );

@@ -14,6 +14,28 @@ pub struct IngestConfig {
     pub read: ReadOptions,
     /// Largest upload an import accepts (`STRATA_IMPORT_MAX_BYTES`).
     pub import_max_bytes: u64,
+    /// The bucket holding the erasure ledger (`erasure-ledger/`), the
+    /// backup function's snapshot bucket (`STRATA_SNAPSHOT_BUCKET`,
+    /// optional: without it the API cannot erase).
+    pub ledger_bucket: Option<String>,
+    /// The table of customers' wrapped data keys (`STRATA_KEY_TABLE`).
+    pub key_table: String,
+    /// The KMS key that wraps them (`STRATA_PERSONAL_DATA_KEY`, an ARN).
+    pub personal_data_key: String,
+}
+
+/// Customers' data keys in AWS: wrapped by KMS, kept in their own table.
+pub async fn aws_privacy(
+    sdk: &aws_config::SdkConfig,
+    config: &IngestConfig,
+) -> Result<std::sync::Arc<strata_store::Privacy>, strata_store::StoreError> {
+    let keys = strata_aws::KmsKeyService::new(
+        strata_aws::kms_client(sdk),
+        config.personal_data_key.clone(),
+    );
+    let key_table =
+        strata_aws::DynamoTable::new(strata_aws::dynamodb_client(sdk), config.key_table.clone());
+    strata_store::Privacy::open(std::sync::Arc::new(keys), std::sync::Arc::new(key_table)).await
 }
 
 impl IngestConfig {
@@ -31,8 +53,14 @@ impl IngestConfig {
             "STRATA_IMPORT_MAX_BYTES",
             crate::import::run::DEFAULT_MAX_OBJECT_BYTES,
         );
+        let ledger_bucket = env.optional("STRATA_SNAPSHOT_BUCKET");
+        let key_table = env.required("STRATA_KEY_TABLE");
+        let personal_data_key = env.required("STRATA_PERSONAL_DATA_KEY");
         Ok(IngestConfig {
+            key_table,
+            personal_data_key,
             import_max_bytes,
+            ledger_bucket,
             table,
             bucket,
             read: ReadOptions {
@@ -74,6 +102,7 @@ mod tests {
     fn reads_settings_and_names_what_is_missing() {
         let mut env = EnvReader::from_lookup(|name| match name {
             "STRATA_TABLE" => Some("strata".into()),
+            "STRATA_KEY_TABLE" => Some("strata-keys".into()),
             "STRATA_CURRENCY" => Some("usd".into()),
             "STRATA_DATE_ORDER" => Some("month_day_year".into()),
             _ => None,
@@ -84,7 +113,7 @@ mod tests {
         let error = env.finish().unwrap_err();
         assert_eq!(
             error.problems.keys().collect::<Vec<_>>(),
-            ["STRATA_IMPORTS_BUCKET"]
+            ["STRATA_IMPORTS_BUCKET", "STRATA_PERSONAL_DATA_KEY"]
         );
     }
 }

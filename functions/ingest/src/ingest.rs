@@ -9,8 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
+use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use strata_domain::activity::{self, ActivitySummary, RowMark};
+use strata_domain::consent::{self, ConsentRecord};
 use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCustomer};
 use strata_domain::error::FieldError;
 use strata_domain::ids::{CustomerId, OrderId};
@@ -23,10 +25,11 @@ use strata_domain::product::Product;
 use strata_domain::review::Review;
 use strata_domain::review::ReviewInput;
 use strata_domain::{Invalid, ReadOptions};
+use strata_store::Privacy;
 use strata_store::cold::ColdTier;
 use strata_store::{
-    ActivityRepository, BatchPolicy, CustomerRepository, MergeEntry, MergeLog, ProductRepository,
-    Recorded, Recount, StoreError, Stored,
+    ActivityRepository, BatchPolicy, ConsentLedger, CustomerRepository, MergeEntry, MergeLog,
+    ProductRepository, Recorded, Recount, StoreError, Stored,
 };
 
 use crate::import::record::ImportRecord;
@@ -130,10 +133,12 @@ impl OwnerCache {
 
 #[derive(Clone)]
 pub struct Ingestor {
+    privacy: Arc<Privacy>,
     customers: CustomerRepository,
     activity: ActivityRepository,
     products: ProductRepository,
     merges: MergeLog,
+    consents: ConsentLedger,
     pub options: ReadOptions,
     policy: BatchPolicy,
 }
@@ -143,6 +148,8 @@ const SAVE_ATTEMPTS: usize = 6;
 /// are refreshed (recounts, cold-pointer checks): in flight together rather
 /// than in turn.
 const ACTIVITY_READS_IN_FLIGHT: usize = 16;
+/// Rows whose consent decisions are appended to the ledger at once.
+const CONSENT_WRITES_IN_FLIGHT: usize = 16;
 
 /// A chunk's activity, sorted out against what is stored.
 struct Sorted<T> {
@@ -163,8 +170,17 @@ struct Added {
     /// Customer and row of records an earlier chunk stored: a summary whose
     /// mark is short of that row is stale and gets recounted.
     earlier: Vec<(CustomerId, u64)>,
-    /// The chunk's last row.
+    /// The chunk's first and last rows.
+    first_row: u64,
     last_row: u64,
+}
+
+/// What bringing a chunk's profiles up to date found.
+struct Refreshed {
+    /// Per touched customer, the positions whose data changed the profile.
+    merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>>,
+    /// Profiles an import row of this chunk created (`created_by_import`).
+    created_by_chunk: HashSet<CustomerId>,
 }
 
 /// A record that passed validation, waiting for its customer id.
@@ -176,12 +192,14 @@ enum Valid {
 }
 
 impl Ingestor {
-    pub fn new(table: Arc<dyn Table>, options: ReadOptions) -> Self {
+    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>, options: ReadOptions) -> Self {
         Ingestor {
-            customers: CustomerRepository::new(table.clone()),
-            activity: ActivityRepository::new(table.clone()),
+            customers: CustomerRepository::new(table.clone(), privacy.clone()),
+            activity: ActivityRepository::new(table.clone()).with_privacy(privacy.clone()),
+            privacy,
             products: ProductRepository::new(table.clone()),
-            merges: MergeLog::new(table),
+            merges: MergeLog::new(table.clone()),
+            consents: ConsentLedger::new(table),
             options,
             policy: BatchPolicy::default(),
         }
@@ -191,6 +209,11 @@ impl Ingestor {
     pub fn with_cold_tier(mut self, cold: ColdTier) -> Self {
         self.activity = self.activity.with_cold_tier(cold);
         self
+    }
+
+    /// Customers' data keys and the blind index this ingestor writes with.
+    pub fn privacy(&self) -> &Arc<Privacy> {
+        &self.privacy
     }
 
     pub fn customers(&self) -> &CustomerRepository {
@@ -236,6 +259,17 @@ impl Ingestor {
             }
         }
 
+        let import = match summaries {
+            Summaries::Incremental { import } => Some(import.as_str()),
+            Summaries::Recount => None,
+        };
+        let own_mark = |position: usize| {
+            import.map(|import| RowMark {
+                import: import.to_owned(),
+                row: chunk[valid[position].0[0]].row,
+            })
+        };
+
         // 2. Resolve who each record is about.
         let identifiers: Vec<Identifier> = valid
             .iter()
@@ -259,11 +293,12 @@ impl Ingestor {
             let owner = match known {
                 Some(owner) => owner,
                 None => {
-                    let new = Customer::create(
+                    let mut new = Customer::create(
                         CustomerId::generate(),
                         customer.clone(),
                         &chunk[rows[0]].origin,
                     );
+                    new.created_by_import = own_mark(position);
                     for identifier in new.identifiers() {
                         cache.remember(identifier, new.id);
                     }
@@ -309,16 +344,6 @@ impl Ingestor {
         }
 
         // 4. Activity: keep what is new, count what was seen before.
-        let import = match summaries {
-            Summaries::Incremental { import } => Some(import.as_str()),
-            Summaries::Recount => None,
-        };
-        let own_mark = |position: usize| {
-            import.map(|import| RowMark {
-                import: import.to_owned(),
-                row: chunk[valid[position].0[0]].row,
-            })
-        };
         let first_row = chunk.iter().map(|p| p.row).min().unwrap_or(0);
         let mut activity_of: HashMap<usize, bool> = HashMap::new();
         let mut orders = Vec::new();
@@ -424,6 +449,7 @@ impl Ingestor {
             interactions: interactions.accepted,
             reviews: reviews.accepted,
             earlier,
+            first_row,
             last_row: chunk.iter().map(|p| p.row).max().unwrap_or(0),
         };
 
@@ -440,15 +466,31 @@ impl Ingestor {
         for id in customers {
             touched.entry(id).or_default();
         }
-        let changed = self
+        let Refreshed {
+            merged: changed,
+            created_by_chunk,
+        } = self
             .refresh(&touched, &valid, &chunk, import, &added)
             .await?;
+        // Customers a failed attempt at this chunk created are found stored
+        // now; they are still this chunk's creations.
+        for id in created_by_chunk {
+            if created_ids.insert(id) {
+                created.customers += 1;
+            }
+        }
         created.customers_merged += changed
             .iter()
             .filter(|(id, fields)| !fields.is_empty() && !created_ids.contains(id))
             .count() as u64;
 
-        // 6. Outcomes.
+        // 6. Every consent decision that came goes to the ledger, after the
+        //    profile holding its current state; a chunk applied again
+        //    appends nothing twice.
+        self.record_consents(&valid, &owner_of, &chunk, import)
+            .await?;
+
+        // 7. Outcomes.
         for (position, (rows, _, record)) in valid.iter().enumerate() {
             let Some(customer) = owner_of[position] else {
                 continue;
@@ -487,6 +529,46 @@ impl Ingestor {
             })
             .collect();
         Ok((outcomes, created))
+    }
+
+    async fn record_consents(
+        &self,
+        valid: &[(Vec<usize>, ValidCustomer, Valid)],
+        owner_of: &[Option<CustomerId>],
+        chunk: &[Pending],
+        import: Option<&str>,
+    ) -> Result<(), IngestError> {
+        let now = Utc::now();
+        let mut appends = Vec::new();
+        for (position, (rows, customer, _)) in valid.iter().enumerate() {
+            let Some(owner) = owner_of[position].filter(|_| !customer.consents.is_empty()) else {
+                continue;
+            };
+            let pending = &chunk[rows[0]];
+            let recorded_by = match import {
+                Some(import) => consent::recorded_by_import(import, pending.row),
+                None => pending.origin.source.clone(),
+            };
+            let records: Vec<ConsentRecord> = customer
+                .consents
+                .iter()
+                .map(|decision| ConsentRecord::new(decision.clone(), recorded_by.clone(), now))
+                .collect();
+            appends.push((owner, records));
+        }
+        // Conditional puts (a batch write cannot be conditional), several
+        // rows' decisions in flight at once.
+        futures::stream::iter(appends)
+            .map(|(owner, records)| async move { self.consents.append_all(owner, &records).await })
+            .buffer_unordered(CONSENT_WRITES_IN_FLIGHT)
+            .try_collect::<Vec<usize>>()
+            .await?;
+        Ok(())
+    }
+
+    /// The consent ledger this ingestor appends to.
+    pub fn consent_ledger(&self) -> &ConsentLedger {
+        &self.consents
     }
 
     /// Records one order, interaction or review for a customer known by id,
@@ -661,14 +743,26 @@ impl Ingestor {
         chunk: &[Pending],
         import: Option<&str>,
         added: &Added,
-    ) -> Result<HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>>, IngestError> {
+    ) -> Result<Refreshed, IngestError> {
         let mut pending: Vec<CustomerId> = touched.keys().copied().collect();
         let mut merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>> = HashMap::new();
+        let mut created_by_chunk = HashSet::new();
         for _ in 0..SAVE_ATTEMPTS {
             if pending.is_empty() {
-                return Ok(merged);
+                return Ok(Refreshed {
+                    merged,
+                    created_by_chunk,
+                });
             }
             let profiles = self.customers.get_many(&pending).await?;
+            if let Some(import) = import {
+                created_by_chunk.extend(
+                    profiles
+                        .values()
+                        .filter(|profile| created_by(profile, import, added))
+                        .map(|profile| profile.id),
+                );
+            }
             // New data for a customer brings their cold records back.
             let recount: Vec<CustomerId> = match import {
                 Some(import) => {
@@ -749,9 +843,19 @@ impl Ingestor {
         }
         match pending.first() {
             Some(id) => Err(IngestError::Contended(*id)),
-            None => Ok(merged),
+            None => Ok(Refreshed {
+                merged,
+                created_by_chunk,
+            }),
         }
     }
+}
+
+/// Whether a row of this chunk of `import` created the profile.
+fn created_by(profile: &Customer, import: &str, added: &Added) -> bool {
+    profile.created_by_import.as_ref().is_some_and(|mark| {
+        mark.import == import && (added.first_row..=added.last_row).contains(&mark.row)
+    })
 }
 
 fn identifiers_of(customer: &ValidCustomer) -> Vec<Identifier> {

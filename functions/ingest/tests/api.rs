@@ -12,6 +12,7 @@ use tower::ServiceExt;
 fn app(local: &common::Local) -> Router {
     let ingestor = strata_ingest::ingest::Ingestor::new(
         local.table.clone(),
+        local.privacy.clone(),
         strata_domain::ReadOptions::default(),
     );
     router(ApiState::new(local.table.clone(), ingestor))
@@ -49,7 +50,7 @@ async fn send(
 
 #[tokio::test]
 async fn customers_are_created_found_again_and_merged() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let ana = json!({"email": "Ana@Shop.CN", "name": "安娜", "consents": [{"purpose": "marketing", "granted": true, "at": "2026-01-01T00:00:00Z", "version": "v1", "source": "signup"}]});
     let (status, body, _) = send(&app, "POST", "/v1/customers", Some(ana.clone()), None).await;
@@ -98,7 +99,7 @@ async fn customers_are_created_found_again_and_merged() {
 
 #[tokio::test]
 async fn orders_make_customers_formal_and_repeat_orders_are_duplicates() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let (_, body, _) = send(
         &app,
@@ -164,7 +165,7 @@ async fn orders_make_customers_formal_and_repeat_orders_are_duplicates() {
 
 #[tokio::test]
 async fn bad_requests_get_problems_that_name_the_field() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let cases = [
         (
@@ -214,7 +215,7 @@ async fn bad_requests_get_problems_that_name_the_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idempotency_keys_replay_refuse_and_serialise() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let customer = json!({"email": "key@shop.cn"});
     let (first, body, _) = send(
@@ -294,7 +295,7 @@ async fn idempotency_keys_replay_refuse_and_serialise() {
 
 #[tokio::test]
 async fn a_batch_reports_each_record() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let batch = json!({"records": [
         {"type": "customer", "customer": {"email": "b1@shop.cn", "name": "一"}},

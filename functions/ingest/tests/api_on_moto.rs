@@ -29,7 +29,10 @@ fn fixture(name: &str) -> String {
 #[tokio::test]
 async fn the_api_fixture_goes_through_the_lambda_request_path() {
     let table = moto_table().await;
-    let ingestor = Ingestor::new(table.clone(), ReadOptions::default());
+    let privacy = strata_tests::backend::moto_privacy()
+        .await
+        .expect("key table");
+    let ingestor = Ingestor::new(table.clone(), privacy, ReadOptions::default());
     let app =
         strata_ingest::api::router(strata_ingest::api::ApiState::new(table.clone(), ingestor));
     let request = lambda_http::request::from_str(&fixture("apigw-http-post-customer.json"))

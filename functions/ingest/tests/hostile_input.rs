@@ -35,7 +35,7 @@ fn hostile_file() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hostile_row_is_stored_or_reported() {
-    let local = common::local();
+    let local = common::local().await;
     let object = common::upload(
         local.blobs.as_ref(),
         "imports/customers/hostile.csv",
@@ -150,7 +150,7 @@ async fn every_hostile_row_is_stored_or_reported() {
 
 #[tokio::test]
 async fn a_declared_legacy_encoding_is_decoded() {
-    let local = common::local();
+    let local = common::local().await;
     let mapping = br#"{"source": "legacy-erp", "record": "customer", "format": {"kind": "delimited", "encoding": "gbk"},
                        "columns": {"customer.external_id": "id", "customer.name": "name"}}"#;
     local
@@ -198,7 +198,7 @@ async fn a_declared_legacy_encoding_is_decoded() {
 
 #[tokio::test]
 async fn an_unknown_mapping_fails_the_import_with_a_reason() {
-    let local = common::local();
+    let local = common::local().await;
     let object = common::upload(
         local.blobs.as_ref(),
         "imports/nosuch/export.csv",

@@ -33,8 +33,11 @@ async fn moto() -> Moto {
     strata_aws::create_bucket(&s3, &name).await.expect("bucket");
     let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(dynamodb, name.clone()));
     let blobs: Arc<dyn BlobStore> = Arc::new(strata_aws::S3BlobStore::new(s3, name.clone()));
+    let privacy = strata_tests::backend::moto_privacy()
+        .await
+        .expect("key table");
     let importer = Importer::new(
-        Ingestor::new(table.clone(), ReadOptions::default()),
+        Ingestor::new(table.clone(), privacy, ReadOptions::default()),
         blobs.clone(),
         ImportRepository::new(table.clone()),
     );

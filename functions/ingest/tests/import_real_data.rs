@@ -8,7 +8,7 @@ use strata_store::{ImportStatus, RecordKind};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cdnow_imports_exactly_and_only_once() {
-    let local = common::local();
+    let local = common::local().await;
     let bytes = std::fs::read(common::dataset("STRATA_CDNOW_PATH")).expect("CDNOW log");
     let object = common::upload(
         local.blobs.as_ref(),
@@ -68,7 +68,7 @@ async fn cdnow_imports_exactly_and_only_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn superstore_order_lines_become_orders_with_products() {
-    let local = common::local();
+    let local = common::local().await;
     let bytes =
         std::fs::read(common::dataset("STRATA_SUPERSTORE_PATH")).expect("Superstore orders");
     let object = common::upload(

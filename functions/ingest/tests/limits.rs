@@ -21,7 +21,7 @@ fn customers_file(rows: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn an_upload_over_the_size_limit_is_refused_whole_with_a_report() {
-    let mut local = common::local();
+    let mut local = common::local().await;
     let file = customers_file(50);
     let size = file.len() as u64;
     local.importer.max_object_bytes = size - 1;
@@ -62,7 +62,7 @@ async fn an_upload_over_the_size_limit_is_refused_whole_with_a_report() {
     }
 
     // The same file at the limit goes through.
-    let mut local = common::local();
+    let mut local = common::local().await;
     local.importer.max_object_bytes = size;
     let object = common::upload(
         local.blobs.as_ref(),
@@ -83,9 +83,10 @@ async fn an_upload_over_the_size_limit_is_refused_whole_with_a_report() {
 
 #[tokio::test]
 async fn batches_over_their_caps_are_refused_by_name() {
-    let local = common::local();
+    let local = common::local().await;
     let ingestor = strata_ingest::ingest::Ingestor::new(
         local.table.clone(),
+        local.privacy.clone(),
         strata_domain::ReadOptions::default(),
     );
     let app = router(ApiState::new(local.table.clone(), ingestor));

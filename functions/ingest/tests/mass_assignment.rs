@@ -14,6 +14,7 @@ use tower::ServiceExt;
 fn app(local: &common::Local) -> Router {
     let ingestor = strata_ingest::ingest::Ingestor::new(
         local.table.clone(),
+        local.privacy.clone(),
         strata_domain::ReadOptions::default(),
     );
     router(ApiState::new(local.table.clone(), ingestor))
@@ -59,7 +60,7 @@ const SERVER_SIDE: [&str; 12] = [
 
 #[tokio::test]
 async fn server_side_fields_are_refused_by_name_everywhere() {
-    let local = common::local();
+    let local = common::local().await;
     let app = app(&local);
     let (status, made) = send(&app, "POST", "/v1/customers", json!({"email": "c@shop.cn"})).await;
     assert_eq!(status, StatusCode::CREATED, "{made}");

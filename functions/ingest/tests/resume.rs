@@ -30,7 +30,7 @@ fn orders_file(rows: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pausing_at_every_checkpoint_loses_and_repeats_nothing() {
-    let mut local = common::local();
+    let mut local = common::local().await;
     local.importer.chunk_rows = 150;
     local.importer.safety_margin = std::time::Duration::ZERO;
     let object = common::upload(

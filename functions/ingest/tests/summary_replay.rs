@@ -20,7 +20,7 @@ use strata_ingest::import::record::ImportRecord;
 use strata_ingest::import::run::{Importer, RunOutcome};
 use strata_ingest::ingest::{Ingestor, Outcome, OwnerCache, Pending, Summaries};
 use strata_store::{
-    ActivityRepository, CustomerRepository, ImportCounts, ImportRepository, ImportedObject,
+    ActivityRepository, CustomerRepository, ImportCounts, ImportRepository, ImportedObject, Privacy,
 };
 use strata_tests::backend::Backend;
 use strata_tests::crash::{CrashingTable, Requests};
@@ -57,9 +57,9 @@ fn export() -> Vec<u8> {
     file.into_bytes()
 }
 
-fn importer(table: Arc<dyn Table>, blobs: Arc<dyn BlobStore>) -> Importer {
+fn importer(table: Arc<dyn Table>, privacy: Arc<Privacy>, blobs: Arc<dyn BlobStore>) -> Importer {
     let mut importer = Importer::new(
-        Ingestor::new(table.clone(), ReadOptions::default()),
+        Ingestor::new(table.clone(), privacy, ReadOptions::default()),
         blobs,
         ImportRepository::new(table),
     );
@@ -87,8 +87,11 @@ fn shopper(n: usize) -> anyhow::Result<Identifier> {
 }
 
 /// Each customer's stored summary, checked against a recount of their history.
-async fn summaries(table: Arc<dyn Table>) -> anyhow::Result<BTreeMap<usize, ActivitySummary>> {
-    let customers = CustomerRepository::new(table.clone());
+async fn summaries(
+    table: Arc<dyn Table>,
+    privacy: Arc<Privacy>,
+) -> anyhow::Result<BTreeMap<usize, ActivitySummary>> {
+    let customers = CustomerRepository::new(table.clone(), privacy);
     let activity = ActivityRepository::new(table);
     let mut all = BTreeMap::new();
     for n in 0..CUSTOMERS {
@@ -119,15 +122,22 @@ async fn reference(
     let requests = Requests::new(None);
     let counted: Arc<dyn Table> = Arc::new(CrashingTable::new(table.clone(), requests.clone()));
     let object = upload(blobs.as_ref()).await?;
-    let RunOutcome::Completed(state) = importer(counted, blobs).run(object, "w", None).await?
+    let RunOutcome::Completed(state) = importer(counted, backend.privacy.clone(), blobs)
+        .run(object, "w", None)
+        .await?
     else {
         bail!("the reference import did not complete");
     };
-    Ok((state.counts, summaries(table).await?, requests.writes()))
+    Ok((
+        state.counts,
+        summaries(table, backend.privacy.clone()).await?,
+        requests.writes(),
+    ))
 }
 
 /// Crashes the import after `crash_after` table writes, runs it again to the
-/// end, and checks rows and summaries against the crash-free run.
+/// end, and checks the report's every count (rows, customers and orders
+/// created) and the summaries against the crash-free run.
 async fn crash_and_resume(
     backend: &Backend,
     crash_after: usize,
@@ -138,13 +148,13 @@ async fn crash_and_resume(
     let object = upload(blobs.as_ref()).await?;
     let requests = Requests::new(Some(crash_after));
     let crashing: Arc<dyn Table> = Arc::new(CrashingTable::new(table.clone(), requests.clone()));
-    let first = importer(crashing, blobs.clone())
+    let first = importer(crashing, backend.privacy.clone(), blobs.clone())
         .run(object.clone(), "w", None)
         .await;
     if first.is_ok() || !requests.crashed() {
         bail!("the import did not crash after {crash_after} writes: {first:?}");
     }
-    let RunOutcome::Completed(state) = importer(table.clone(), blobs)
+    let RunOutcome::Completed(state) = importer(table.clone(), backend.privacy.clone(), blobs)
         .run(object, "w", None)
         .await?
     else {
@@ -152,18 +162,10 @@ async fn crash_and_resume(
     };
     let (counts, summaries_expected) = expected;
     let c = state.counts;
-    if !c.reconciles()
-        || (c.rows_read, c.accepted, c.duplicates, c.rejected)
-            != (
-                counts.rows_read,
-                counts.accepted,
-                counts.duplicates,
-                counts.rejected,
-            )
-    {
+    if !c.reconciles() || c != *counts {
         bail!("crash after {crash_after} writes: counts {c:?}, crash-free {counts:?}");
     }
-    let found = summaries(table)
+    let found = summaries(table, backend.privacy.clone())
         .await
         .with_context(|| format!("crash after {crash_after} writes"))?;
     if found != *summaries_expected {
@@ -180,6 +182,7 @@ async fn crash_anywhere(backend: Backend, step: usize) -> anyhow::Result<()> {
     assert_eq!(counts.rows_read, ROWS as u64);
     assert_eq!(counts.rejected, 1, "{counts:?}");
     assert_eq!(counts.duplicates, 3, "{counts:?}");
+    assert_eq!(counts.customers_created, CUSTOMERS as u64, "{counts:?}");
     assert!(
         writes > 10,
         "a three-chunk import writes more than {writes} times"
@@ -213,7 +216,11 @@ async fn a_crash_after_any_write_counts_every_record_once_on_moto() -> anyhow::R
 /// the second pass reports the same outcomes and adds nothing.
 async fn chunk_applied_twice(backend: Backend) -> anyhow::Result<()> {
     let table = backend.fresh_table().await?;
-    let ingestor = Ingestor::new(table.clone(), ReadOptions::default());
+    let ingestor = Ingestor::new(
+        table.clone(),
+        backend.privacy.clone(),
+        ReadOptions::default(),
+    );
     let origin = Origin {
         source: "import:strata".into(),
         at: chrono::Utc::now(),
@@ -242,7 +249,7 @@ async fn chunk_applied_twice(backend: Backend) -> anyhow::Result<()> {
     let summaries = Summaries::Incremental {
         import: "twice".into(),
     };
-    let (first, _) = ingestor
+    let (first, created_first) = ingestor
         .apply(rows.clone(), &mut OwnerCache::default(), &summaries)
         .await?;
     let before = profiles(&ingestor, &first).await?;
@@ -250,7 +257,9 @@ async fn chunk_applied_twice(backend: Backend) -> anyhow::Result<()> {
         .apply(rows, &mut OwnerCache::default(), &summaries)
         .await?;
     assert_eq!(first, second, "a chunk applied again reports the same");
+    assert_eq!(created, created_first, "and counts the same creations");
     assert_eq!(created.orders, 5, "T-5 twice in the chunk is one order");
+    assert_eq!(created.customers, 2, "twice0@ and twice1@");
     let after = profiles(&ingestor, &second).await?;
     for (id, summary) in &after {
         assert_eq!(Some(summary), before.get(id), "nothing added twice");
@@ -288,19 +297,23 @@ async fn a_recount_repairs_a_wrong_summary() -> anyhow::Result<()> {
     let table = backend.fresh_table().await?;
     let blobs = backend.fresh_store(false).await?;
     let object = upload(blobs.as_ref()).await?;
-    importer(table.clone(), blobs)
+    importer(table.clone(), backend.privacy.clone(), blobs)
         .run(object, "w", None)
         .await?;
-    let customers = CustomerRepository::new(table.clone());
+    let customers = CustomerRepository::new(table.clone(), backend.privacy.clone());
     let id = customers.find(&shopper(3)?).await?.context("customer")?;
     let mut profile = customers.get(id).await?.context("profile")?;
     let right = profile.activity.clone();
     profile.activity.purchases += 40;
     customers.save(&profile).await?;
 
-    Ingestor::new(table.clone(), ReadOptions::default())
-        .recount_summaries(&[id])
-        .await?;
+    Ingestor::new(
+        table.clone(),
+        backend.privacy.clone(),
+        ReadOptions::default(),
+    )
+    .recount_summaries(&[id])
+    .await?;
     let repaired = customers.get(id).await?.context("profile")?;
     assert_eq!(repaired.activity, right);
     assert!(

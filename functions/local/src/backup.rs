@@ -8,13 +8,16 @@ use anyhow::Context;
 use chrono::Utc;
 use clap::{Args, ValueEnum};
 use strata_backup::{BackupSettings, local, restore_from};
+use strata_domain::access::Role;
+use strata_domain::audit::{AuditAction, AuditEntry};
 use strata_domain::backup::SnapshotKind;
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::BlobStore;
+use strata_domain::ports::table::Table;
 use strata_embedded::{EmbeddedBackend, EmbeddedBlobStore, EmbeddedTable};
 use strata_lambda_kit::metrics::Metrics;
 use strata_snapshot::{CatalogEntry, RestoreOptions, RestoreTarget, Vault};
-use strata_store::{CustomerEraser, ErasureLedger};
+use strata_store::{AuditLog, CustomerEraser, ErasureLedger, Privacy};
 
 /// Where the data and its backups are.
 #[derive(Args, Debug, Clone)]
@@ -198,14 +201,42 @@ pub async fn erase(places: &Places, customer: &str) -> anyhow::Result<()> {
     let id = CustomerId::parse("customer", customer).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let data = EmbeddedBackend::open(&places.data_dir)?;
     let ledger_store = EmbeddedBlobStore::open(&places.backup_dir().join("snapshots"))?;
+    let privacy = Privacy::open(Arc::new(data.personal_keys), Arc::new(data.key_table)).await?;
+    let table: Arc<dyn Table> = Arc::new(data.table);
     let eraser = CustomerEraser::new(
-        Arc::new(data.table),
+        table.clone(),
+        privacy,
         ErasureLedger::new(Arc::new(ledger_store)),
     );
-    let erasure = eraser.erase(id, Utc::now()).await?;
+    let erased_at = Utc::now();
+    let erasure = eraser.erase(id, erased_at).await?;
+    // Whoever runs the command on this machine is the administrator who erased.
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    AuditLog::new(
+        table,
+        chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
+    )
+    .append(&AuditEntry {
+        customer_id: id,
+        at: erased_at,
+        subject: format!("cli:{operator}"),
+        role: Role::Admin,
+        action: AuditAction::Erase,
+        route: "strata erase".into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        status: 200,
+    })
+    .await?;
     println!(
-        "erased customer {}: {} items and {} lookups deleted; recorded in the erasure ledger",
-        erasure.customer_id, erasure.partition_items, erasure.lookups
+        "erased customer {}: {} items and {} lookups deleted, data key {}; recorded in the erasure ledger",
+        erasure.customer_id,
+        erasure.partition_items,
+        erasure.lookups,
+        if erasure.key_destroyed {
+            "destroyed"
+        } else {
+            "already gone"
+        }
     );
     Ok(())
 }

@@ -201,6 +201,13 @@ fn matrix() -> Vec<Row> {
             WRITTEN,
         ),
         row("PUT", "/v1/customers/{id}/assignment", ADMIN_OPS, OK),
+        row("GET", "/v1/customers/{id}/consents", READERS_OF_A, OK),
+        row(
+            "POST",
+            "/v1/customers/{id}/consents",
+            &[Admin, Ops, CustomerSelf],
+            WRITTEN,
+        ),
         row("POST", "/v1/batch", ADMIN_OPS, OK),
         row("GET", "/v1/imports", ADMIN_OPS, OK),
         // No import has run: the route answers, with a 404.
@@ -230,6 +237,22 @@ fn matrix() -> Vec<Row> {
             OK,
         ),
         row("GET", "/v1/audit", &[Admin], OK),
+        row(
+            "GET",
+            "/v1/customers/{id}/export",
+            &[Admin, CustomerSelf],
+            OK,
+        ),
+        // `s-1`'s list: `a` is assigned to them.
+        row(
+            "GET",
+            "/v1/salespeople/{salesperson}/customers",
+            &[Admin, Ops, SalesAssigned],
+            OK,
+        ),
+        // Last: the admin's call erases `a` (everyone after is refused
+        // before any handler runs).
+        row("DELETE", "/v1/customers/{id}", &[Admin], OK),
     ]
 }
 
@@ -238,6 +261,7 @@ fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
     let path = match row.route {
         "/v1/imports/{id}" => "/v1/imports/no-such-import".to_owned(),
         "/v1/audit" => format!("/v1/audit?customer={a}"),
+        "/v1/salespeople/{salesperson}/customers" => "/v1/salespeople/s-1/customers".to_owned(),
         route => route.replace("{id}", &a.to_string()),
     };
     let body = match (row.method, row.route) {
@@ -252,6 +276,10 @@ fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
             json!({"id": format!("R-{n}"), "product_id": "P1", "rating": 5, "at": "2026-10-04"}),
         ),
         ("PUT", "/v1/customers/{id}/assignment") => Some(json!({"salesperson": "s-1"})),
+        ("POST", "/v1/customers/{id}/consents") => Some(
+            json!({"purpose": "analytics", "granted": true, "version": "v1", "source": "matrix",
+                "at": format!("2026-10-05T10:{:02}:00Z", n % 60)}),
+        ),
         ("POST", "/v1/batch") => Some(
             json!({"records": [{"type": "customer", "customer": {"email": format!("batch{n}@shop.cn")}}]}),
         ),
@@ -360,6 +388,7 @@ async fn a_customer_token_never_reads_another_customers_data() {
         "/v1/customers/{id}/recommendations",
         "/v1/customers/{id}/churn",
         "/v1/customers/{id}/conversion",
+        "/v1/customers/{id}/export",
     ] {
         let (status, _, body) = api
             .call(
@@ -394,6 +423,22 @@ async fn a_customer_token_never_reads_another_customers_data() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(own["orders"][0]["id"], "A-1");
+    let (status, _, export) = api
+        .call(
+            "GET",
+            &format!("/v1/customers/{a}/export"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{export}");
+    assert_eq!(export["customer"]["identity"]["email"], "alice@shop.cn");
+    assert!(!export.to_string().contains("bob@shop.cn"));
+    // Nor erase anyone, themself included.
+    let (status, _, _) = api
+        .call("DELETE", &format!("/v1/customers/{a}"), Some(&alice), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _, _) = api
         .call(
             "POST",

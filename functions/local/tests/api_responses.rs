@@ -43,7 +43,10 @@ fn nullable_to_type(value: &mut Value) {
                         map.insert("type".into(), json!([t, "null"]));
                     }
                     _ => {
-                        // An untyped nullable schema: anything goes already.
+                        // An untyped nullable schema (`allOf: [$ref]`): the
+                        // schema or null.
+                        let schema = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".into(), json!([schema, {"type": "null"}]));
                     }
                 }
                 if let Some(Value::Array(options)) = map.get_mut("enum") {
@@ -323,6 +326,13 @@ async fn every_success_response_matches_the_document() {
         !recommended["items"].as_array().expect("items").is_empty(),
         "{recommended}"
     );
+    // An imported profile: the store keeps the import's bookkeeping on it,
+    // which the closed schema (and this check) keep out of the answer.
+    let imported = call!("GET /v1/customers/{id}", format!("/v1/customers/{buyer}"));
+    assert!(
+        imported["customer"].get("summary_marks").is_none(),
+        "{imported}"
+    );
     let monthly = call!("GET /v1/churn/monthly", "/v1/churn/monthly");
     assert!(!monthly["months"].as_array().expect("months").is_empty());
 
@@ -343,6 +353,38 @@ async fn every_success_response_matches_the_document() {
         "GET /v1/customers/{id}/recommendations",
         format!("/v1/customers/{id}/recommendations")
     );
+    // The consent ledger: the creation's two decisions, a withdrawal (new,
+    // then stored once), and the withdrawal stopping recommendations.
+    let ledger = call!(
+        "GET /v1/customers/{id}/consents",
+        format!("/v1/customers/{id}/consents")
+    );
+    assert_eq!(
+        ledger["consents"].as_array().map(Vec::len),
+        Some(2),
+        "{ledger}"
+    );
+    let withdrawal = json!({"purpose": "personalisation", "granted": false,
+        "version": "terms-3", "source": "preference-centre", "at": "2026-11-20T08:00:00Z"});
+    let recorded = call!(
+        "POST /v1/customers/{id}/consents",
+        format!("/v1/customers/{id}/consents"),
+        Some(withdrawal.clone())
+    );
+    assert_eq!(recorded["outcome"], "recorded", "{recorded}");
+    let repeated = call!(
+        "POST /v1/customers/{id}/consents",
+        format!("/v1/customers/{id}/consents"),
+        Some(withdrawal)
+    );
+    assert_eq!(repeated["outcome"], "already_recorded", "{repeated}");
+    let withheld = call!(
+        "GET /v1/customers/{id}/recommendations",
+        format!("/v1/customers/{id}/recommendations")
+    );
+    assert_eq!(withheld["outcome"], "no_consent", "{withheld}");
+    assert_eq!(withheld["items"], json!([]), "{withheld}");
+
     call!("GET /v1/churn/model", "/v1/churn/model");
     call!("GET /v1/churn/monthly", "/v1/churn/monthly");
     call!("GET /v1/churn/early-warning", "/v1/churn/early-warning");
@@ -355,6 +397,38 @@ async fn every_success_response_matches_the_document() {
     );
     let audit = call!("GET /v1/audit", format!("/v1/audit?customer={id}&limit=50"));
     assert!(!audit["entries"].as_array().expect("entries").is_empty());
+
+    // The data subject's rights: a whole export (with the assignment, and a
+    // scored customer's churn score and recommendation profile), the
+    // salesperson's list, an erasure and its idempotent repeat.
+    let export = call!(
+        "GET /v1/customers/{id}/export",
+        format!("/v1/customers/{id}/export")
+    );
+    assert_eq!(export["assignment"]["salesperson"], "sales-7", "{export}");
+    let export = call!(
+        "GET /v1/customers/{id}/export",
+        format!("/v1/customers/{buyer}/export")
+    );
+    assert!(
+        export["churn_score"].is_object() && export["recommendation_profile"].is_object(),
+        "{export}"
+    );
+    let listed = call!(
+        "GET /v1/salespeople/{salesperson}/customers",
+        "/v1/salespeople/sales-7/customers?limit=10"
+    );
+    assert_eq!(listed["customers"][0]["customer_id"], json!(id), "{listed}");
+    let erased = call!(
+        "DELETE /v1/customers/{id}",
+        format!("/v1/customers/{intent}")
+    );
+    assert_eq!(erased["status"], "erased", "{erased}");
+    let again = call!(
+        "DELETE /v1/customers/{id}",
+        format!("/v1/customers/{intent}")
+    );
+    assert_eq!(again["status"], "already_erased", "{again}");
 
     let documented = documented_success_routes(&checker.doc);
     let answered: BTreeSet<String> = checker

@@ -40,7 +40,7 @@ async fn some_customer(store: &Path) -> CustomerId {
 
 async fn holds(store: &Path, customer: CustomerId) -> bool {
     let backend = EmbeddedBackend::open(store).expect("open the store");
-    CustomerRepository::new(Arc::new(backend.table))
+    CustomerRepository::pseudonymous(Arc::new(backend.table))
         .get(customer)
         .await
         .expect("read")
@@ -93,7 +93,29 @@ async fn demo_then_backup_erase_and_restore_from_the_command_line() {
         &customer.to_string(),
     ]);
     assert!(erased.contains("erased customer"), "{erased}");
+    assert!(erased.contains("data key destroyed"), "{erased}");
     assert!(!holds(&store, customer).await);
+    // Opened and closed here: the next command needs the store's locks.
+    let table = Arc::new(EmbeddedBackend::open(&store).expect("open the store").table);
+    let audit = strata_store::AuditLog::new(table, chrono::Duration::days(1))
+        .of(
+            customer,
+            chrono::Utc::now() - chrono::Duration::hours(1),
+            chrono::Utc::now(),
+            None,
+            10,
+        )
+        .await
+        .expect("audit");
+    assert_eq!(
+        audit
+            .entries
+            .iter()
+            .map(|e| (e.action.name(), e.route.as_str()))
+            .collect::<Vec<_>>(),
+        [("erase", "strata erase")],
+        "the erasure is on the audit log"
+    );
 
     let backed_up = strata(&["backup", "--data-dir", store_arg, "--kind", "incremental"]);
     assert!(backed_up.contains("verified"), "{backed_up}");

@@ -123,7 +123,13 @@ async fn moto_resources() -> BTreeMap<&'static str, String> {
     strata_aws::create_table(&dynamodb, &name("table"))
         .await
         .expect("table");
-    let mut resources = BTreeMap::from([("STRATA_TABLE", name("table"))]);
+    strata_aws::create_table(&dynamodb, &name("keys"))
+        .await
+        .expect("key table");
+    let mut resources = BTreeMap::from([
+        ("STRATA_TABLE", name("table")),
+        ("STRATA_KEY_TABLE", name("keys")),
+    ]);
     for (var, bucket) in [
         ("STRATA_IMPORTS_BUCKET", "imports"),
         ("STRATA_BUCKET", "models"),
@@ -139,7 +145,11 @@ async fn moto_resources() -> BTreeMap<&'static str, String> {
         .await
         .expect("archive bucket");
     resources.insert("STRATA_ARCHIVE_BUCKET", name("archive"));
-    for var in ["STRATA_BACKUP_KEY", "STRATA_ARCHIVE_KEY"] {
+    for var in [
+        "STRATA_BACKUP_KEY",
+        "STRATA_ARCHIVE_KEY",
+        "STRATA_PERSONAL_DATA_KEY",
+    ] {
         let key = strata_aws::create_key(&kms, var).await.expect("key");
         resources.insert(var, key);
     }

@@ -126,6 +126,64 @@ fn every_function_gets_exactly_the_settings_its_configuration_reads() {
     }
 }
 
+/// Sign-in: the own user pool's tokens carry what the claims mapping reads,
+/// no user can write the attributes that say whom a token speaks for, and
+/// every role has its group.
+#[test]
+fn the_user_pool_issues_the_claims_the_guard_reads_and_users_cannot_rewrite_them() {
+    let template = Template::load();
+    let pool = &template.resource("UserPool")["Properties"];
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
+    let attributes: Vec<String> = pool["Schema"]
+        .as_sequence()
+        .expect("custom attributes")
+        .iter()
+        .map(|a| format!("custom:{}", str_of(&a["Name"])))
+        .collect();
+    let client = &template.resource("UserPoolClient")["Properties"];
+    let listed = |name: &str| -> Vec<String> {
+        client[name]
+            .as_sequence()
+            .map(|v| v.iter().map(|a| str_of(a).to_owned()).collect())
+            .unwrap_or_default()
+    };
+    for claim in [
+        strata_auth::claims::POOL_CUSTOMER_ID,
+        strata_auth::claims::POOL_SALESPERSON_ID,
+    ] {
+        assert!(
+            attributes.iter().any(|a| a == claim),
+            "{claim} is not in the pool"
+        );
+        assert!(
+            listed("ReadAttributes").iter().any(|a| a == claim),
+            "{claim} is not in the token"
+        );
+        assert!(
+            !listed("WriteAttributes").iter().any(|a| a == claim),
+            "users could rewrite {claim}"
+        );
+    }
+    let groups: BTreeSet<String> = ["AdminGroup", "OpsGroup", "SalesGroup", "CustomerGroup"]
+        .iter()
+        .map(|logical| str_of(&template.resource(logical)["Properties"]["GroupName"]).to_owned())
+        .collect();
+    let roles: BTreeSet<String> = strata_domain::access::Role::ALL
+        .iter()
+        .map(|r| r.name().to_owned())
+        .collect();
+    assert_eq!(groups, roles);
+    let jwt = &template.resource("HttpApi")["Properties"]["Auth"]["Authorizers"]["Jwt"];
+    let issuer = format!("{:?}", jwt["JwtConfiguration"]["issuer"]);
+    assert!(
+        issuer.contains("OwnUserPool") && issuer.contains("cognito-idp"),
+        "the authorizer does not trust the own pool: {issuer}"
+    );
+}
+
 #[test]
 fn the_churn_functions_find_onnx_runtime_where_the_package_puts_it() {
     let template = Template::load();

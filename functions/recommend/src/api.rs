@@ -2,19 +2,25 @@
 //! `lambda_http` in Lambda and usable as it is by the local host and tests.
 //!
 //! `GET /v1/customers/{id}/recommendations?limit=&category=` reads the
-//! customer's precomputed profile and one candidate list (two GetItems; a
-//! customer without a profile costs a profile lookup instead of the list)
+//! customer's profile (for consent), precomputed profile and one candidate
+//! list (three GetItems)
 //! and ranks in memory. Outcomes, all 200:
 //! - `served`: items, each with the level that served it and a reason;
 //! - `no_history`: the customer exists but nothing is known yet (or the
 //!   precompute has not run since they arrived): an empty list;
 //! - `miss`: no level had anything left for them; recorded (a `RECOMISS`
-//!   item listed by day, and the `RecommendationMiss` metric).
+//!   item listed by day, and the `RecommendationMiss` metric);
+//! - `no_consent`: the customer withdrew consent to personalisation
+//!   (`strata_domain::consent`): an empty list, whatever was precomputed.
+//!   The profile is read first for its consents, so a withdrawal stops
+//!   recommendations at once, before the next precompute.
 //!
 //! An unknown customer is a 404, a bad `limit` or `category` a 422, all as
 //! `application/problem+json`.
 
 use std::sync::Arc;
+
+use strata_domain::consent::{ConsentPolicy, Use};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -47,7 +53,7 @@ impl RecommendApi {
     pub fn new(table: Arc<dyn Table>) -> Self {
         RecommendApi {
             recommendations: RecommendRepository::new(table.clone()),
-            customers: CustomerRepository::new(table),
+            customers: CustomerRepository::pseudonymous(table),
             clock: Utc::now,
         }
     }
@@ -143,26 +149,33 @@ pub async fn answer(
     id: CustomerId,
     request: &Request,
 ) -> Result<Answer, Problem> {
+    let empty = |outcome| Answer {
+        customer_id: id,
+        outcome,
+        served_by: None,
+        as_of: None,
+        grey: None,
+        items: Vec::new(),
+    };
+    let Some(customer) = api.customers.get(id).await.map_err(store_problem)? else {
+        return Err(
+            Problem::new(StatusCode::NOT_FOUND, "not-found", "No such customer")
+                .detail(format!("customer {id}")),
+        );
+    };
+    if customer
+        .permits(Use::Recommendations, ConsentPolicy::UntilWithdrawn)
+        .is_err()
+    {
+        return Ok(empty(Outcome::NoConsent));
+    }
     let Some(profile) = api
         .recommendations
         .profile(id)
         .await
         .map_err(store_problem)?
     else {
-        return match api.customers.get(id).await.map_err(store_problem)? {
-            Some(_) => Ok(Answer {
-                customer_id: id,
-                outcome: Outcome::NoHistory,
-                served_by: None,
-                as_of: None,
-                grey: None,
-                items: Vec::new(),
-            }),
-            None => Err(
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "No such customer")
-                    .detail(format!("customer {id}")),
-            ),
-        };
+        return Ok(empty(Outcome::NoHistory));
     };
     let scope = profile.primary_scope(request.filter.as_ref());
     let list = api

@@ -50,20 +50,18 @@ impl Settings {
 }
 
 /// The DynamoDB table, from a client built once.
-pub async fn aws_table(settings: &Settings) -> Arc<dyn Table> {
-    let config = strata_aws::load_sdk_config().await;
+pub fn aws_table(config: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Table> {
     Arc::new(strata_aws::DynamoTable::new(
-        strata_aws::dynamodb_client(&config),
+        strata_aws::dynamodb_client(config),
         &settings.table,
     ))
 }
 
 /// The cold tier, when the function is given its bucket; objects shared by
 /// many customers are cached for the run.
-pub async fn aws_cold_tier(settings: &Settings) -> Option<ColdTier> {
+pub fn aws_cold_tier(config: &aws_config::SdkConfig, settings: &Settings) -> Option<ColdTier> {
     let bucket = settings.cold_bucket.as_ref()?;
-    let config = strata_aws::load_sdk_config().await;
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(&config), bucket);
+    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), bucket);
     Some(ColdTier::new(Arc::new(blobs)).with_cache(JOB_CACHE_BYTES))
 }
 

@@ -35,8 +35,12 @@ async fn on_superstore_the_full_method_beats_most_popular() {
         .put(key, blob::body_from(bytes), PutOptions::default())
         .await
         .expect("upload");
+    let privacy =
+        strata_store::Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table))
+            .await
+            .expect("key table");
     let importer = Importer::new(
-        Ingestor::new(table.clone(), ReadOptions::default()),
+        Ingestor::new(table.clone(), privacy, ReadOptions::default()),
         blobs.clone(),
         ImportRepository::new(table.clone()),
     );

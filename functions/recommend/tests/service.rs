@@ -12,7 +12,8 @@ use axum::body::Body;
 use chrono::{DateTime, Duration, Utc};
 use http::{Request, StatusCode};
 use strata_domain::ReadOptions;
-use strata_domain::customer::{Customer, CustomerInput, Origin};
+use strata_domain::consent::ConsentRequest;
+use strata_domain::customer::{Customer, CustomerInput, Origin, Purpose};
 use strata_domain::ids::{CustomerId, OrderId, ProductId, ReviewId};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderLine, OrderStatus};
@@ -138,8 +139,8 @@ async fn seed(b: &Backend) -> Seeded {
         .put_many(&shop.products, BatchPolicy::default())
         .await
         .expect("products");
-    let customers = CustomerRepository::new(b.table.clone());
-    let activity = ActivityRepository::new(b.table.clone());
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    let activity = ActivityRepository::new(b.table.clone()).with_privacy(b.privacy.clone());
     let mut orders = Vec::new();
     // Rice buyers who buy oil with it, some noodles, tea now and then.
     for n in 0..24 {
@@ -322,7 +323,7 @@ pub async fn precompute_writes_lists_profiles_and_similar_products(b: &Backend) 
     );
 }
 
-pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Backend) {
+pub async fn recommendations_fall_back_by_level_with_reasons_in_three_reads(b: &Backend) {
     let seeded = seed(b).await;
     precompute(b).await;
     let metered = Arc::new(CountingTable::new(b.table.clone()));
@@ -336,8 +337,8 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(
         metered.counts().reads(),
-        2,
-        "a profile and one candidate list"
+        3,
+        "the customer (for consent), the recommendation profile and one candidate list"
     );
     assert_eq!(metered.counts().writes(), 0);
     assert_eq!(answer["customer_id"], seeded.regular.to_string());
@@ -378,7 +379,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     let uri = format!("/v1/customers/{}/recommendations?limit=40", seeded.regular);
     let (status, _, all) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(metered.counts().reads(), 2);
+    assert_eq!(metered.counts().reads(), 3);
     let served: Vec<String> = names(&all);
     assert!(
         served.iter().all(|n| !n.starts_with("金龙鱼")),
@@ -419,7 +420,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Ba
     );
     let (status, _, appliances) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK, "{appliances}");
-    assert_eq!(metered.counts().reads(), 2);
+    assert_eq!(metered.counts().reads(), 3);
     assert!(!names(&appliances).is_empty());
     assert!(
         appliances["items"]
@@ -445,7 +446,7 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(
         metered.counts().reads(),
         2,
-        "no profile, so the customer is looked up"
+        "the customer, and no recommendation profile: no list is read"
     );
 
     // The only microwave anyone bought is theirs since two days ago.
@@ -459,7 +460,7 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(status, StatusCode::OK, "{miss}");
     assert_eq!(miss["outcome"], "miss");
     assert_eq!(miss["items"], serde_json::json!([]));
-    assert_eq!(metered.counts().reads(), 2);
+    assert_eq!(metered.counts().reads(), 3);
     assert_eq!(metered.counts().writes(), 1, "the miss is recorded");
     let misses = RecommendRepository::new(b.table.clone())
         .misses(now().date_naive())
@@ -507,31 +508,59 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     }
 }
 
-macro_rules! on_every_adapter {
-    ($($case:ident),+ $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::embedded().await.expect("backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let backend = strata_tests::backend::Backend::aws().await.expect("moto backend");
-                    super::$case(&backend).await;
-                }
-            )+
-        }
+/// A customer who withdrew personalisation gets no recommendations at once,
+/// whatever the last precompute left for them.
+pub async fn withdrawn_personalisation_serves_nothing(b: &Backend) {
+    let seeded = seed(b).await;
+    precompute(b).await;
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    let mut profile = customers
+        .get(seeded.regular)
+        .await
+        .expect("read")
+        .expect("profile");
+    let at = now() - Duration::minutes(5);
+    let withdrawal = ConsentRequest {
+        purpose: Purpose::Personalisation,
+        granted: false,
+        version: "terms-4".into(),
+        source: "preference-centre".into(),
+        at: None,
+    }
+    .validate(&ReadOptions::default(), at)
+    .expect("valid");
+    let mut valid = CustomerInput {
+        email: Some("r100@example.cn".into()),
+        ..CustomerInput::default()
+    }
+    .validate(&ReadOptions::default(), at)
+    .expect("valid");
+    valid.consents = vec![withdrawal];
+    let origin = Origin {
+        source: "api".into(),
+        at,
     };
+    assert!(!profile.merge(valid, &origin).is_empty());
+    customers.save(&profile).await.expect("save");
+
+    let metered = Arc::new(CountingTable::new(b.table.clone()));
+    let app = api(metered.clone());
+    let uri = format!("/v1/customers/{}/recommendations", seeded.regular);
+    let (status, _, answer) = call(&app, get(&uri)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["outcome"], "no_consent", "{answer}");
+    assert_eq!(answer["items"], serde_json::json!([]));
+    assert!(
+        answer.get("grey").is_none(),
+        "nothing derived from profiling"
+    );
+    assert_eq!(metered.counts().reads(), 1, "only the customer is read");
+    assert_eq!(metered.counts().writes(), 0, "not a miss");
 }
 
-on_every_adapter!(
+strata_tests::on_every_adapter!(
+    withdrawn_personalisation_serves_nothing,
     precompute_writes_lists_profiles_and_similar_products,
-    recommendations_fall_back_by_level_with_reasons_in_two_reads,
+    recommendations_fall_back_by_level_with_reasons_in_three_reads,
     new_customers_get_an_empty_list_and_misses_are_recorded,
 );

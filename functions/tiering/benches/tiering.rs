@@ -1,8 +1,9 @@
-//! Tiering figures on the embedded backend (release build):
-//! `cargo bench -p strata-tiering` (`STRATA_BENCH_CUSTOMERS`, default 20,000,
-//! six orders each). Prints records tiered per second, objects and requests
-//! per 1,000 records, bytes per record hot and cold, and the monthly cost
-//! report for a million customers at the measured sizes.
+//! Tiering figures (release build): `cargo bench -p strata-tiering --
+//! [--backend embedded|aws]` (`STRATA_BENCH_CUSTOMERS`, default 20,000, six
+//! orders each; `aws` is moto at `STRATA_TEST_AWS_ENDPOINT`, as
+//! `cargo xtask bench-tiering` runs it). Prints records tiered per second,
+//! objects and requests per 1,000 records, bytes per record hot and cold, and
+//! the monthly cost report for a million customers at the measured sizes.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,6 +15,7 @@ use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::{Table, item_size};
 use strata_store::cold::ColdTier;
 use strata_store::{BatchPolicy, RecordKind, TieringRepository};
+use strata_tests::backend::Backend;
 use strata_tests::crash::{CrashingBlobs, CrashingTable, Requests};
 use strata_tests::dataset;
 use strata_tiering::job::{self, JobSettings};
@@ -34,10 +36,19 @@ async fn main() -> anyhow::Result<()> {
         } else {
             3_000
         });
-    let dir = tempfile::tempdir()?;
-    let backend = strata_embedded::EmbeddedBackend::open(dir.path())?;
-    let table: Arc<dyn Table> = Arc::new(backend.table);
-    let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+    let args: Vec<String> = std::env::args().collect();
+    let backend = match args
+        .iter()
+        .position(|a| a == "--backend")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+    {
+        None | Some("embedded") => Backend::embedded().await?,
+        Some("aws") => Backend::aws().await?,
+        Some(other) => anyhow::bail!("--backend is embedded or aws, not {other}"),
+    };
+    let (table, blobs): (Arc<dyn Table>, Arc<dyn BlobStore>) =
+        (backend.table.clone(), backend.blobs.clone());
     let shop = dataset::generate(customers, ORDERS_PER_CUSTOMER, 1)?;
     dataset::load(table.clone(), &shop, BatchPolicy::default()).await?;
 
@@ -67,7 +78,8 @@ async fn main() -> anyhow::Result<()> {
     let cold = run.moved.object_bytes as f64 / records;
 
     println!(
-        "tiering benchmark: embedded backend, {customers} customers × {ORDERS_PER_CUSTOMER} orders, {}",
+        "tiering benchmark: {} backend, {customers} customers × {ORDERS_PER_CUSTOMER} orders, {}",
+        backend.name,
         if cfg!(debug_assertions) {
             "dev profile (unoptimised)"
         } else {

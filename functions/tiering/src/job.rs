@@ -10,13 +10,16 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::Serialize;
 use strata_domain::ports::table::item_size;
+use strata_domain::retention::RetentionPolicy;
 use strata_domain::tiering::{CustomerVerdict, Exemption, TieringPolicy};
 use strata_store::cold::{PackBuilder, Share};
-use strata_store::{Moved, StoreError, TieringRepository};
+use strata_store::{Expired, Moved, StoreError, TieringRepository};
 
 #[derive(Debug, Clone)]
 pub struct JobSettings {
     pub policy: TieringPolicy,
+    /// How long content is kept, applied to every partition scanned.
+    pub retention: RetentionPolicy,
     /// Parallel scan segments, each its own task.
     pub segments: u32,
     pub page_size: u32,
@@ -33,6 +36,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         JobSettings {
             policy: TieringPolicy::default(),
+            retention: RetentionPolicy::default(),
             segments: 4,
             page_size: 500,
             target_raw_bytes: 16 * 1024 * 1024,
@@ -54,8 +58,10 @@ pub struct RunReport {
     pub run_id: String,
     pub as_of: Option<DateTime<Utc>>,
     /// Objects an earlier run left unfinished, completed first.
-    pub recovered: MovedReport,
-    pub moved: MovedReport,
+    pub recovered: Moved,
+    pub moved: Moved,
+    /// What the retention policy expired.
+    pub expired: Expired,
     pub customers: u64,
     pub customers_inactive: u64,
     pub exempt_early_warning: u64,
@@ -69,29 +75,6 @@ pub struct RunReport {
     pub hot_bytes_packed: u64,
     pub raw_bytes_packed: u64,
     pub seconds: f64,
-}
-
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct MovedReport {
-    pub objects: u64,
-    pub object_bytes: u64,
-    pub records: u64,
-    pub chunks: u64,
-    pub chunks_changed: u64,
-    pub objects_dropped: u64,
-}
-
-impl From<Moved> for MovedReport {
-    fn from(m: Moved) -> Self {
-        MovedReport {
-            objects: m.objects,
-            object_bytes: m.object_bytes,
-            records: m.records,
-            chunks: m.chunks,
-            chunks_changed: m.chunks_changed,
-            objects_dropped: m.objects_dropped,
-        }
-    }
 }
 
 /// One run as of `as_of` (the schedule's time).
@@ -159,8 +142,9 @@ pub async fn run(
     Ok(RunReport {
         run_id,
         as_of: Some(as_of),
-        recovered: recovered.into(),
-        moved: totals.moved.into(),
+        recovered,
+        moved: totals.moved,
+        expired: totals.expired,
         customers: totals.customers,
         customers_inactive: totals.inactive,
         exempt_early_warning: totals.early_warning,
@@ -176,6 +160,7 @@ pub async fn run(
 #[derive(Debug, Default)]
 struct SegmentOutcome {
     moved: Moved,
+    expired: Expired,
     customers: u64,
     inactive: u64,
     early_warning: u64,
@@ -190,6 +175,7 @@ struct SegmentOutcome {
 impl SegmentOutcome {
     fn absorb(&mut self, other: SegmentOutcome) {
         self.moved.add(other.moved);
+        self.expired.add(other.expired);
         self.customers += other.customers;
         self.inactive += other.inactive;
         self.early_warning += other.early_warning;
@@ -212,8 +198,16 @@ async fn scan_segment(
     let mut packs: BTreeMap<String, PackBuilder> = BTreeMap::new();
     let mut sequence = 0u32;
     let mut scan = repo.scan(segment, settings.segments.max(1), settings.page_size);
-    while let Some(partition) = scan.next().await? {
+    let retention = repo.retention();
+    while let Some(mut partition) = scan.next().await? {
         outcome.customers += 1;
+        // Every customer, exempt from tiering or not; before packing, so
+        // expired content is not copied into a cold object.
+        outcome.expired.add(
+            retention
+                .apply(&mut partition, &settings.retention, as_of)
+                .await?,
+        );
         let verdict = settings.policy.judge(&partition.facts(), as_of);
         match verdict {
             CustomerVerdict::Exempt(Exemption::EarlyWarning) => outcome.early_warning += 1,

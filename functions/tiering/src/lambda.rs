@@ -7,6 +7,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
+use strata_domain::retention::RetentionPolicy;
 use strata_domain::tiering::TieringPolicy;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
@@ -26,17 +27,25 @@ impl Settings {
     /// `STRATA_TABLE`, `STRATA_COLD_BUCKET`, and optional
     /// `STRATA_TIERING_POLICY` (JSON, see `TieringPolicy`; unnamed fields keep
     /// their defaults), `STRATA_TIERING_SEGMENTS`, `STRATA_TIERING_TARGET_BYTES`,
-    /// `STRATA_TIERING_MIN_OBJECT_BYTES`.
+    /// `STRATA_TIERING_MIN_OBJECT_BYTES`, `STRATA_RETENTION_POLICY` (JSON, see
+    /// `RetentionPolicy`).
     pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
         let defaults = JobSettings::default();
         let policy = env
             .parsed_or("STRATA_TIERING_POLICY", PolicyJson(defaults.policy.clone()))
+            .0;
+        let retention = env
+            .parsed_or(
+                "STRATA_RETENTION_POLICY",
+                RetentionJson(defaults.retention.clone()),
+            )
             .0;
         let settings = Settings {
             table: env.required("STRATA_TABLE"),
             cold_bucket: env.required("STRATA_COLD_BUCKET"),
             job: JobSettings {
                 policy,
+                retention,
                 segments: env.parsed_or("STRATA_TIERING_SEGMENTS", defaults.segments),
                 target_raw_bytes: env
                     .parsed_or("STRATA_TIERING_TARGET_BYTES", defaults.target_raw_bytes),
@@ -58,6 +67,17 @@ impl std::str::FromStr for PolicyJson {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         serde_json::from_str(text).map(PolicyJson)
+    }
+}
+
+/// The retention policy as a setting: JSON text.
+struct RetentionJson(RetentionPolicy);
+
+impl std::str::FromStr for RetentionJson {
+    type Err = serde_json::Error;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        serde_json::from_str(text).map(RetentionJson)
     }
 }
 
@@ -96,12 +116,20 @@ pub async fn on_schedule(
         report.recovered.objects as f64,
         Unit::Count,
     );
+    metrics.add(
+        "ContentExpired",
+        (report.expired.interaction_texts
+            + report.expired.review_texts
+            + report.expired.merge_entries) as f64,
+        Unit::Count,
+    );
     metrics.add("Duration", report.seconds * 1e3, Unit::Milliseconds);
     metrics.flush();
     tracing::info!(
         records = report.moved.records,
         objects = report.moved.objects,
         left_for_later = report.left_for_later,
+        expired = ?report.expired,
         "tiering run done"
     );
     Ok(report)

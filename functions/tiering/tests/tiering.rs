@@ -18,7 +18,7 @@ use strata_domain::ports::blob::{self, BlobStore, StorageClass};
 use strata_domain::ports::table::{Item, Key, Table};
 use strata_store::cold::{ColdPointer, ColdTier, ObjectContent};
 use strata_store::{
-    ActivityRepository, BatchPolicy, ChurnRepository, CustomerScan, RecordKind, StoreError,
+    ActivityRepository, BatchPolicy, ChurnRepository, CustomerScan, Period, RecordKind, StoreError,
     TieringRepository,
 };
 use strata_tests::backend::Backend;
@@ -59,7 +59,7 @@ async fn seed(table: Arc<dyn Table>, f: &Fixture) -> anyhow::Result<()> {
             as_of: Utc::now(),
         })
         .await?;
-    let activity = ActivityRepository::new(table);
+    let activity = ActivityRepository::new(table).with_privacy(dataset::process_privacy().await?);
     for (customer, kind, at) in [
         (
             f.complained,
@@ -405,11 +405,31 @@ async fn read_back(backend: &Backend) -> anyhow::Result<()> {
     // Both backends thaw at once; the next read is whole.
     let history = activity.history(customer).await?;
     ensure!(history.orders.len() == before[&customer].0);
+    // Reads of a period see cold records too, and only the period's.
+    let all = activity.orders(customer, Period::default()).await?;
+    ensure!(
+        all == history.orders,
+        "a period read without bounds is the history"
+    );
+    let first = history.orders.first().context("orders")?.placed_at;
+    let only_first = Period {
+        from: Some(first),
+        to: Some(first),
+    };
+    let orders = activity.orders(customer, only_first).await?;
+    ensure!(
+        !orders.is_empty() && orders.iter().all(|o| o.placed_at == first),
+        "{orders:?}"
+    );
 
     // Without the cold tier the repository says so rather than half answer.
     let hot_only = ActivityRepository::new(table.clone());
     ensure!(matches!(
         hot_only.history(customer).await,
+        Err(StoreError::ColdTierUnavailable { .. })
+    ));
+    ensure!(matches!(
+        hot_only.orders(customer, Period::default()).await,
         Err(StoreError::ColdTierUnavailable { .. })
     ));
 

@@ -7,6 +7,11 @@
 //! | `strata:customer_id` | for a customer, the customer id they are |
 //! | `strata:salesperson_id` | for sales staff, the salesperson customers are assigned to |
 //!
+//! Strata's own Cognito user pool (infra/template.yaml) keeps the two ids in
+//! the custom attributes `custom:customer_id` and `custom:salesperson_id`,
+//! which its ID tokens carry and only administrators can set; they are read
+//! the same way.
+//!
 //! API Gateway hands claims over as strings, an array as `[a b]`; locally
 //! verified tokens are rendered the same way first.
 
@@ -19,6 +24,9 @@ pub const SUBJECT: &str = "sub";
 pub const GROUPS: &str = "cognito:groups";
 pub const CUSTOMER_ID: &str = "strata:customer_id";
 pub const SALESPERSON_ID: &str = "strata:salesperson_id";
+/// The same ids as the own user pool's custom attributes.
+pub const POOL_CUSTOMER_ID: &str = "custom:customer_id";
+pub const POOL_SALESPERSON_ID: &str = "custom:salesperson_id";
 
 /// Claims as API Gateway's JWT authorizer passes them on.
 pub type Claims = BTreeMap<String, String>;
@@ -58,11 +66,13 @@ pub fn principal(claims: &Claims) -> Result<Principal, ClaimsError> {
         .ok_or(ClaimsError::NoRole)?;
     let customer = claims
         .get(CUSTOMER_ID)
+        .or_else(|| claims.get(POOL_CUSTOMER_ID))
         .map(|raw| CustomerId::parse(CUSTOMER_ID, raw))
         .transpose()
         .map_err(|_| ClaimsError::BadId(CUSTOMER_ID))?;
     let salesperson = claims
         .get(SALESPERSON_ID)
+        .or_else(|| claims.get(POOL_SALESPERSON_ID))
         .map(|raw| SalespersonId::parse(SALESPERSON_ID, raw))
         .transpose()
         .map_err(|_| ClaimsError::BadId(SALESPERSON_ID))?;
@@ -86,6 +96,31 @@ mod tests {
         assert_eq!(groups("admin"), ["admin"]);
         assert_eq!(groups("ops,customer"), ["ops", "customer"]);
         assert!(groups("[]").is_empty());
+    }
+
+    #[test]
+    fn the_own_user_pools_attributes_name_the_customer_and_salesperson() {
+        let id = "0000000000000000000000000000000b";
+        let customer = principal(&claims(&[
+            ("sub", "u2"),
+            (GROUPS, "[customer]"),
+            (POOL_CUSTOMER_ID, id),
+        ]))
+        .unwrap();
+        assert_eq!(
+            customer.customer.map(|c| c.to_string().replace('-', "")),
+            Some(id.into())
+        );
+        let sales = principal(&claims(&[
+            ("sub", "u3"),
+            (GROUPS, "[sales]"),
+            (POOL_SALESPERSON_ID, "rep-7"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            sales.salesperson.map(|s| s.to_string()),
+            Some("rep-7".into())
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use strata_domain::access::{self, Decision, Operation, Principal};
 use strata_domain::audit::AuditEntry;
-use strata_domain::ids::CustomerId;
+use strata_domain::ids::{CustomerId, SalespersonId};
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::Problem;
 use strata_store::{AssignmentRepository, AuditLog};
@@ -168,19 +168,24 @@ fn request_id(authenticator: &Authenticator, request: &Request) -> RequestId {
     RequestId(from_gateway.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))
 }
 
-/// The customer the path names, if the route names one and it parses.
-async fn path_customer(request: Request) -> (Request, Option<CustomerId>) {
+/// The path parameter `name` of the request, parsed, if the route has it
+/// and it parses.
+async fn path_param<T>(
+    request: Request,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> (Request, Option<T>) {
     let (mut parts, body) = request.into_parts();
-    let customer = RawPathParams::from_request_parts(&mut parts, &())
+    let value = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .ok()
         .and_then(|params| {
             params
                 .iter()
-                .find(|(name, _)| *name == "id")
-                .and_then(|(_, value)| CustomerId::parse("id", value).ok())
+                .find(|(param, _)| *param == name)
+                .and_then(|(_, value)| parse(value))
         });
-    (Request::from_parts(parts, body), customer)
+    (Request::from_parts(parts, body), value)
 }
 
 async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
@@ -203,19 +208,27 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         Ok(principal) => principal,
         Err(error) => return forbidden(&error.to_string()),
     };
-    let (mut request, target) = if operation.on_customer() {
-        path_customer(request).await
+    let (request, target) = if operation.on_customer() {
+        path_param(request, "id", |raw| CustomerId::parse("id", raw).ok()).await
     } else {
         (request, None)
     };
-    let assignee = match target {
-        Some(customer) if access::needs_assignment(&principal, operation) => {
-            match guard.assignments.of(customer).await {
-                Ok(found) => found.map(|a| a.salesperson),
-                Err(error) => return Problem::from(&error).into_response(),
+    let (mut request, assignee) = if operation.on_salesperson() {
+        path_param(request, "salesperson", |raw| {
+            SalespersonId::parse("salesperson", raw).ok()
+        })
+        .await
+    } else {
+        let assignee = match target {
+            Some(customer) if access::needs_assignment(&principal, operation) => {
+                match guard.assignments.of(customer).await {
+                    Ok(found) => found.map(|a| a.salesperson),
+                    Err(error) => return Problem::from(&error).into_response(),
+                }
             }
-        }
-        _ => None,
+            _ => None,
+        };
+        (request, assignee)
     };
     if let Decision::Deny(reason) = access::decide(&principal, operation, target, assignee.as_ref())
     {

@@ -13,6 +13,8 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
     ("POST", "/v1/customers/{id}/interactions", RecordInteraction),
     ("POST", "/v1/customers/{id}/reviews", RecordReview),
     ("PUT", "/v1/customers/{id}/assignment", AssignCustomer),
+    ("GET", "/v1/customers/{id}/consents", ReadConsents),
+    ("POST", "/v1/customers/{id}/consents", RecordConsent),
     ("POST", "/v1/batch", BulkWrite),
     ("GET", "/v1/imports", ReadImports),
     ("GET", "/v1/imports/{id}", ReadImports),
@@ -29,6 +31,13 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
         ReadRecommendations,
     ),
     ("GET", "/v1/audit", ReadAudit),
+    ("GET", "/v1/customers/{id}/export", ExportCustomer),
+    ("DELETE", "/v1/customers/{id}", EraseCustomer),
+    (
+        "GET",
+        "/v1/salespeople/{salesperson}/customers",
+        ListAssignedCustomers,
+    ),
 ];
 
 pub fn operation(method: &str, route: &str) -> Option<Operation> {

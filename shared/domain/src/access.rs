@@ -118,10 +118,20 @@ pub enum Operation {
     /// Assign a customer to a salesperson.
     AssignCustomer,
     ReadAudit,
+    /// Everything held about one customer, as one document (right of access).
+    ExportCustomer,
+    /// Erase a customer (right to erasure).
+    EraseCustomer,
+    /// The customers assigned to one salesperson, named in the path.
+    ListAssignedCustomers,
+    /// A customer's consent ledger.
+    ReadConsents,
+    /// Record a consent decision (a grant or a withdrawal) for a customer.
+    RecordConsent,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 14] = [
+    pub const ALL: [Operation; 19] = [
         Operation::UpsertCustomer,
         Operation::ReadCustomer,
         Operation::RecordOrder,
@@ -136,6 +146,11 @@ impl Operation {
         Operation::WriteConfig,
         Operation::AssignCustomer,
         Operation::ReadAudit,
+        Operation::ExportCustomer,
+        Operation::EraseCustomer,
+        Operation::ListAssignedCustomers,
+        Operation::ReadConsents,
+        Operation::RecordConsent,
     ];
 
     /// Operations on one customer named in the path.
@@ -149,23 +164,38 @@ impl Operation {
                 | Operation::ReadRecommendations
                 | Operation::ReadScores
                 | Operation::AssignCustomer
+                | Operation::ExportCustomer
+                | Operation::EraseCustomer
+                | Operation::ReadConsents
+                | Operation::RecordConsent
         )
+    }
+
+    /// Operations on one salesperson named in the path.
+    pub fn on_salesperson(self) -> bool {
+        self == Operation::ListAssignedCustomers
     }
 
     /// What the audit log records when this touches a customer's data.
     pub fn audit_action(self) -> Option<crate::audit::AuditAction> {
         use crate::audit::AuditAction;
         match self {
-            Operation::ReadCustomer | Operation::ReadRecommendations | Operation::ReadScores => {
-                Some(AuditAction::Read)
-            }
+            Operation::ReadCustomer
+            | Operation::ReadRecommendations
+            | Operation::ReadScores
+            | Operation::ReadConsents => Some(AuditAction::Read),
             Operation::UpsertCustomer
             | Operation::RecordOrder
             | Operation::RecordInteraction
             | Operation::RecordReview
             | Operation::BulkWrite
-            | Operation::AssignCustomer => Some(AuditAction::Change),
-            Operation::ReadAnalytics
+            | Operation::AssignCustomer
+            | Operation::RecordConsent => Some(AuditAction::Change),
+            Operation::ExportCustomer => Some(AuditAction::Export),
+            Operation::EraseCustomer => Some(AuditAction::Erase),
+            // Ids and assignment times only; reading a customer's data is audited there.
+            Operation::ListAssignedCustomers
+            | Operation::ReadAnalytics
             | Operation::ReadImports
             | Operation::ReadConfig
             | Operation::WriteConfig
@@ -188,7 +218,9 @@ pub fn needs_assignment(principal: &Principal, operation: Operation) -> bool {
 
 /// The rule book. `target` is the customer the path names (None when the
 /// route names none or the id did not parse); `assignee` is the salesperson
-/// `target` is assigned to, looked up when `needs_assignment` says so.
+/// whose customers are concerned: the one `target` is assigned to, looked up
+/// when `needs_assignment` says so, or the one the path names for
+/// `ListAssignedCustomers`.
 pub fn decide(
     principal: &Principal,
     operation: Operation,
@@ -201,10 +233,12 @@ pub fn decide(
         Role::Ops => match operation {
             WriteConfig => Decision::Deny("changing configuration is for admins"),
             ReadAudit => Decision::Deny("the audit log is for admins"),
+            ExportCustomer => Decision::Deny("exports are for admins and the customer themself"),
+            EraseCustomer => Decision::Deny("erasure is for admins"),
             _ => Decision::Allow,
         },
         Role::Sales => match operation {
-            ReadCustomer | ReadRecommendations | ReadScores | RecordInteraction => {
+            ReadCustomer | ReadRecommendations | ReadScores | RecordInteraction | ReadConsents => {
                 let assigned = principal.salesperson.is_some()
                     && target.is_some()
                     && assignee == principal.salesperson.as_ref();
@@ -214,10 +248,18 @@ pub fn decide(
                     Decision::Deny("the customer is not assigned to you")
                 }
             }
+            ListAssignedCustomers => {
+                if principal.salesperson.is_some() && assignee == principal.salesperson.as_ref() {
+                    Decision::Allow
+                } else {
+                    Decision::Deny("sales staff list only their own customers")
+                }
+            }
             _ => Decision::Deny("sales staff reach only the customers assigned to them"),
         },
         Role::Customer => match operation {
-            ReadCustomer | ReadRecommendations | RecordInteraction | RecordReview => {
+            ReadCustomer | ReadRecommendations | RecordInteraction | RecordReview
+            | ExportCustomer | ReadConsents | RecordConsent => {
                 if target.is_some() && target == principal.customer {
                     Decision::Allow
                 } else {
@@ -272,7 +314,13 @@ mod tests {
                 Decision::Allow
             );
             let ops = decide(&principal(Role::Ops), operation, Some(id(2)), None);
-            let expected = !matches!(operation, Operation::WriteConfig | Operation::ReadAudit);
+            let expected = !matches!(
+                operation,
+                Operation::WriteConfig
+                    | Operation::ReadAudit
+                    | Operation::ExportCustomer
+                    | Operation::EraseCustomer
+            );
             assert_eq!(ops == Decision::Allow, expected, "{operation:?}");
         }
     }
@@ -288,6 +336,9 @@ mod tests {
                     | Operation::ReadRecommendations
                     | Operation::RecordInteraction
                     | Operation::RecordReview
+                    | Operation::ExportCustomer
+                    | Operation::ReadConsents
+                    | Operation::RecordConsent
             );
             assert_eq!(own, expected, "{operation:?}");
             assert_ne!(decide(&me, operation, Some(id(2)), None), Decision::Allow);
@@ -313,6 +364,8 @@ mod tests {
                     | Operation::ReadRecommendations
                     | Operation::ReadScores
                     | Operation::RecordInteraction
+                    | Operation::ListAssignedCustomers
+                    | Operation::ReadConsents
             );
             assert_eq!(assigned, expected, "{operation:?}");
             assert_ne!(
@@ -324,6 +377,48 @@ mod tests {
                 Decision::Allow
             );
         }
+    }
+
+    #[test]
+    fn a_salesperson_lists_only_their_own_customers() {
+        let sales = principal(Role::Sales);
+        let list = Operation::ListAssignedCustomers;
+        assert!(
+            !needs_assignment(&sales, list),
+            "the path names the salesperson"
+        );
+        assert_eq!(
+            decide(&sales, list, None, Some(&rep("s-1"))),
+            Decision::Allow
+        );
+        assert_ne!(
+            decide(&sales, list, None, Some(&rep("s-2"))),
+            Decision::Allow
+        );
+        assert_ne!(decide(&sales, list, None, None), Decision::Allow);
+        for role in [Role::Admin, Role::Ops] {
+            assert_eq!(
+                decide(&principal(role), list, None, Some(&rep("s-2"))),
+                Decision::Allow
+            );
+        }
+        assert_ne!(
+            decide(&principal(Role::Customer), list, None, Some(&rep("s-1"))),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn exports_and_erasure_write_their_own_audit_actions() {
+        use crate::audit::AuditAction;
+        assert_eq!(
+            Operation::ExportCustomer.audit_action(),
+            Some(AuditAction::Export)
+        );
+        assert_eq!(
+            Operation::EraseCustomer.audit_action(),
+            Some(AuditAction::Erase)
+        );
     }
 
     #[test]

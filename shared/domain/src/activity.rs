@@ -226,7 +226,7 @@ mod tests {
 /// A row of an import. On an imported record: the row it came from (an
 /// order's first line). On a profile: how far that import's records are
 /// counted in the summary, so a chunk applied again after a crash adds only
-/// what the summary lacks.
+/// what the summary lacks; and the row that created the profile.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RowMark {
     pub import: String,

@@ -146,12 +146,17 @@ pub const MAX_NETWORK_TRACES: usize = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
+    /// Defaults when absent: a store may keep personal fields apart (sealed).
+    #[serde(default)]
     pub identity: Identity,
     pub preferences: Preferences,
     pub acquisition_channel: Option<Channel>,
+    #[serde(default)]
     pub sources: Vec<SourceRef>,
-    /// Consent decisions in the order they were made.
+    /// The consent decision in force per purpose (`consent::current` of the
+    /// ledger); every decision is kept in the consent ledger.
     pub consents: Vec<Consent>,
+    #[serde(default)]
     pub network: Vec<NetworkActivity>,
     pub tier: Option<Tier>,
     pub segment: Option<String>,
@@ -159,8 +164,15 @@ pub struct Customer {
     #[serde(default)]
     pub activity: ActivitySummary,
     /// Which imported rows `activity` counts (see `RowMark`), newest last.
+    /// Import bookkeeping: stored, never shown by the API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub summary_marks: Vec<RowMark>,
+    /// The import row that created the profile, if an import did: a chunk
+    /// applied again after a crash finds the profile its failed attempt
+    /// created and still counts it as created. Import bookkeeping, like
+    /// `summary_marks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by_import: Option<RowMark>,
     /// Field name → where its current value came from.
     #[serde(default)]
     pub provenance: BTreeMap<String, Origin>,
@@ -192,6 +204,7 @@ impl Customer {
             segment: None,
             activity: ActivitySummary::default(),
             summary_marks: Vec::new(),
+            created_by_import: None,
             provenance: BTreeMap::new(),
             created_at: origin.at,
             updated_at: origin.at,
@@ -284,16 +297,18 @@ impl Customer {
                 origin: origin.clone(),
             });
         }
-        for consent in consents {
-            if !self.consents.contains(&consent) {
-                self.consents.push(consent);
-                changed.push(MergedField {
-                    field: "consents".into(),
-                    origin: origin.clone(),
-                });
-            }
+        // The profile keeps the decision in force per purpose; every decision
+        // itself goes to the consent ledger (see `consent`).
+        let mut decisions = self.consents.clone();
+        decisions.extend(consents);
+        let in_force = crate::consent::current(&decisions);
+        if in_force != self.consents {
+            self.consents = in_force;
+            changed.push(MergedField {
+                field: "consents".into(),
+                origin: origin.clone(),
+            });
         }
-        self.consents.sort_by_key(|c| c.at);
         if let Some(trace) = network.filter(|n| !self.network.contains(n)) {
             self.network.push(trace);
             self.network.sort_by_key(|n| n.seen_at);
@@ -321,11 +336,18 @@ impl Customer {
 
     /// Whether the latest decision for the purpose is a grant.
     pub fn has_consent(&self, purpose: Purpose) -> bool {
-        self.consents
+        crate::consent::current(&self.consents)
             .iter()
-            .rev()
-            .find(|c| c.purpose == purpose)
-            .is_some_and(|c| c.granted)
+            .any(|c| c.purpose == purpose && c.granted)
+    }
+
+    /// Whether the customer's consent permits this use (see `consent`).
+    pub fn permits(
+        &self,
+        use_: crate::consent::Use,
+        policy: crate::consent::ConsentPolicy,
+    ) -> Result<(), crate::consent::MissingConsent> {
+        crate::consent::permits(&self.consents, use_, policy)
     }
 }
 
@@ -625,7 +647,7 @@ impl SourceInput {
 }
 
 impl ConsentInput {
-    fn validate(&self, options: &ReadOptions) -> Result<Consent, FieldError> {
+    pub(crate) fn validate(&self, options: &ReadOptions) -> Result<Consent, FieldError> {
         Ok(Consent {
             purpose: self.purpose,
             granted: self.granted,

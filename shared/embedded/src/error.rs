@@ -23,6 +23,12 @@ pub enum EmbeddedError {
         found: u64,
         expected: u64,
     },
+    #[error("{name}={value:?} is not valid: expected {reason}")]
+    Setting {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
 }
 
 impl EmbeddedError {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use redb::{Database, ReadableTable};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable};
 use strata_domain::ports::table::{
     BatchGot, Condition, Cursor, Index, Item, Key, Page, Query, Table, TableError, TransactOp,
     Update, WriteRequest, validate_batch_get,
@@ -20,6 +20,7 @@ use self::layout::{FORMAT, FORMAT_KEY, FORMAT_VERSION, ITEMS, index_table};
 use self::rules::{check_batch, check_item, check_key, check_transaction};
 use self::write::in_write_transaction;
 use crate::error::{EmbeddedError, join_failure};
+use crate::options::EmbeddedOptions;
 
 /// A DynamoDB-like table stored in one redb file. Cloning shares the open
 /// database; redb locks the file, so one process opens it at a time.
@@ -29,14 +30,28 @@ pub struct EmbeddedTable {
 }
 
 impl EmbeddedTable {
-    /// Opens the table file at `path`, creating it (and its directory) if missing.
+    /// Opens the table file at `path`, creating it (and its directory) if
+    /// missing, with the options `STRATA_EMBEDDED_CACHE_MB` sets.
     pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
+        Self::open_with(path, &EmbeddedOptions::from_env()?)
+    }
+
+    pub fn open_with(path: &Path, options: &EmbeddedOptions) -> Result<Self, EmbeddedError> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|error| EmbeddedError::io(dir, error))?;
         }
-        let db = Database::create(path).map_err(|error| EmbeddedError::database(path, error))?;
+        let db = Builder::new()
+            .set_cache_size(options.table_cache_bytes)
+            .create(path)
+            .map_err(|error| EmbeddedError::database(path, error))?;
         prepare(&db, path)?;
         Ok(EmbeddedTable { db: Arc::new(db) })
+    }
+
+    /// Bytes of pages the table holds in memory now (at most the cap its
+    /// options set).
+    pub fn cache_bytes(&self) -> usize {
+        self.db.cache_stats().used_bytes()
     }
 
     /// Runs blocking redb work off the async runtime's worker threads.

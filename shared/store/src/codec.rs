@@ -24,6 +24,10 @@ pub const READ_AT: &str = "read_at";
 /// it came from, `<import id>#<row>`, so a retried chunk knows its own writes.
 pub const IMPORT_ROW: &str = "import_row";
 
+/// On a profile (and on interactions and reviews with text): the personal
+/// fields, sealed with the customer's data key (see `personal`).
+pub const SEALED: &str = "sealed";
+
 /// What kind of record an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKind {
@@ -48,6 +52,7 @@ pub enum RecordKind {
     RecoMiss,
     Assignment,
     Audit,
+    Consent,
 }
 
 impl RecordKind {
@@ -74,10 +79,11 @@ impl RecordKind {
             RecordKind::RecoMiss => "reco_miss",
             RecordKind::Assignment => "assignment",
             RecordKind::Audit => "audit",
+            RecordKind::Consent => "consent",
         }
     }
 
-    pub const ALL: [RecordKind; 21] = [
+    pub const ALL: [RecordKind; 22] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -99,6 +105,7 @@ impl RecordKind {
         RecordKind::RecoMiss,
         RecordKind::Assignment,
         RecordKind::Audit,
+        RecordKind::Consent,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.
@@ -174,6 +181,7 @@ fn is_structural(name: &str) -> bool {
         || name == WRITTEN_AT
         || name == READ_AT
         || name == IMPORT_ROW
+        || name == SEALED
         || name.starts_with("gsi")
 }
 

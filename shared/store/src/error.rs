@@ -2,7 +2,7 @@ use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::BlobError;
 use strata_domain::ports::table::{Key, TableError};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
     Table(#[from] TableError),
@@ -34,6 +34,17 @@ pub enum StoreError {
     /// built without one (`with_cold_tier`).
     #[error("customer {customer} has cold records and no cold tier is configured")]
     ColdTierUnavailable { customer: CustomerId },
+    /// The key service failed or refused.
+    #[error(transparent)]
+    Key(#[from] strata_domain::ports::keys::KeyError),
+    /// The customer's data key is destroyed: their personal data was erased
+    /// and what remains of it anywhere cannot be read.
+    #[error("the personal data of customer {customer} was erased")]
+    Erased { customer: CustomerId },
+    /// A pseudonymous repository (built without keys) was asked to write
+    /// a profile or find one by an identifier.
+    #[error("this repository holds no keys: it reads profiles without personal data")]
+    Pseudonymous,
     /// The batch writer gave up; the named count of writes was not applied.
     #[error("{left} writes were still unprocessed after {attempts} attempts")]
     BatchExhausted { left: usize, attempts: u32 },
@@ -44,6 +55,7 @@ impl StoreError {
         match self {
             StoreError::Table(e) => e.is_retryable(),
             StoreError::Blob(e) => e.is_retryable(),
+            StoreError::Key(e) => e.is_retryable(),
             StoreError::Conflict { .. } | StoreError::BatchExhausted { .. } => true,
             _ => false,
         }

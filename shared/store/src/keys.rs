@@ -7,7 +7,7 @@
 //! | order        | `CUST#<id>`              | `ORDER#<placed_at>#<order id>`       |                              |                               |
 //! | interaction  | `CUST#<id>`              | `INTERACTION#<at>#<interaction id>`  |                              |                               |
 //! | review       | `CUST#<id>`              | `REVIEW#<at>#<review id>`            | `PRODUCT#<product>` / `<at>` |                               |
-//! | lookup       | `EMAIL#…`/`PHONE#…`/`EXT#<source>#<id>`/`ORDERID#<id>` | `LOOKUP`  |                              |                               |
+//! | lookup       | `EMAIL#<hmac>`/`PHONE#<hmac>`/`EXT#<source>#<hmac>`/`ORDERID#<id>` | `LOOKUP` |                   |                               |
 //! | product      | `PRODUCT#<id>`           | `PRODUCT`                            | `CATEGORY#<l1>#<l2>#<l3>` / `<id>` |                         |
 //! | merge log    | `CUST#<id>`              | `MERGE#<at>#<id>`                    |                              |                               |
 //! | import       | `IMPORT#<import id>`     | `STATE`                              | `IMPORTS` / `<started_at>`   |                               |
@@ -22,18 +22,25 @@
 //! | reco miss    | `CUST#<id>`              | `RECOMISS#<at>`                      | `RECOMISS#<yyyy-mm-dd>` / `<at>#<id>` |                      |
 //! | reco list    | `RECLIST` (root) · `RECLIST#<l1>[#<l2>[#<l3>]]` | `LIST`        |                              |                               |
 //! | reco similar | `PRODUCT#<id>`           | `SIMILAR`                            |                              |                               |
-//! | assignment   | `CUST#<id>`              | `ASSIGNMENT`                         |                              |                               |
+//! | assignment   | `CUST#<id>`              | `ASSIGNMENT`                         | `SALES#<salesperson>` / `<assigned_at>#<id>` |               |
 //! | audit entry  | `AUDIT#<customer id>`    | `<at>#<request id>`                  |                              |                               |
+//! | consent      | `CUST#<id>`              | `CONSENT#<at>#<purpose>#<16 hex>`    |                              |                               |
+//!
+//! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
+//! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
+//! `CURRENT` a service key (the blind index's).
 //!
 //! Cold objects (blob keys): `cold/activity/period=<yyyy-mm>/<object id>.jsonl.gz`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use strata_domain::churn::RiskBand;
-use strata_domain::customer::{Identifier, Tier};
-use strata_domain::ids::{CustomerId, OrderId, ProductId};
+use strata_domain::customer::Tier;
+use strata_domain::ids::{CustomerId, OrderId, ProductId, SalespersonId};
 use strata_domain::ports::table::Key;
 use strata_domain::product::CategoryPath;
 use strata_domain::recommend::CategoryScope;
+
+use crate::personal::BlindIdentifier;
 
 pub const PROFILE_SK: &str = "PROFILE";
 pub const LOOKUP_SK: &str = "LOOKUP";
@@ -132,6 +139,13 @@ pub fn cold_object(period: &str, object_id: &str) -> String {
     format!("{COLD_OBJECT_PREFIX}period={period}/{object_id}.jsonl.gz")
 }
 
+/// The order number in an order's sort key (as a cold pointer lists it).
+pub fn order_id_of_sort_key(sk: &str) -> Option<OrderId> {
+    let (_placed_at, escaped) = sk.strip_prefix(ORDER_PREFIX)?.split_once('#')?;
+    let raw = escaped.replace("%23", "#").replace("%25", "%");
+    OrderId::parse("order", &raw).ok()
+}
+
 pub fn order(customer: CustomerId, placed_at: DateTime<Utc>, order: &OrderId) -> Key {
     Key::new(
         customer_partition(customer),
@@ -172,17 +186,27 @@ pub fn idempotency(key: &str) -> Key {
     Key::new(format!("IDEMPOTENCY#{}", escape(key)), "REQUEST")
 }
 
-pub fn lookup(identifier: &Identifier) -> Key {
+/// Lookups are keyed by the blind index (a keyed hash), never by the value.
+pub fn lookup(identifier: &BlindIdentifier) -> Key {
     let pk = match identifier {
-        Identifier::Email(email) => format!("EMAIL#{}", escape(email.as_str())),
-        Identifier::Phone(phone) => format!("PHONE#{}", escape(phone.as_str())),
-        Identifier::External(source) => format!(
-            "EXT#{}#{}",
-            escape(&source.source),
-            escape(&source.external_id)
-        ),
+        BlindIdentifier::Email(digest) => format!("EMAIL#{digest}"),
+        BlindIdentifier::Phone(digest) => format!("PHONE#{digest}"),
+        BlindIdentifier::External { source, digest } => {
+            format!("EXT#{}#{digest}", escape(source))
+        }
     };
     Key::new(pk, LOOKUP_SK)
+}
+
+/// In the key table (never in the main table, never in a backup): a
+/// customer's wrapped data key.
+pub fn customer_data_key(customer: CustomerId) -> Key {
+    Key::new(format!("DATAKEY#{customer}"), "CURRENT")
+}
+
+/// In the key table: a wrapped key the service itself uses (the blind index).
+pub fn service_data_key(name: &str) -> Key {
+    Key::new(format!("SERVICEKEY#{}", escape(name)), "CURRENT")
 }
 
 pub fn order_lookup(order: &OrderId) -> Key {
@@ -251,6 +275,17 @@ pub fn assignment(id: CustomerId) -> Key {
     Key::new(customer_partition(id), "ASSIGNMENT")
 }
 
+/// The index partition listing a salesperson's customers; the assignment
+/// item carries it, so a re-assignment moves the customer to the new list.
+pub fn salesperson_customers(salesperson: &SalespersonId) -> String {
+    format!("SALES#{}", escape(salesperson.as_str()))
+}
+
+/// Orders a salesperson's list by when each customer was assigned.
+pub fn salesperson_customers_sort(assigned_at: DateTime<Utc>, customer: CustomerId) -> String {
+    format!("{}#{customer}", time(assigned_at))
+}
+
 /// One customer's audit entries, outside the customer partition so an
 /// erasure leaves the record of who touched the data.
 pub fn audit_partition(customer: CustomerId) -> String {
@@ -274,6 +309,18 @@ pub fn audit_to(at: DateTime<Utc>) -> String {
     format!("{}#~", time(at))
 }
 
+pub const CONSENT_PREFIX: &str = "CONSENT#";
+
+/// One decision in a customer's consent ledger, beside the profile (erasure
+/// takes it with the partition). Ordered by when the customer decided; the
+/// digest of the whole decision makes an identical decision the same key.
+pub fn consent(customer: CustomerId, at: DateTime<Utc>, purpose: &str, digest: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{CONSENT_PREFIX}{}#{}#{digest}", time(at), escape(purpose)),
+    )
+}
+
 pub fn category_partition(path: &CategoryPath) -> String {
     format!(
         "CATEGORY#{}#{}#{}",
@@ -291,6 +338,20 @@ mod tests {
     fn escaping_keeps_parts_apart() {
         assert_eq!(escape("a#b%c"), "a%23b%25c");
         assert_ne!(escape("a#b"), escape("a%23b"));
+    }
+
+    #[test]
+    fn an_orders_number_reads_back_from_its_sort_key() {
+        let at: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        for number in ["SO-1", "A#7", "50%#off", "%23"] {
+            let id = OrderId::parse("order", number).unwrap();
+            let sk = order(CustomerId::generate(), at, &id).sk;
+            assert_eq!(order_id_of_sort_key(&sk), Some(id), "{sk}");
+        }
+        assert_eq!(
+            order_id_of_sort_key("REVIEW#2026-11-22T10:00:00.000Z#r"),
+            None
+        );
     }
 
     #[test]

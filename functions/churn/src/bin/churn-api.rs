@@ -15,10 +15,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut env = EnvReader::from_process();
     let audit_retention = strata_auth::audit_retention(&mut env);
     env.finish()?;
-    let (table, blobs) = lambda::aws_backend(&settings).await;
+    let sdk = strata_aws::load_sdk_config().await;
+    let (table, blobs) = lambda::aws_backend(&sdk, &settings);
     let model = lambda::serving_model(table.clone(), blobs).await?;
     let mut api = ChurnApi::new(table.clone(), model);
-    if let Some(cold) = lambda::aws_cold_tier(&settings, API_CACHE_BYTES).await {
+    if let Some(cold) = lambda::aws_cold_tier(&sdk, &settings, API_CACHE_BYTES) {
         api = api.with_cold_tier(cold);
     }
     // API Gateway's JWT authorizer verified the token; the guard reads its claims.

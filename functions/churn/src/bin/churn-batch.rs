@@ -10,8 +10,9 @@ use strata_store::cold::JOB_CACHE_BYTES;
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
-    let (table, blobs) = lambda::aws_backend(&settings).await;
-    let cold = lambda::aws_cold_tier(&settings, JOB_CACHE_BYTES).await;
+    let sdk = strata_aws::load_sdk_config().await;
+    let (table, blobs) = lambda::aws_backend(&sdk, &settings);
+    let cold = lambda::aws_cold_tier(&sdk, &settings, JOB_CACHE_BYTES);
     let model = lambda::serving_model(table.clone(), blobs).await?;
     let handler = |event: LambdaEvent<EventBridgeEvent>| {
         let (table, cold, model) = (table.clone(), cold.clone(), model.clone());

@@ -1,6 +1,7 @@
 //! Access administration: which salesperson a customer is assigned to
-//! (admins and ops set it; sales staff then reach that customer), and the
-//! audit log of customer-data access (admins read it). Who may call these
+//! (admins and ops set it; sales staff then reach that customer and list
+//! their customers), and the audit log of customer-data access (admins read
+//! it). Who may call these
 //! is decided by the guard in front of the router (`strata_auth`).
 
 use axum::extract::{Path, Query, State};
@@ -19,10 +20,12 @@ use strata_lambda_kit::Problem;
 use strata_store::Assignment;
 
 use super::json::ApiJson;
-use super::{ApiState, customer_id, not_found};
+use super::{ApiState, customer_exists, customer_id, not_found};
 
 pub const DEFAULT_AUDIT_LIMIT: u32 = 100;
 pub const MAX_AUDIT_LIMIT: u32 = 1000;
+pub const DEFAULT_ASSIGNED_LIMIT: u32 = 50;
+pub const MAX_ASSIGNED_LIMIT: u32 = 100;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,14 +46,7 @@ pub(super) async fn assign(
     let id = customer_id(&id)?;
     let salesperson = SalespersonId::parse("salesperson", &body.salesperson)
         .map_err(|e| Problem::from(Invalid::from(e)))?;
-    if state
-        .ingestor
-        .customers()
-        .get(id)
-        .await
-        .map_err(|e| Problem::from(&e))?
-        .is_none()
-    {
+    if !customer_exists(&state, id).await? {
         return Err(not_found("customer"));
     }
     let assignment = Assignment {
@@ -121,31 +117,89 @@ pub(super) async fn audit_log(
     if from > to {
         return Err(invalid("to", "must not be before from"));
     }
-    let limit = query.limit.unwrap_or(DEFAULT_AUDIT_LIMIT);
-    if !(1..=MAX_AUDIT_LIMIT).contains(&limit) {
-        return Err(invalid("limit", &format!("must be 1 to {MAX_AUDIT_LIMIT}")));
-    }
-    let start = query
-        .cursor
-        .as_deref()
-        .map(|raw| {
-            URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-                .ok_or_else(|| invalid("cursor", "is not a cursor this API gave out"))
-        })
-        .transpose()?;
+    let limit = page_limit(query.limit, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT)?;
+    let start = cursor_in(query.cursor.as_deref())?;
     let page = state
         .audit
         .of(customer, from, to, start, limit)
         .await
         .map_err(|e| Problem::from(&e))?;
-    let next = page
-        .next
-        .map(|cursor| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default()));
+    let next = page.next.as_ref().map(cursor_out);
     Ok(
         Json(json!({ "customer_id": customer, "entries": page.entries, "next": next }))
+            .into_response(),
+    )
+}
+
+fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+    let limit = raw.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(invalid("limit", &format!("must be 1 to {max}")))
+    }
+}
+
+/// A page cursor as a client sends it back (opaque base64url of the table's).
+fn cursor_in(raw: Option<&str>) -> Result<Option<Cursor>, Problem> {
+    raw.map(|raw| {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+            .ok_or_else(|| invalid("cursor", "is not a cursor this API gave out"))
+    })
+    .transpose()
+}
+
+fn cursor_out(cursor: &Cursor) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct AssignedQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The customers assigned to a salesperson, most recently assigned first,
+/// with each one's tier (one batch read of the page's profiles, without
+/// their personal fields).
+pub(super) async fn assigned_customers(
+    State(state): State<ApiState>,
+    Path(salesperson): Path<String>,
+    Query(query): Query<AssignedQuery>,
+) -> Result<Response, Problem> {
+    let salesperson = SalespersonId::parse("salesperson", &salesperson)
+        .map_err(|e| Problem::from(Invalid::from(e)))?;
+    let limit = page_limit(query.limit, DEFAULT_ASSIGNED_LIMIT, MAX_ASSIGNED_LIMIT)?;
+    let start = cursor_in(query.cursor.as_deref())?;
+    let page = state
+        .assignments
+        .assigned_to(&salesperson, start, limit)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    let ids: Vec<_> = page.assignments.iter().map(|a| a.customer_id).collect();
+    let profiles = state
+        .profiles
+        .get_many(&ids)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    let customers: Vec<_> = page
+        .assignments
+        .iter()
+        .map(|a| {
+            json!({
+                "customer_id": a.customer_id,
+                "assigned_at": a.assigned_at,
+                "assigned_by": a.assigned_by,
+                "tier": profiles.get(&a.customer_id).and_then(|p| p.tier),
+            })
+        })
+        .collect();
+    let next = page.next.as_ref().map(cursor_out);
+    Ok(
+        Json(json!({ "salesperson": salesperson, "customers": customers, "next": next }))
             .into_response(),
     )
 }

@@ -2,8 +2,11 @@
 //! and by the local host on a laptop.
 
 pub mod access;
+pub mod consents;
 mod idempotency;
 pub mod json;
+pub mod rights;
+pub mod view;
 
 use std::sync::Arc;
 
@@ -11,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -24,13 +27,15 @@ use strata_domain::ports::table::Table;
 use strata_domain::review::ReviewInput;
 use strata_lambda_kit::Problem;
 use strata_store::{
-    AssignmentRepository, AuditLog, IdempotencyStore, ImportRepository, StoreError,
+    AssignmentRepository, AuditLog, ChurnRepository, CustomerRepository, IdempotencyStore,
+    ImportRepository, RecommendRepository, StoreError,
 };
 
 use crate::import::record::ImportRecord;
 use crate::import::run;
 use crate::ingest::{Activity, IngestError, Ingestor, Outcome, OwnerCache, Pending, Summaries};
 use json::ApiJson;
+use view::PublicCustomer;
 
 /// Largest body for single-record routes.
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -45,12 +50,26 @@ pub struct ApiState {
     pub idempotency: IdempotencyStore,
     pub assignments: AssignmentRepository,
     pub audit: AuditLog,
+    /// Read by the export.
+    pub churn: ChurnRepository,
+    pub recommendations: RecommendRepository,
+    /// Profiles without personal fields, where only tiers and dates are
+    /// needed: no customer key is unwrapped for them.
+    pub profiles: CustomerRepository,
+    /// `DELETE /v1/customers/{id}` answers 503 without it.
+    pub erasure: Option<rights::Erasure>,
 }
 
 impl ApiState {
     pub fn new(table: Arc<dyn Table>, ingestor: Ingestor) -> Self {
         ApiState {
+            idempotency: IdempotencyStore::new(
+                table.clone(),
+                ingestor.privacy().clone(),
+                chrono::Duration::hours(24),
+            ),
             ingestor,
+            profiles: CustomerRepository::pseudonymous(table.clone()),
             imports: ImportRepository::new(table.clone()),
             assignments: AssignmentRepository::new(table.clone()),
             // Only read here; the guard appends with the configured retention.
@@ -58,22 +77,42 @@ impl ApiState {
                 table.clone(),
                 chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
             ),
-            idempotency: IdempotencyStore::new(table, chrono::Duration::hours(24)),
+            churn: ChurnRepository::new(table.clone()),
+            recommendations: RecommendRepository::new(table.clone()),
+            erasure: None,
         }
+    }
+
+    /// Enables erasure: the eraser and the ledger it records in.
+    pub fn with_erasure(mut self, erasure: rights::Erasure) -> Self {
+        self.erasure = Some(erasure);
+        self
     }
 }
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/customers", post(upsert_customer))
-        .route("/v1/customers/{id}", get(get_customer))
+        .route(
+            "/v1/customers/{id}",
+            get(get_customer).delete(rights::erase),
+        )
+        .route("/v1/customers/{id}/export", get(rights::export))
         .route("/v1/customers/{id}/history", get(history))
         .route("/v1/customers/{id}/merges", get(merges))
         .route("/v1/customers/{id}/orders", post(add_order))
         .route("/v1/customers/{id}/interactions", post(add_interaction))
         .route("/v1/customers/{id}/reviews", post(add_review))
         .route("/v1/customers/{id}/assignment", put(access::assign))
+        .route(
+            "/v1/customers/{id}/consents",
+            get(consents::ledger).post(consents::record),
+        )
         .route("/v1/audit", get(access::audit_log))
+        .route(
+            "/v1/salespeople/{salesperson}/customers",
+            get(access::assigned_customers),
+        )
         .route(
             "/v1/batch",
             post(batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
@@ -110,6 +149,17 @@ fn failure(error: IngestError) -> Problem {
 
 fn customer_id(raw: &str) -> Result<CustomerId, Problem> {
     CustomerId::parse("id", raw).map_err(|e| Problem::from(strata_domain::Invalid::from(e)))
+}
+
+/// Whether the customer's profile is stored, read without its personal
+/// fields (no key is unwrapped to answer).
+async fn customer_exists(state: &ApiState, id: CustomerId) -> Result<bool, Problem> {
+    let profile = state
+        .profiles
+        .get(id)
+        .await
+        .map_err(|e| Problem::from(&e))?;
+    Ok(profile.is_some())
 }
 
 fn not_found(what: &str) -> Problem {
@@ -180,7 +230,7 @@ async fn upsert_customer(
     } else {
         StatusCode::OK
     };
-    let mut response = (status, Json(json!({ "outcome": describe(&outcome).status, "customer": profile, "stage": profile.activity.stage() })))
+    let mut response = (status, Json(json!({ "outcome": describe(&outcome).status, "customer": PublicCustomer::from(&profile), "stage": profile.activity.stage() })))
         .into_response();
     response.extensions_mut().insert(AuditedCustomers(vec![id]));
     Ok(response)
@@ -200,7 +250,7 @@ async fn get_customer(
         .ok_or_else(|| not_found("customer"))?;
     let stage = profile.activity.stage();
     Ok(
-        Json(json!({ "customer": profile, "stage": stage, "formal": stage.is_formal() }))
+        Json(json!({ "customer": PublicCustomer::from(&profile), "stage": stage, "formal": stage.is_formal() }))
             .into_response(),
     )
 }
@@ -210,32 +260,31 @@ async fn history(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let id = customer_id(&id)?;
-    if state
-        .ingestor
-        .customers()
-        .get(id)
-        .await
-        .map_err(|e| Problem::from(&e))?
-        .is_none()
-    {
+    if !customer_exists(&state, id).await? {
         return Err(not_found("customer"));
     }
     let history = match state.ingestor.activity().history(id).await {
         Ok(history) => history,
         // Part of the history is archived: a restore was asked for.
         Err(StoreError::Restoring { ready_by, objects }) => {
-            let retry_after = (ready_by - Utc::now()).num_seconds().max(1);
-            let body = json!({ "status": "restoring", "ready_by": ready_by, "objects": objects });
-            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
-            response.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from(retry_after),
-            );
-            return Ok(response);
+            return Ok(restoring(ready_by, objects));
         }
         Err(other) => return Err(Problem::from(&other)),
     };
     Ok(Json(json!({ "orders": history.orders, "interactions": history.interactions, "reviews": history.reviews })).into_response())
+}
+
+/// 202 with `Retry-After`: part of a history is in an archive class and a
+/// restore was asked for; the same request succeeds once it is back.
+fn restoring(ready_by: DateTime<Utc>, objects: usize) -> Response {
+    let retry_after = (ready_by - Utc::now()).num_seconds().max(1);
+    let body = json!({ "status": "restoring", "ready_by": ready_by, "objects": objects });
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    response.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry_after),
+    );
+    response
 }
 
 async fn merges(

@@ -24,6 +24,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let cold_bucket = env.optional("STRATA_COLD_BUCKET");
     env.finish()?;
     let sdk = strata_aws::load_sdk_config().await;
+    let privacy = strata_ingest::config::aws_privacy(&sdk, &config).await?;
     let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
         strata_aws::dynamodb_client(&sdk),
         config.table,
@@ -32,7 +33,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         strata_aws::s3_client(&sdk),
         config.bucket,
     ));
-    let mut ingestor = Ingestor::new(table.clone(), config.read);
+    let mut ingestor = Ingestor::new(table.clone(), privacy, config.read);
     if let Some(bucket) = cold_bucket {
         let cold = strata_aws::S3BlobStore::new(strata_aws::s3_client(&sdk), bucket);
         ingestor = ingestor.with_cold_tier(ColdTier::new(Arc::new(cold)));

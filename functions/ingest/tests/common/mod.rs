@@ -11,28 +11,33 @@ use strata_domain::ports::blob::{self, BlobStore, PutOptions};
 use strata_domain::ports::table::Table;
 use strata_ingest::import::run::Importer;
 use strata_ingest::ingest::Ingestor;
-use strata_store::{ImportRepository, ImportedObject};
+use strata_store::{ImportRepository, ImportedObject, Privacy};
 use tempfile::TempDir;
 
 pub struct Local {
     pub table: Arc<dyn Table>,
+    pub privacy: Arc<Privacy>,
     pub blobs: Arc<dyn BlobStore>,
     pub importer: Importer,
     _dir: TempDir,
 }
 
-pub fn local() -> Local {
+pub async fn local() -> Local {
     let dir = tempfile::tempdir().expect("temp dir");
     let backend = strata_embedded::EmbeddedBackend::open(dir.path()).expect("embedded backend");
     let table: Arc<dyn Table> = Arc::new(backend.table);
     let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+    let privacy = Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table))
+        .await
+        .expect("key table");
     let importer = Importer::new(
-        Ingestor::new(table.clone(), ReadOptions::default()),
+        Ingestor::new(table.clone(), privacy.clone(), ReadOptions::default()),
         blobs.clone(),
         ImportRepository::new(table.clone()),
     );
     Local {
         table,
+        privacy,
         blobs,
         importer,
         _dir: dir,
@@ -41,7 +46,7 @@ pub fn local() -> Local {
 
 impl Local {
     pub fn importer_customers(&self) -> strata_store::CustomerRepository {
-        strata_store::CustomerRepository::new(self.table.clone())
+        strata_store::CustomerRepository::new(self.table.clone(), self.privacy.clone())
     }
 }
 

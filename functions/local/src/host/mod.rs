@@ -23,11 +23,12 @@ use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_embedded::EmbeddedBackend;
 use strata_ingest::api::ApiState;
+use strata_ingest::api::rights::Erasure;
 use strata_ingest::import::run::Importer;
 use strata_ingest::ingest::Ingestor;
 use strata_snapshot::SnapshotSource;
 use strata_store::cold::{API_CACHE_BYTES, ColdTier, JOB_CACHE_BYTES};
-use strata_store::{ImportRepository, TieringRepository};
+use strata_store::{CustomerEraser, ErasureLedger, ImportRepository, Privacy, TieringRepository};
 
 pub use inbox::Inbox;
 pub use jobs::Schedules;
@@ -36,6 +37,8 @@ pub use jobs::Schedules;
 pub struct Host {
     pub table: Arc<dyn Table>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Customers' data keys and the blind index.
+    pub privacy: Arc<Privacy>,
     pub importer: Arc<Importer>,
     pub churn_model: Arc<ChurnModel>,
     pub backup: Arc<BackupService>,
@@ -56,8 +59,12 @@ impl Host {
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
         let table: Arc<dyn Table> = Arc::new(backend.table);
         let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+        let privacy = Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table))
+            .await
+            .context("opening the key table of customers' data keys")?;
         let importer = Importer::new(
-            Ingestor::new(table.clone(), options).with_cold_tier(ColdTier::new(blobs.clone())),
+            Ingestor::new(table.clone(), privacy.clone(), options)
+                .with_cold_tier(ColdTier::new(blobs.clone())),
             blobs.clone(),
             ImportRepository::new(table.clone()),
         );
@@ -90,6 +97,7 @@ impl Host {
             api_cold: ColdTier::new(blobs.clone()).with_cache(API_CACHE_BYTES),
             table,
             blobs,
+            privacy,
             importer: Arc::new(importer),
             churn_model,
             backup: Arc::new(backup),
@@ -102,10 +110,21 @@ impl Host {
     /// (`Authenticator::Local` verifies tokens with the local key;
     /// `Authenticator::Gateway` reads claims as API Gateway passes them).
     pub fn router(&self, authenticator: Authenticator) -> Router {
-        let ingest = strata_ingest::api::router(ApiState::new(
-            self.table.clone(),
-            Ingestor::new(self.table.clone(), self.options).with_cold_tier(self.api_cold.clone()),
-        ));
+        // Erasures are recorded in the ledger beside the snapshots, where
+        // `strata erase` and restores find it.
+        let ledger = ErasureLedger::new(self.backup.snapshots.blobs.clone());
+        let erasure = Erasure {
+            eraser: CustomerEraser::new(self.table.clone(), self.privacy.clone(), ledger.clone()),
+            ledger,
+        };
+        let ingest = strata_ingest::api::router(
+            ApiState::new(
+                self.table.clone(),
+                Ingestor::new(self.table.clone(), self.privacy.clone(), self.options)
+                    .with_cold_tier(self.api_cold.clone()),
+            )
+            .with_erasure(erasure),
+        );
         let churn = strata_churn::api::router(Arc::new(
             ChurnApi::new(self.table.clone(), self.churn_model.clone())
                 .with_cold_tier(self.api_cold.clone()),

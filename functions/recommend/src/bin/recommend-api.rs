@@ -14,7 +14,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let mut env = EnvReader::from_process();
     let audit_retention = strata_auth::audit_retention(&mut env);
     env.finish()?;
-    let table = lambda::aws_table(&settings).await;
+    let sdk = strata_aws::load_sdk_config().await;
+    let table = lambda::aws_table(&sdk, &settings);
     // API Gateway's JWT authorizer verified the token; the guard reads its claims.
     let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
     lambda_http::run(guard.protect(router(Arc::new(RecommendApi::new(table))))).await

@@ -9,8 +9,9 @@ use strata_recommend::lambda::{self, Settings};
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let settings = Settings::read(EnvReader::from_process())?;
-    let table = lambda::aws_table(&settings).await;
-    let cold = lambda::aws_cold_tier(&settings).await;
+    let sdk = strata_aws::load_sdk_config().await;
+    let table = lambda::aws_table(&sdk, &settings);
+    let cold = lambda::aws_cold_tier(&sdk, &settings);
     let handler = |event: LambdaEvent<EventBridgeEvent>| {
         let (table, cold, job) = (table.clone(), cold.clone(), settings.job.clone());
         async move {

@@ -122,6 +122,8 @@ pub enum Outcome {
     Miss,
     /// Nothing is known about the customer yet: an empty list, not an error.
     NoHistory,
+    /// The customer withdrew consent to personalisation: an empty list.
+    NoConsent,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

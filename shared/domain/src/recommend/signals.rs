@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::customer::{Customer, Purpose};
+use crate::consent::{ConsentPolicy, Use};
+use crate::customer::Customer;
 use crate::ids::{CustomerId, ProductId};
 use crate::interaction::{Interaction, InteractionKind};
 use crate::order::Order;
@@ -210,13 +211,11 @@ fn shows_interest(kind: InteractionKind) -> bool {
     )
 }
 
-/// The latest personalisation decision is a refusal. No decision at all is
-/// not a refusal: recommendations inside the shop are its legitimate interest.
+/// The customer withdrew personalisation (`consent::permits`, the one rule).
+/// No decision at all is not a refusal: recommendations inside the shop are
+/// its legitimate interest.
 fn refused_personalisation(customer: &Customer) -> bool {
     customer
-        .consents
-        .iter()
-        .rev()
-        .find(|c| c.purpose == Purpose::Personalisation)
-        .is_some_and(|c| !c.granted)
+        .permits(Use::Recommendations, ConsentPolicy::UntilWithdrawn)
+        .is_err()
 }

@@ -7,13 +7,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use strata_domain::ports::{
     BlobError, ObjectMeta, ObjectSummary, RestoreState, Retention, StorageClass,
 };
 
 use crate::error::{EmbeddedError, blob_storage_error, join_failure};
+use crate::options::CATALOG_CACHE_BYTES;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 
@@ -91,7 +92,10 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn open(path: &Path) -> Result<Self, EmbeddedError> {
-        let db = Database::create(path).map_err(|error| EmbeddedError::database(path, error))?;
+        let db = Builder::new()
+            .set_cache_size(CATALOG_CACHE_BYTES)
+            .create(path)
+            .map_err(|error| EmbeddedError::database(path, error))?;
         create_table(&db).map_err(|error| EmbeddedError::database(path, error))?;
         Ok(Catalog { db: Arc::new(db) })
     }

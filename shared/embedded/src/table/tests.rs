@@ -106,6 +106,40 @@ async fn a_second_open_of_the_same_file_is_refused() {
 }
 
 #[tokio::test]
+async fn the_page_cache_stays_within_its_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = 1024 * 1024;
+    let options = crate::EmbeddedOptions {
+        table_cache_bytes: cap,
+    };
+    let table = EmbeddedTable::open_with(&dir.path().join("table.redb"), &options).unwrap();
+    // About 8 MiB of items, written and read back: far more than the cap.
+    let body = s(&"x".repeat(8 * 1024));
+    for batch in 0..40 {
+        let writes = (0..25)
+            .map(|n| {
+                WriteRequest::Put(item(
+                    &format!("P#{batch}"),
+                    &format!("{n}"),
+                    &[("body", body.clone())],
+                ))
+            })
+            .collect();
+        table.batch_write(writes).await.unwrap();
+    }
+    for batch in 0..40 {
+        let items = query_all(&table, Query::partition(format!("P#{batch}"))).await;
+        assert_eq!(items.len(), 25);
+    }
+    let held = table.cache_bytes();
+    assert!(held > 0, "the cache is in use");
+    assert!(
+        held <= cap,
+        "the cache holds {held} bytes, over its cap of {cap}"
+    );
+}
+
+#[tokio::test]
 async fn indexes_follow_updates_and_deletes() {
     let dir = tempfile::tempdir().unwrap();
     let table = open(dir.path());

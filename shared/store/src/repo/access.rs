@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::audit::AuditEntry;
 use strata_domain::ids::{CustomerId, SalespersonId};
-use strata_domain::ports::table::{Condition, Cursor, Query, SortCondition, Table, TableError};
+use strata_domain::ports::table::{
+    Condition, Cursor, Index, Query, SortCondition, Table, TableError,
+};
 
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
@@ -22,6 +24,13 @@ pub struct Assignment {
     pub assigned_by: String,
 }
 
+/// A page of one salesperson's customers, most recently assigned first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignedPage {
+    pub assignments: Vec<Assignment>,
+    pub next: Option<Cursor>,
+}
+
 #[derive(Clone)]
 pub struct AssignmentRepository {
     table: Arc<dyn Table>,
@@ -32,13 +41,24 @@ impl AssignmentRepository {
         AssignmentRepository { table }
     }
 
-    /// Replaces the customer's assignment (the last one wins).
+    /// Replaces the customer's assignment (the last one wins), which also
+    /// moves the customer from the old salesperson's list to the new one's.
     pub async fn assign(&self, assignment: &Assignment) -> Result<(), StoreError> {
+        let index = [
+            (
+                "gsi1pk",
+                keys::salesperson_customers(&assignment.salesperson),
+            ),
+            (
+                "gsi1sk",
+                keys::salesperson_customers_sort(assignment.assigned_at, assignment.customer_id),
+            ),
+        ];
         let item = codec::encode(
             RecordKind::Assignment,
             &keys::assignment(assignment.customer_id),
             assignment,
-            &[],
+            &index,
         )?;
         self.table.put(item, None).await?;
         Ok(())
@@ -50,6 +70,30 @@ impl AssignmentRepository {
             .await?
             .map(|item| codec::decode(RecordKind::Assignment, &item))
             .transpose()
+    }
+
+    /// The customers assigned to `salesperson`, most recently assigned
+    /// first: one index query per page.
+    pub async fn assigned_to(
+        &self,
+        salesperson: &SalespersonId,
+        start: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AssignedPage, StoreError> {
+        let query = Query::on_index(Index::Gsi1, keys::salesperson_customers(salesperson))
+            .backward()
+            .start(start)
+            .limit(limit.max(1));
+        let page = self.table.query(query).await?;
+        let assignments = page
+            .items
+            .iter()
+            .map(|item| codec::decode(RecordKind::Assignment, item))
+            .collect::<Result<_, _>>()?;
+        Ok(AssignedPage {
+            assignments,
+            next: page.next,
+        })
     }
 }
 

@@ -1,11 +1,13 @@
 //! What customers do: orders, interactions and reviews, each kept in the
 //! customer's partition, ordered by time, so one query reads a history.
+//! The free text of interactions and reviews (chats, complaints, reviews)
+//! may hold anything a person wrote about themselves, so it is sealed with
+//! the customer's data key like a profile's personal fields.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strata_domain::activity::{ActivitySummary, RowMark};
 use strata_domain::ids::{CustomerId, OrderId};
@@ -22,6 +24,8 @@ use crate::codec::{self, RecordKind};
 use crate::cold::{self, ColdPointer, ColdTier, Fetched, ObjectContent};
 use crate::error::StoreError;
 use crate::keys;
+use crate::personal::{self, Privacy, Sealed};
+use strata_domain::ports::keys::DataKey;
 
 /// A time window `[from, to]`; either end may be open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +68,42 @@ pub enum Recorded {
 pub struct ActivityRepository {
     table: Arc<dyn Table>,
     cold: Option<ColdTier>,
+    /// None: texts are read as absent and records with text cannot be written.
+    privacy: Option<Arc<Privacy>>,
+}
+
+/// The attribute a record's free text is kept in, before sealing.
+const TEXT: &str = "text";
+
+/// Records whose free text is sealed.
+trait WithText: Sync {
+    fn customer(&self) -> CustomerId;
+    fn text(&self) -> Option<&str>;
+    fn set_text(&mut self, text: Option<String>);
+}
+
+impl WithText for Interaction {
+    fn customer(&self) -> CustomerId {
+        self.customer_id
+    }
+    fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    fn set_text(&mut self, text: Option<String>) {
+        self.text = text;
+    }
+}
+
+impl WithText for Review {
+    fn customer(&self) -> CustomerId {
+        self.customer_id
+    }
+    fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+    fn set_text(&mut self, text: Option<String>) {
+        self.text = text;
+    }
 }
 
 /// A customer's history is marked read at most this often, so reads stay
@@ -72,7 +112,68 @@ const READ_MARK_INTERVAL: chrono::Duration = chrono::Duration::hours(24);
 
 impl ActivityRepository {
     pub fn new(table: Arc<dyn Table>) -> Self {
-        ActivityRepository { table, cold: None }
+        ActivityRepository {
+            table,
+            cold: None,
+            privacy: None,
+        }
+    }
+
+    /// Seals texts on writing and opens them on reading with customers'
+    /// data keys. Without it, texts read as absent (jobs need none).
+    pub fn with_privacy(mut self, privacy: Arc<Privacy>) -> Self {
+        self.privacy = Some(privacy);
+        self
+    }
+
+    /// The data keys for the customers of these records that carry text.
+    async fn text_keys<'a>(
+        &self,
+        records: impl Iterator<Item = &'a dyn WithText>,
+    ) -> Result<HashMap<CustomerId, DataKey>, StoreError> {
+        let mut customers: Vec<CustomerId> = records
+            .filter(|r| r.text().is_some())
+            .map(|r| r.customer())
+            .collect();
+        if customers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        customers.sort();
+        customers.dedup();
+        let privacy = self.privacy.as_deref().ok_or(StoreError::Pseudonymous)?;
+        privacy.keys_for_writing(&customers).await
+    }
+
+    /// Opens the texts of decoded records from their items (same order).
+    async fn open_texts<T: WithText>(
+        &self,
+        customer: CustomerId,
+        records: &mut [T],
+        items: &[&Item],
+    ) -> Result<(), StoreError> {
+        let sealed: Vec<(usize, &str)> = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| Some((i, item.get(codec::SEALED)?.as_str()?)))
+            .collect();
+        if sealed.is_empty() {
+            return Ok(());
+        }
+        let Some(privacy) = self.privacy.as_deref() else {
+            return Ok(()); // pseudonymous: texts stay absent
+        };
+        let keys = privacy.keys_for_reading(&[customer]).await?;
+        let key = keys.get(&customer).ok_or(StoreError::Erased { customer })?;
+        for (index, value) in sealed {
+            let text = personal::open(key, customer, Sealed::Text, value)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+                .map_err(|reason| StoreError::Corrupt {
+                    key: Key::of(items[index]),
+                    reason,
+                })?;
+            records[index].set_text(Some(text));
+        }
+        Ok(())
     }
 
     /// Reads the cold tier too: histories come back whole, summaries count
@@ -168,16 +269,22 @@ impl ActivityRepository {
             item.insert(codec::IMPORT_ROW.to_owned(), codec::import_row(mark));
             WriteRequest::Put(item)
         };
+        let keys = self
+            .text_keys(
+                (interactions.iter().map(|(i, _)| i as &dyn WithText))
+                    .chain(reviews.iter().map(|(r, _)| r as &dyn WithText)),
+            )
+            .await?;
         let mut writes = Vec::with_capacity(orders.len() * 2 + interactions.len() + reviews.len());
         for (order, mark) in orders {
             writes.push(stamp(order_item(order)?, mark));
             writes.push(stamp(order_lookup_item(order), mark));
         }
         for (interaction, mark) in interactions {
-            writes.push(stamp(interaction_item(interaction)?, mark));
+            writes.push(stamp(interaction_item(interaction, &keys)?, mark));
         }
         for (review, mark) in reviews {
-            writes.push(stamp(review_item(review)?, mark));
+            writes.push(stamp(review_item(review, &keys)?, mark));
         }
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
@@ -189,12 +296,18 @@ impl ActivityRepository {
         reviews: &[Review],
         policy: BatchPolicy,
     ) -> Result<BatchReport, StoreError> {
+        let keys = self
+            .text_keys(
+                (interactions.iter().map(|i| i as &dyn WithText))
+                    .chain(reviews.iter().map(|r| r as &dyn WithText)),
+            )
+            .await?;
         let mut writes = Vec::with_capacity(interactions.len() + reviews.len());
         for interaction in interactions {
-            writes.push(WriteRequest::Put(interaction_item(interaction)?));
+            writes.push(WriteRequest::Put(interaction_item(interaction, &keys)?));
         }
         for review in reviews {
-            writes.push(WriteRequest::Put(review_item(review)?));
+            writes.push(WriteRequest::Put(review_item(review, &keys)?));
         }
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
@@ -203,11 +316,17 @@ impl ActivityRepository {
         &self,
         interaction: &Interaction,
     ) -> Result<Recorded, StoreError> {
-        self.put_once(interaction_item(interaction)?).await
+        let keys = self
+            .text_keys(std::iter::once(interaction as &dyn WithText))
+            .await?;
+        self.put_once(interaction_item(interaction, &keys)?).await
     }
 
     pub async fn record_review(&self, review: &Review) -> Result<Recorded, StoreError> {
-        self.put_once(review_item(review)?).await
+        let keys = self
+            .text_keys(std::iter::once(review as &dyn WithText))
+            .await?;
+        self.put_once(review_item(review, &keys)?).await
     }
 
     pub async fn orders(
@@ -215,8 +334,11 @@ impl ActivityRepository {
         customer: CustomerId,
         period: Period,
     ) -> Result<Vec<Order>, StoreError> {
-        self.read_all(customer, keys::ORDER_PREFIX, period, RecordKind::Order)
-            .await
+        self.read_all(customer, keys::ORDER_PREFIX, period)
+            .await?
+            .iter()
+            .map(|item| codec::decode(RecordKind::Order, item))
+            .collect()
     }
 
     pub async fn interactions(
@@ -224,11 +346,13 @@ impl ActivityRepository {
         customer: CustomerId,
         period: Period,
     ) -> Result<Vec<Interaction>, StoreError> {
-        self.read_all(
+        let items = self
+            .read_all(customer, keys::INTERACTION_PREFIX, period)
+            .await?;
+        self.decode_with_text(
             customer,
-            keys::INTERACTION_PREFIX,
-            period,
             RecordKind::Interaction,
+            &items.iter().collect::<Vec<_>>(),
         )
         .await
     }
@@ -238,8 +362,27 @@ impl ActivityRepository {
         customer: CustomerId,
         period: Period,
     ) -> Result<Vec<Review>, StoreError> {
-        self.read_all(customer, keys::REVIEW_PREFIX, period, RecordKind::Review)
-            .await
+        let items = self.read_all(customer, keys::REVIEW_PREFIX, period).await?;
+        self.decode_with_text(
+            customer,
+            RecordKind::Review,
+            &items.iter().collect::<Vec<_>>(),
+        )
+        .await
+    }
+
+    async fn decode_with_text<T: WithText + DeserializeOwned>(
+        &self,
+        customer: CustomerId,
+        kind: RecordKind,
+        items: &[&Item],
+    ) -> Result<Vec<T>, StoreError> {
+        let mut records = items
+            .iter()
+            .map(|item| codec::decode(kind, item))
+            .collect::<Result<Vec<T>, _>>()?;
+        self.open_texts(customer, &mut records, items).await?;
+        Ok(records)
     }
 
     /// The customer's whole history: the partition in one paged query, and
@@ -260,20 +403,23 @@ impl ActivityRepository {
             }
         }
         let mut history = History::default();
+        let (mut interactions, mut reviews) = (Vec::new(), Vec::new());
         for item in records.values() {
             match RecordKind::of(item) {
                 Some(RecordKind::Order) => {
                     history.orders.push(codec::decode(RecordKind::Order, item)?)
                 }
-                Some(RecordKind::Interaction) => history
-                    .interactions
-                    .push(codec::decode(RecordKind::Interaction, item)?),
-                Some(RecordKind::Review) => history
-                    .reviews
-                    .push(codec::decode(RecordKind::Review, item)?),
+                Some(RecordKind::Interaction) => interactions.push(item),
+                Some(RecordKind::Review) => reviews.push(item),
                 _ => {}
             }
         }
+        history.interactions = self
+            .decode_with_text(customer, RecordKind::Interaction, &interactions)
+            .await?;
+        history.reviews = self
+            .decode_with_text(customer, RecordKind::Review, &reviews)
+            .await?;
         Ok(history)
     }
 
@@ -482,13 +628,16 @@ impl ActivityRepository {
         }
     }
 
-    async fn read_all<T: DeserializeOwned + Serialize>(
+    /// The items of one kind (by sort-key prefix) in a period, in sort-key
+    /// order: hot ones from a range query, cold ones from the objects of
+    /// the pointers that list a record in the range (hot wins where a record
+    /// is both). Pointers of the customer cost one more query.
+    async fn read_all(
         &self,
         customer: CustomerId,
         prefix: &str,
         period: Period,
-        kind: RecordKind,
-    ) -> Result<Vec<T>, StoreError> {
+    ) -> Result<Vec<Item>, StoreError> {
         // `~` sorts after every character used in the times and ids' escapes.
         let from = period.from.map_or_else(
             || prefix.to_owned(),
@@ -498,13 +647,36 @@ impl ActivityRepository {
             || format!("{prefix}~"),
             |at| format!("{prefix}{}#~", keys::time(at)),
         );
-        let query = Query::partition(keys::customer_partition(customer))
-            .sort(SortCondition::Between(from, to));
-        self.query_all(query)
+        let in_range = |sk: &str| sk >= from.as_str() && sk <= to.as_str();
+        let partition = keys::customer_partition(customer);
+        let hot = Query::partition(partition.clone())
+            .sort(SortCondition::Between(from.clone(), to.clone()));
+        let mut records: BTreeMap<String, Item> = self
+            .query_all(hot)
+            .await?
+            .into_iter()
+            .filter_map(|item| Key::of(&item).map(|key| (key.sk, item)))
+            .collect();
+        let pointers = Query::partition(partition)
+            .sort(SortCondition::BeginsWith(keys::COLD_PREFIX.to_owned()));
+        let wanted = self
+            .query_all(pointers)
             .await?
             .iter()
-            .map(|item| codec::decode(kind, item))
-            .collect()
+            .map(ColdPointer::of)
+            .filter(|p| {
+                p.as_ref()
+                    .map_or(true, |p| p.sort_keys.iter().any(|sk| in_range(sk)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !wanted.is_empty() {
+            for item in self.cold_records(customer, &wanted).await? {
+                if let Some(key) = Key::of(&item).filter(|key| in_range(&key.sk)) {
+                    records.entry(key.sk).or_insert(item);
+                }
+            }
+        }
+        Ok(records.into_values().collect())
     }
 
     async fn query_all(&self, query: Query) -> Result<Vec<Item>, StoreError> {
@@ -549,20 +721,41 @@ fn interaction_key(interaction: &Interaction) -> Key {
     )
 }
 
-fn interaction_item(interaction: &Interaction) -> Result<Item, StoreError> {
-    codec::encode(
+fn interaction_item(
+    interaction: &Interaction,
+    keys: &HashMap<CustomerId, DataKey>,
+) -> Result<Item, StoreError> {
+    let item = codec::encode(
         RecordKind::Interaction,
         &interaction_key(interaction),
         interaction,
         &[],
-    )
+    )?;
+    seal_text(item, interaction, keys)
+}
+
+/// Moves a record's text into the sealed attribute.
+fn seal_text(
+    mut item: Item,
+    record: &dyn WithText,
+    keys: &HashMap<CustomerId, DataKey>,
+) -> Result<Item, StoreError> {
+    let Some(text) = record.text() else {
+        return Ok(item);
+    };
+    let customer = record.customer();
+    let key = keys.get(&customer).ok_or(StoreError::Erased { customer })?;
+    let sealed = personal::seal(key, customer, Sealed::Text, text.as_bytes())?;
+    item.remove(TEXT);
+    item.insert(codec::SEALED.to_owned(), Value::S(sealed));
+    Ok(item)
 }
 
 fn review_key(review: &Review) -> Key {
     keys::review(review.customer_id, review.at, review.id.as_str())
 }
 
-fn review_item(review: &Review) -> Result<Item, StoreError> {
+fn review_item(review: &Review, keys: &HashMap<CustomerId, DataKey>) -> Result<Item, StoreError> {
     let index = [
         (
             "gsi1pk",
@@ -570,7 +763,8 @@ fn review_item(review: &Review) -> Result<Item, StoreError> {
         ),
         ("gsi1sk", keys::time(review.at)),
     ];
-    codec::encode(RecordKind::Review, &review_key(review), review, &index)
+    let item = codec::encode(RecordKind::Review, &review_key(review), review, &index)?;
+    seal_text(item, review, keys)
 }
 
 fn order_item(order: &Order) -> Result<Item, StoreError> {

@@ -70,6 +70,21 @@ impl ChurnRepository {
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
+    /// Removes the stored scores of these customers, and with them their
+    /// early-warning entries (a customer who withdrew profiling). A
+    /// customer without a score costs one no-op delete.
+    pub async fn remove_scores(
+        &self,
+        ids: &[CustomerId],
+        policy: BatchPolicy,
+    ) -> Result<BatchReport, StoreError> {
+        let writes = ids
+            .iter()
+            .map(|id| WriteRequest::Delete(keys::churn_score(*id)))
+            .collect();
+        batch::write_all(self.table.as_ref(), writes, policy).await
+    }
+
     pub async fn score(&self, id: CustomerId) -> Result<Option<ChurnScore>, StoreError> {
         let item = self.table.get(&keys::churn_score(id)).await?;
         item.map(|item| codec::decode(RecordKind::ChurnScore, &item))

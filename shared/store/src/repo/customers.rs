@@ -1,14 +1,20 @@
 //! Customer profiles and the lookup items that find them by e-mail, phone or
 //! source id. Profile and lookups change together in one transaction, so a
 //! lookup never points at a profile that does not know the identifier.
+//!
+//! A profile's personal fields (identity, network traces, source ids) are
+//! sealed with the customer's data key before they reach the table, and
+//! lookups are keyed by the blind index (see `personal`).
 
 use std::collections::HashMap;
 
 use futures::StreamExt;
 use std::sync::Arc;
 
-use strata_domain::customer::{Customer, Identifier, Tier};
+use serde::{Deserialize, Serialize};
+use strata_domain::customer::{Customer, Identifier, Identity, NetworkActivity, SourceRef, Tier};
 use strata_domain::ids::CustomerId;
+use strata_domain::ports::keys::DataKey;
 use strata_domain::ports::table::{
     Condition, Cursor, Index, Item, MAX_TRANSACT_ITEMS, Query, Table, TableError, TransactOp,
     Value, WriteRequest,
@@ -18,6 +24,7 @@ use crate::batch::{self, BatchPolicy, BatchReport};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+use crate::personal::{self, Privacy, Sealed};
 
 const OWNER: &str = "customer_id";
 const VERSION: &str = "version";
@@ -29,25 +36,73 @@ pub struct CustomerPage {
     pub next: Option<Cursor>,
 }
 
+/// The profile attributes that hold personal data; sealed into `SEALED`.
+const PERSONAL_ATTRIBUTES: [&str; 3] = ["identity", "network", "sources"];
+
+/// What a profile seals with the customer's key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PersonalFields {
+    identity: Identity,
+    network: Vec<NetworkActivity>,
+    sources: Vec<SourceRef>,
+}
+
+impl PersonalFields {
+    fn take(customer: &mut Customer) -> Self {
+        PersonalFields {
+            identity: std::mem::take(&mut customer.identity),
+            network: std::mem::take(&mut customer.network),
+            sources: std::mem::take(&mut customer.sources),
+        }
+    }
+
+    fn restore(self, customer: &mut Customer) {
+        customer.identity = self.identity;
+        customer.network = self.network;
+        customer.sources = self.sources;
+    }
+}
+
 #[derive(Clone)]
 pub struct CustomerRepository {
     table: Arc<dyn Table>,
+    /// None: a pseudonymous view that reads profiles without their personal
+    /// fields and cannot write or look up by identifier.
+    privacy: Option<Arc<Privacy>>,
 }
 
 impl CustomerRepository {
-    pub fn new(table: Arc<dyn Table>) -> Self {
-        CustomerRepository { table }
+    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>) -> Self {
+        CustomerRepository {
+            table,
+            privacy: Some(privacy),
+        }
+    }
+
+    /// Profiles without identity, network traces or source ids, for
+    /// functions that need none: they never hold a customer's key.
+    pub fn pseudonymous(table: Arc<dyn Table>) -> Self {
+        CustomerRepository {
+            table,
+            privacy: None,
+        }
+    }
+
+    fn privacy(&self) -> Result<&Privacy, StoreError> {
+        self.privacy.as_deref().ok_or(StoreError::Pseudonymous)
     }
 
     pub async fn get(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        let item = self.table.get(&keys::customer(id)).await?;
-        item.map(|item| codec::decode(RecordKind::Customer, &item))
-            .transpose()
+        let Some(item) = self.table.get(&keys::customer(id)).await? else {
+            return Ok(None);
+        };
+        Ok(self.open_profiles(&[item]).await?.pop())
     }
 
     /// The customer known by this identifier, if any.
     pub async fn find(&self, identifier: &Identifier) -> Result<Option<CustomerId>, StoreError> {
-        let Some(item) = self.table.get(&keys::lookup(identifier)).await? else {
+        let key = keys::lookup(&self.privacy()?.blind(identifier));
+        let Some(item) = self.table.get(&key).await? else {
             return Ok(None);
         };
         owner_of(&item).map(Some)
@@ -56,7 +111,10 @@ impl CustomerRepository {
     /// Stores a new profile (version 0) with its lookups. Fails with
     /// `IdentifierTaken` if another customer already has one of them.
     pub async fn create(&self, customer: &Customer) -> Result<(), StoreError> {
-        self.commit(customer, create_ops(customer)?).await
+        let privacy = self.privacy()?;
+        let keys = privacy.keys_for_writing(&[customer.id]).await?;
+        let ops = create_ops(privacy, customer, key_of(&keys, customer.id)?)?;
+        self.commit(customer, ops).await
     }
 
     /// Stores a changed profile if nobody else changed it since it was read
@@ -70,7 +128,9 @@ impl CustomerRepository {
         if before.version != customer.version {
             return Err(conflict());
         }
-        let (next, ops) = save_ops(&before, customer)?;
+        let privacy = self.privacy()?;
+        let keys = privacy.keys_for_writing(&[customer.id]).await?;
+        let (next, ops) = save_ops(privacy, &before, customer, key_of(&keys, customer.id)?)?;
         self.commit(&next, ops).await?;
         Ok(next)
     }
@@ -79,9 +139,24 @@ impl CustomerRepository {
     /// allows; a group that is refused is retried customer by customer, so one
     /// taken identifier does not fail its neighbours. One result per customer.
     pub async fn create_many(&self, customers: &[Customer]) -> Vec<Result<(), StoreError>> {
+        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
+        let keys = match self.writing_keys(&ids).await {
+            Ok(keys) => keys,
+            Err(error) => return customers.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let Ok(privacy) = self.privacy() else {
+            return customers
+                .iter()
+                .map(|_| Err(StoreError::Pseudonymous))
+                .collect();
+        };
         let units = customers
             .iter()
-            .map(|c| create_ops(c).map(|ops| (c.clone(), ops)))
+            .map(|c| {
+                key_of(&keys, c.id)
+                    .and_then(|key| create_ops(privacy, c, key))
+                    .map(|ops| (c.clone(), ops))
+            })
             .collect();
         self.commit_grouped(units)
             .await
@@ -97,11 +172,63 @@ impl CustomerRepository {
         &self,
         changes: &[(Customer, Customer)],
     ) -> Vec<Result<Customer, StoreError>> {
+        let ids: Vec<CustomerId> = changes.iter().map(|(_, after)| after.id).collect();
+        let keys = match self.writing_keys(&ids).await {
+            Ok(keys) => keys,
+            Err(error) => return changes.iter().map(|_| Err(error.clone())).collect(),
+        };
+        let Ok(privacy) = self.privacy() else {
+            return changes
+                .iter()
+                .map(|_| Err(StoreError::Pseudonymous))
+                .collect();
+        };
         let units = changes
             .iter()
-            .map(|(before, after)| save_ops(before, after))
+            .map(|(before, after)| {
+                key_of(&keys, after.id).and_then(|key| save_ops(privacy, before, after, key))
+            })
             .collect();
         self.commit_grouped(units).await
+    }
+
+    async fn writing_keys(
+        &self,
+        ids: &[CustomerId],
+    ) -> Result<HashMap<CustomerId, DataKey>, StoreError> {
+        self.privacy()?.keys_for_writing(ids).await
+    }
+
+    /// Profiles from their items, personal fields opened when this
+    /// repository holds the keys.
+    async fn open_profiles(&self, items: &[Item]) -> Result<Vec<Customer>, StoreError> {
+        let mut profiles = Vec::with_capacity(items.len());
+        for item in items {
+            let customer: Customer = codec::decode(RecordKind::Customer, item)?;
+            let sealed = item.get(codec::SEALED).and_then(Value::as_str);
+            profiles.push((customer, sealed));
+        }
+        let Some(privacy) = self.privacy.as_deref() else {
+            return Ok(profiles.into_iter().map(|(c, _)| c).collect());
+        };
+        let sealed_ids: Vec<CustomerId> = profiles
+            .iter()
+            .filter(|(_, sealed)| sealed.is_some())
+            .map(|(c, _)| c.id)
+            .collect();
+        let keys = privacy.keys_for_reading(&sealed_ids).await?;
+        profiles
+            .into_iter()
+            .map(|(mut customer, sealed)| {
+                if let Some(sealed) = sealed {
+                    let key = keys.get(&customer.id).ok_or(StoreError::Erased {
+                        customer: customer.id,
+                    })?;
+                    open_personal(key, customer.id, sealed)?.restore(&mut customer);
+                }
+                Ok(customer)
+            })
+            .collect()
     }
 
     /// Which customers own these identifiers, read in batches.
@@ -109,11 +236,16 @@ impl CustomerRepository {
         &self,
         identifiers: &[Identifier],
     ) -> Result<HashMap<Identifier, CustomerId>, StoreError> {
-        let keys = identifiers.iter().map(keys::lookup).collect();
-        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
+        let privacy = self.privacy()?;
+        let lookups: Vec<_> = identifiers
+            .iter()
+            .map(|identifier| keys::lookup(&privacy.blind(identifier)))
+            .collect();
+        let found =
+            batch::get_many(self.table.as_ref(), lookups.clone(), BatchPolicy::default()).await?;
         let mut owners = HashMap::new();
-        for identifier in identifiers {
-            if let Some(item) = found.get(&keys::lookup(identifier)) {
+        for (identifier, lookup) in identifiers.iter().zip(&lookups) {
+            if let Some(item) = found.get(lookup) {
                 owners.insert(identifier.clone(), owner_of(item)?);
             }
         }
@@ -127,10 +259,13 @@ impl CustomerRepository {
     ) -> Result<HashMap<CustomerId, Customer>, StoreError> {
         let keys = ids.iter().map(|id| keys::customer(*id)).collect();
         let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
-        found
-            .values()
-            .map(|item| codec::decode::<Customer>(RecordKind::Customer, item).map(|c| (c.id, c)))
-            .collect()
+        let items: Vec<Item> = found.into_values().collect();
+        Ok(self
+            .open_profiles(&items)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect())
     }
 
     /// Commits units (a customer and its operations) in transactions of up to
@@ -218,11 +353,15 @@ impl CustomerRepository {
         customers: &[Customer],
         policy: BatchPolicy,
     ) -> Result<BatchReport, StoreError> {
+        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
+        let keys = self.writing_keys(&ids).await?;
+        let privacy = self.privacy()?;
         let mut writes = Vec::with_capacity(customers.len() * 2);
         for customer in customers {
-            writes.push(WriteRequest::Put(profile_item(customer)?));
+            let key = key_of(&keys, customer.id)?;
+            writes.push(WriteRequest::Put(profile_item(customer, key)?));
             for id in customer.identifiers() {
-                writes.push(WriteRequest::Put(lookup_item(&id, customer.id)));
+                writes.push(WriteRequest::Put(lookup_item(privacy, &id, customer.id)));
             }
         }
         batch::write_all(self.table.as_ref(), writes, policy).await
@@ -258,11 +397,7 @@ impl CustomerRepository {
 
     async fn list(&self, query: Query) -> Result<CustomerPage, StoreError> {
         let page = self.table.query(query).await?;
-        let customers = page
-            .items
-            .iter()
-            .map(|item| codec::decode(RecordKind::Customer, item))
-            .collect::<Result<_, _>>()?;
+        let customers = self.open_profiles(&page.items).await?;
         Ok(CustomerPage {
             customers,
             next: page.next,
@@ -320,16 +455,20 @@ impl CustomerRepository {
     }
 }
 
-fn create_ops(customer: &Customer) -> Result<Vec<TransactOp>, StoreError> {
+fn create_ops(
+    privacy: &Privacy,
+    customer: &Customer,
+    key: &DataKey,
+) -> Result<Vec<TransactOp>, StoreError> {
     let mut ops = vec![TransactOp::Put {
-        item: profile_item(customer)?,
+        item: profile_item(customer, key)?,
         condition: Some(Condition::NotExists),
     }];
     ops.extend(
         customer
             .identifiers()
             .iter()
-            .map(|id| claim(id, customer.id)),
+            .map(|id| claim(privacy, id, customer.id)),
     );
     Ok(ops)
 }
@@ -337,27 +476,29 @@ fn create_ops(customer: &Customer) -> Result<Vec<TransactOp>, StoreError> {
 /// The operations that store `after` over `before` (as read), with the
 /// version bumped and lookups moved; returns the profile as it will be stored.
 fn save_ops(
+    privacy: &Privacy,
     before: &Customer,
     after: &Customer,
+    key: &DataKey,
 ) -> Result<(Customer, Vec<TransactOp>), StoreError> {
     let mut next = after.clone();
     next.version = before.version + 1;
     let version_read = Condition::Equals(VERSION.into(), Value::number(before.version));
     let mut ops = vec![TransactOp::Put {
-        item: profile_item(&next)?,
+        item: profile_item(&next, key)?,
         condition: Some(version_read),
     }];
     let (was, now) = (before.identifiers(), next.identifiers());
     ops.extend(
         now.iter()
             .filter(|id| !was.contains(id))
-            .map(|id| claim(id, next.id)),
+            .map(|id| claim(privacy, id, next.id)),
     );
     ops.extend(
         was.iter()
             .filter(|id| !now.contains(id))
             .map(|id| TransactOp::Delete {
-                key: keys::lookup(id),
+                key: keys::lookup(&privacy.blind(id)),
                 condition: Some(Condition::Equals(
                     OWNER.into(),
                     Value::S(next.id.to_string()),
@@ -367,7 +508,14 @@ fn save_ops(
     Ok((next, ops))
 }
 
-fn profile_item(customer: &Customer) -> Result<Item, StoreError> {
+/// The profile's item: personal fields sealed into one attribute with the
+/// customer's key, everything else in the clear for indexes and jobs.
+fn profile_item(customer: &Customer, key: &DataKey) -> Result<Item, StoreError> {
+    let mut public = customer.clone();
+    let personal = PersonalFields::take(&mut public);
+    let plaintext = serde_json::to_vec(&personal).map_err(|e| StoreError::Encode(e.to_string()))?;
+    let sealed = personal::seal(key, customer.id, Sealed::Profile, &plaintext)?;
+    let customer = &public;
     let id = customer.id.to_string();
     let mut index = Vec::new();
     if let Some(tier) = customer.tier {
@@ -378,16 +526,42 @@ fn profile_item(customer: &Customer) -> Result<Item, StoreError> {
         index.push(("gsi2pk", keys::segment_partition(segment)));
         index.push(("gsi2sk", id.clone()));
     }
-    codec::encode(
+    let mut item = codec::encode(
         RecordKind::Customer,
         &keys::customer(customer.id),
         customer,
         &index,
-    )
+    )?;
+    for name in PERSONAL_ATTRIBUTES {
+        item.remove(name);
+    }
+    item.insert(codec::SEALED.to_owned(), Value::S(sealed));
+    Ok(item)
 }
 
-fn lookup_item(identifier: &Identifier, owner: CustomerId) -> Item {
-    let key = keys::lookup(identifier);
+/// Opens a profile's sealed personal fields.
+fn open_personal(
+    key: &DataKey,
+    customer: CustomerId,
+    sealed: &str,
+) -> Result<PersonalFields, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: Some(keys::customer(customer)),
+        reason,
+    };
+    let plaintext = personal::open(key, customer, Sealed::Profile, sealed).map_err(corrupt)?;
+    serde_json::from_slice(&plaintext).map_err(|e| corrupt(e.to_string()))
+}
+
+fn key_of(
+    keys: &HashMap<CustomerId, DataKey>,
+    customer: CustomerId,
+) -> Result<&DataKey, StoreError> {
+    keys.get(&customer).ok_or(StoreError::Erased { customer })
+}
+
+fn lookup_item(privacy: &Privacy, identifier: &Identifier, owner: CustomerId) -> Item {
+    let key = keys::lookup(&privacy.blind(identifier));
     Item::from([
         (strata_domain::ports::table::PK.to_owned(), Value::S(key.pk)),
         (strata_domain::ports::table::SK.to_owned(), Value::S(key.sk)),
@@ -400,9 +574,9 @@ fn lookup_item(identifier: &Identifier, owner: CustomerId) -> Item {
 }
 
 /// Takes an identifier for a customer unless someone else holds it.
-fn claim(identifier: &Identifier, owner: CustomerId) -> TransactOp {
+fn claim(privacy: &Privacy, identifier: &Identifier, owner: CustomerId) -> TransactOp {
     TransactOp::Put {
-        item: lookup_item(identifier, owner),
+        item: lookup_item(privacy, identifier, owner),
         condition: Some(Condition::NotExists),
     }
 }
@@ -415,10 +589,12 @@ fn owner_of(item: &Item) -> Result<CustomerId, StoreError> {
     })
 }
 
+/// Names the identifier without its value: errors end up in import reports
+/// and logs, where personal data must not.
 fn describe(identifier: &Identifier) -> String {
     match identifier {
-        Identifier::Email(email) => format!("e-mail {email}"),
-        Identifier::Phone(phone) => format!("phone {phone}"),
-        Identifier::External(source) => format!("{} id {}", source.source, source.external_id),
+        Identifier::Email(_) => "the e-mail address".to_owned(),
+        Identifier::Phone(_) => "the phone number".to_owned(),
+        Identifier::External(source) => format!("the {} id", source.source),
     }
 }

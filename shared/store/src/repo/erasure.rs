@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use strata_domain::customer::Customer;
 use strata_domain::ids::CustomerId;
 use strata_domain::order::Order;
 use strata_domain::ports::blob::{BlobStore, PutOptions, Retention, body_from, collect};
@@ -19,8 +18,11 @@ use strata_domain::ports::table::{
 
 use crate::batch::{self, BatchPolicy};
 use crate::codec::{self, RecordKind};
+use crate::cold::ColdPointer;
 use crate::error::StoreError;
 use crate::keys;
+use crate::personal::Privacy;
+use crate::repo::customers::CustomerRepository;
 
 /// Where ledger entries live in their object store: one object per customer,
 /// named by the customer id, so a listing alone yields every erased id.
@@ -74,6 +76,11 @@ impl ErasureLedger {
         };
         self.blobs.put(&key, body_from(body), options).await?;
         Ok(())
+    }
+
+    /// Whether an erasure of `customer` is on record.
+    pub async fn recorded(&self, customer: CustomerId) -> Result<bool, StoreError> {
+        Ok(self.blobs.head(&entry_key(customer)).await?.is_some())
     }
 
     /// Every customer erased so far.
@@ -190,29 +197,40 @@ pub struct Erasure {
     pub partition_items: usize,
     /// E-mail, phone, source-id and order-number lookups.
     pub lookups: usize,
+    /// Whether this erasure destroyed the customer's data key (false when an
+    /// earlier, interrupted erasure already had).
+    pub key_destroyed: bool,
 }
 
-/// Erases customers from the table and records them in the ledger.
+/// Erases customers from the table, destroys their data keys, and records
+/// them in the ledger.
 #[derive(Clone)]
 pub struct CustomerEraser {
     table: Arc<dyn Table>,
+    customers: CustomerRepository,
+    privacy: Arc<Privacy>,
     ledger: ErasureLedger,
     policy: BatchPolicy,
 }
 
 impl CustomerEraser {
-    pub fn new(table: Arc<dyn Table>, ledger: ErasureLedger) -> Self {
+    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>, ledger: ErasureLedger) -> Self {
         CustomerEraser {
+            customers: CustomerRepository::new(table.clone(), privacy.clone()),
             table,
+            privacy,
             ledger,
             policy: BatchPolicy::default(),
         }
     }
 
-    /// Records the erasure, then deletes the customer's lookups and
-    /// partition. The record comes first: if deleting fails halfway, the
-    /// erasure is still on record (restores honour it) and erasing again
-    /// finishes the job.
+    /// Records the erasure, deletes the customer's lookups and partition,
+    /// then destroys their data key, which makes every copy of their
+    /// personal data elsewhere (cold objects, backups) unreadable. The record
+    /// comes first: if deleting fails halfway, the erasure is still on
+    /// record (restores honour it) and erasing again finishes the job. The
+    /// key goes last, because the profile's identifiers (and so its lookups)
+    /// can only be read with it.
     pub async fn erase(
         &self,
         customer: CustomerId,
@@ -223,14 +241,31 @@ impl CustomerEraser {
         let mut lookups = Vec::new();
         for item in &items {
             match RecordKind::of(item) {
-                Some(RecordKind::Customer) => {
-                    let profile: Customer = codec::decode(RecordKind::Customer, item)?;
-                    lookups.extend(profile.identifiers().iter().map(keys::lookup));
-                }
+                Some(RecordKind::Customer) => match self.customers.get(customer).await {
+                    Ok(Some(profile)) => lookups.extend(
+                        profile
+                            .identifiers()
+                            .iter()
+                            .map(|id| keys::lookup(&self.privacy.blind(id))),
+                    ),
+                    // Key already gone: its lookups went with it, or a
+                    // restore withholds them by the ledger.
+                    Ok(None) | Err(StoreError::Erased { .. }) => {}
+                    Err(other) => return Err(other),
+                },
                 Some(RecordKind::Order) => {
                     let order: Order = codec::decode(RecordKind::Order, item)?;
                     lookups.push(keys::order_lookup(&order.id));
                 }
+                // Tiered orders keep their number lookups hot: the pointer
+                // lists their sort keys, which hold the numbers.
+                Some(RecordKind::ColdPointer) => lookups.extend(
+                    ColdPointer::of(item)?
+                        .sort_keys
+                        .iter()
+                        .filter_map(|sk| keys::order_id_of_sort_key(sk))
+                        .map(|id| keys::order_lookup(&id)),
+                ),
                 _ => {}
             }
         }
@@ -254,11 +289,13 @@ impl CustomerEraser {
         if !deletes.is_empty() {
             batch::write_all(self.table.as_ref(), deletes, self.policy).await?;
         }
-        tracing::info!(%customer, partition_items, lookups = deleted_lookups, "erased a customer");
+        let key_destroyed = self.privacy.destroy_key(customer).await?;
+        tracing::info!(%customer, partition_items, lookups = deleted_lookups, key_destroyed, "erased a customer");
         Ok(Erasure {
             customer_id: customer,
             partition_items,
             lookups: deleted_lookups,
+            key_destroyed,
         })
     }
 
@@ -281,7 +318,7 @@ impl CustomerEraser {
 mod tests {
     use chrono::Utc;
     use strata_domain::ReadOptions;
-    use strata_domain::customer::{CustomerInput, Identifier, Origin, SourceInput};
+    use strata_domain::customer::{Customer, CustomerInput, Identifier, Origin, SourceInput};
     use strata_domain::ids::OrderId;
     use strata_domain::money::{Currency, Money};
     use strata_domain::order::OrderStatus;
@@ -328,7 +365,10 @@ mod tests {
         let backend = EmbeddedBackend::open(dir.path()).unwrap();
         let table: Arc<dyn Table> = Arc::new(backend.table);
         let ledger = ErasureLedger::new(Arc::new(backend.blobs));
-        let customers = CustomerRepository::new(table.clone());
+        let privacy = Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table))
+            .await
+            .unwrap();
+        let customers = CustomerRepository::new(table.clone(), privacy.clone());
         let activity = ActivityRepository::new(table.clone());
 
         let gone = customer("gone@example.com", "g-1");
@@ -340,10 +380,13 @@ mod tests {
         activity.record_order(&order(gone.id, "A-2")).await.unwrap();
         activity.record_order(&order(kept.id, "B-1")).await.unwrap();
 
-        let eraser = CustomerEraser::new(table.clone(), ledger.clone());
+        let eraser = CustomerEraser::new(table.clone(), privacy.clone(), ledger.clone());
         let erasure = eraser.erase(gone.id, Utc::now()).await.unwrap();
         assert_eq!(erasure.partition_items, 3, "profile and two orders");
         assert_eq!(erasure.lookups, 4, "e-mail, source id, two order numbers");
+        assert!(erasure.key_destroyed);
+        assert!(!privacy.has_key(gone.id).await.unwrap());
+        assert!(privacy.has_key(kept.id).await.unwrap());
 
         assert_eq!(customers.get(gone.id).await.unwrap(), None);
         for identifier in gone.identifiers() {
@@ -358,7 +401,10 @@ mod tests {
         assert!(erased.contains(gone.id) && !erased.contains(kept.id));
         // Erasing again finds nothing more and keeps one ledger entry.
         let again = eraser.erase(gone.id, Utc::now()).await.unwrap();
-        assert_eq!((again.partition_items, again.lookups), (0, 0));
+        assert_eq!(
+            (again.partition_items, again.lookups, again.key_destroyed),
+            (0, 0, false)
+        );
         assert_eq!(ledger.erased().await.unwrap().len(), 1);
     }
 

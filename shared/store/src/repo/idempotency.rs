@@ -1,6 +1,7 @@
 //! Idempotency keys for API writes: the first request with a key runs, a
 //! repeat gets the first response, the same key with another payload is
 //! refused, and concurrent duplicates cannot both run (conditional writes).
+//! Stored responses can hold personal data, so their bodies are sealed.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use strata_domain::ports::table::{Condition, Table, TableError, Value};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+use crate::personal::Privacy;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredResponse {
@@ -18,15 +20,22 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+/// A stored response as the table holds it: the body sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub key: String,
+struct SealedResponse {
+    status: u16,
+    sealed_body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct IdempotencyRecord {
+    key: String,
     /// SHA-256 of method, path and body: what "the same request" means.
-    pub fingerprint: String,
-    pub response: Option<StoredResponse>,
-    pub created_at: DateTime<Utc>,
+    fingerprint: String,
+    response: Option<SealedResponse>,
+    created_at: DateTime<Utc>,
     /// Epoch seconds; the table's TTL removes the record after it.
-    pub expires_at: i64,
+    expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,12 +53,20 @@ pub enum Claim {
 #[derive(Clone)]
 pub struct IdempotencyStore {
     table: Arc<dyn Table>,
+    privacy: Arc<Privacy>,
     ttl: Duration,
 }
 
+/// Binds a sealed body to its key, so it cannot be replayed under another.
+const SEALED_KIND: &str = "idempotent-response";
+
 impl IdempotencyStore {
-    pub fn new(table: Arc<dyn Table>, ttl: Duration) -> Self {
-        IdempotencyStore { table, ttl }
+    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>, ttl: Duration) -> Self {
+        IdempotencyStore {
+            table,
+            privacy,
+            ttl,
+        }
     }
 
     pub async fn claim(
@@ -95,7 +112,20 @@ impl IdempotencyStore {
         }
         Ok(match (held.fingerprint == fingerprint, held.response) {
             (false, _) => Claim::Mismatch,
-            (true, Some(response)) => Claim::Replay(response),
+            (true, Some(response)) => {
+                let body = self
+                    .privacy
+                    .open_record(SEALED_KIND, key, &response.sealed_body)
+                    .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+                    .map_err(|reason| StoreError::Corrupt {
+                        key: Some(keys::idempotency(key)),
+                        reason,
+                    })?;
+                Claim::Replay(StoredResponse {
+                    status: response.status,
+                    body,
+                })
+            }
             (true, None) => Claim::InProgress,
         })
     }
@@ -107,8 +137,14 @@ impl IdempotencyStore {
         fingerprint: &str,
         response: StoredResponse,
     ) -> Result<(), StoreError> {
+        let sealed = SealedResponse {
+            status: response.status,
+            sealed_body: self
+                .privacy
+                .seal_record(SEALED_KIND, key, response.body.as_bytes())?,
+        };
         let update = strata_domain::ports::table::Update::default()
-            .set("response", codec::to_attribute(&response)?);
+            .set("response", codec::to_attribute(&sealed)?);
         let condition = Condition::Equals("fingerprint".into(), Value::S(fingerprint.to_owned()));
         self.table
             .update(&keys::idempotency(key), update, Some(condition))

@@ -56,6 +56,25 @@ impl MergeLog {
         Ok(())
     }
 
+    /// Every merge of a customer, newest first (as many pages as it takes).
+    pub async fn all(&self, customer: CustomerId) -> Result<Vec<MergeEntry>, StoreError> {
+        let query = Query::partition(keys::customer_partition(customer))
+            .sort(SortCondition::BeginsWith(keys::MERGE_PREFIX.into()))
+            .backward();
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.table.query(query.clone().start(start)).await?;
+            for item in &page.items {
+                entries.push(codec::decode(RecordKind::Merge, item)?);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(entries),
+            }
+        }
+    }
+
     /// A customer's merges, newest first.
     pub async fn of(
         &self,

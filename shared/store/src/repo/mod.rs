@@ -1,6 +1,7 @@
 pub mod access;
 pub mod activity;
 pub mod churn;
+pub mod consents;
 pub mod customers;
 pub mod erasure;
 pub mod idempotency;
@@ -9,4 +10,5 @@ pub mod merges;
 pub mod partitions;
 pub mod products;
 pub mod recommend;
+pub mod retention;
 pub mod tiering;

@@ -33,6 +33,7 @@ use crate::cold::{ColdLine, ColdPointer, ColdTier, ObjectContent, SealedPack};
 use crate::error::StoreError;
 use crate::keys;
 use crate::repo::partitions::{Partition, PartitionScan};
+use crate::repo::retention::RetentionRepository;
 
 /// An object the job has started to move records into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,7 +46,7 @@ pub struct JournalEntry {
 }
 
 /// What finishing one object did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Moved {
     pub objects: u64,
     pub object_bytes: u64,
@@ -189,6 +190,11 @@ pub struct TieringRepository {
 impl TieringRepository {
     pub fn new(table: Arc<dyn Table>, cold: ColdTier) -> Self {
         TieringRepository { table, cold }
+    }
+
+    /// The retention policy's steps on the same table.
+    pub fn retention(&self) -> RetentionRepository {
+        RetentionRepository::new(self.table.clone())
     }
 
     pub fn scan(&self, segment: u32, total_segments: u32, page_size: u32) -> PartitionScan {
