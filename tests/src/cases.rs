@@ -306,11 +306,15 @@ pub async fn batch_write_10000_items_under_throttling(b: &Backend) {
         .expect("every item written");
     assert_eq!(report.items, 10_000);
     assert!(
-        faulty.throttled_calls.load(Ordering::Relaxed) > 0,
+        faulty.interceptor().throttled_calls.load(Ordering::Relaxed) > 0,
         "the test must actually throttle"
     );
     assert!(
-        faulty.unprocessed_items.load(Ordering::Relaxed) > 1_000,
+        faulty
+            .interceptor()
+            .unprocessed_items
+            .load(Ordering::Relaxed)
+            > 1_000,
         "the test must actually leave items unprocessed"
     );
     assert!(report.retries > 0);
@@ -940,7 +944,11 @@ pub async fn batch_get_reads_many_keys_under_throttling(b: &Backend) {
         "each stored key once, missing keys absent"
     );
     assert!(
-        faulty.unprocessed_items.load(Ordering::Relaxed) > 0,
+        faulty
+            .interceptor()
+            .unprocessed_items
+            .load(Ordering::Relaxed)
+            > 0,
         "the test must leave keys unprocessed"
     );
     let n = found

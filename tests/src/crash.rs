@@ -12,10 +12,9 @@ use strata_domain::ports::blob::{
     BlobError, BlobStore, ByteStream, ListPage, ObjectMeta, PutOptions, PutReceipt, RestoreState,
     RestoreTier, StorageClass, StoredObject,
 };
-use strata_domain::ports::table::{
-    BatchGot, Condition, Cursor, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
-    WriteRequest,
-};
+use strata_domain::ports::table::{Table, TableError};
+
+use crate::intercept::{Intercepted, Interceptor, Operation};
 
 /// What the wrapped stores were asked, and when to stop.
 #[derive(Debug, Default)]
@@ -76,94 +75,25 @@ fn blob_down() -> BlobError {
     BlobError::Unavailable("crashed (injected)".into())
 }
 
-pub struct CrashingTable {
-    inner: Arc<dyn Table>,
-    requests: Arc<Requests>,
+/// The table's side of the crash: reads fail once crashed, and each write
+/// counts towards the crash point.
+impl Interceptor for Arc<Requests> {
+    fn before(&self, operation: Operation) -> Result<(), TableError> {
+        self.table_requests.fetch_add(1, Ordering::Relaxed);
+        let allowed = if operation.reads() {
+            self.alive()
+        } else {
+            self.write()
+        };
+        if allowed { Ok(()) } else { Err(table_down()) }
+    }
 }
+
+pub type CrashingTable = Intercepted<Arc<Requests>>;
 
 impl CrashingTable {
     pub fn new(inner: Arc<dyn Table>, requests: Arc<Requests>) -> Self {
-        CrashingTable { inner, requests }
-    }
-
-    fn read(&self) -> Result<(), TableError> {
-        self.requests.table_requests.fetch_add(1, Ordering::Relaxed);
-        if self.requests.alive() {
-            Ok(())
-        } else {
-            Err(table_down())
-        }
-    }
-
-    fn write(&self) -> Result<(), TableError> {
-        self.requests.table_requests.fetch_add(1, Ordering::Relaxed);
-        if self.requests.write() {
-            Ok(())
-        } else {
-            Err(table_down())
-        }
-    }
-}
-
-#[async_trait]
-impl Table for CrashingTable {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        self.read()?;
-        self.inner.get(key).await
-    }
-
-    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
-        self.write()?;
-        self.inner.put(item, condition).await
-    }
-
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> Result<Item, TableError> {
-        self.write()?;
-        self.inner.update(key, update, condition).await
-    }
-
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError> {
-        self.write()?;
-        self.inner.delete(key, condition).await
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.read()?;
-        self.inner.query(query).await
-    }
-
-    async fn batch_write(
-        &self,
-        writes: Vec<WriteRequest>,
-    ) -> Result<Vec<WriteRequest>, TableError> {
-        self.write()?;
-        self.inner.batch_write(writes).await
-    }
-
-    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError> {
-        self.read()?;
-        self.inner.batch_get(keys).await
-    }
-
-    async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
-        self.write()?;
-        self.inner.transact_write(ops).await
-    }
-
-    async fn scan(
-        &self,
-        segment: u32,
-        total_segments: u32,
-        start: Option<Cursor>,
-        limit: Option<u32>,
-    ) -> Result<Page, TableError> {
-        self.read()?;
-        self.inner.scan(segment, total_segments, start, limit).await
+        Intercepted::wrap(inner, requests)
     }
 }
 

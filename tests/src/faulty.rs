@@ -9,13 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use strata_domain::ports::table::{
-    BatchGot, Condition, Cursor, Item, Key, Page, Query, Table, TableError, TransactOp, Update,
-    WriteRequest,
-};
+use strata_domain::ports::table::{BatchGot, Key, Table, TableError, WriteRequest};
 
-pub struct FaultyTable {
-    inner: Arc<dyn Table>,
+use crate::intercept::{Intercepted, Interceptor, Operation};
+
+/// Seeded faults for batch requests.
+pub struct Faults {
     rng: Mutex<StdRng>,
     /// Share of batch calls refused with `Throttled`.
     pub throttle_rate: f64,
@@ -25,18 +24,24 @@ pub struct FaultyTable {
     pub unprocessed_items: AtomicUsize,
 }
 
+pub type FaultyTable = Intercepted<Faults>;
+
 impl FaultyTable {
     pub fn new(inner: Arc<dyn Table>, seed: u64) -> Self {
-        FaultyTable {
+        Intercepted::wrap(
             inner,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            throttle_rate: 0.15,
-            unprocessed_rate: 0.3,
-            throttled_calls: AtomicUsize::new(0),
-            unprocessed_items: AtomicUsize::new(0),
-        }
+            Faults {
+                rng: Mutex::new(StdRng::seed_from_u64(seed)),
+                throttle_rate: 0.15,
+                unprocessed_rate: 0.3,
+                throttled_calls: AtomicUsize::new(0),
+                unprocessed_items: AtomicUsize::new(0),
+            },
+        )
     }
+}
 
+impl Faults {
     fn roll(&self) -> f64 {
         self.rng
             .lock()
@@ -46,40 +51,24 @@ impl FaultyTable {
 }
 
 #[async_trait]
-impl Table for FaultyTable {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
-        self.inner.get(key).await
-    }
-
-    async fn put(&self, item: Item, condition: Option<Condition>) -> Result<(), TableError> {
-        self.inner.put(item, condition).await
-    }
-
-    async fn update(
-        &self,
-        key: &Key,
-        update: Update,
-        condition: Option<Condition>,
-    ) -> Result<Item, TableError> {
-        self.inner.update(key, update, condition).await
-    }
-
-    async fn delete(&self, key: &Key, condition: Option<Condition>) -> Result<(), TableError> {
-        self.inner.delete(key, condition).await
-    }
-
-    async fn query(&self, query: Query) -> Result<Page, TableError> {
-        self.inner.query(query).await
+impl Interceptor for Faults {
+    fn before(&self, operation: Operation) -> Result<(), TableError> {
+        let batch = matches!(
+            operation,
+            Operation::BatchWriteItem | Operation::BatchGetItem
+        );
+        if batch && self.roll() < self.throttle_rate {
+            self.throttled_calls.fetch_add(1, Ordering::Relaxed);
+            return Err(TableError::Throttled("injected by FaultyTable".into()));
+        }
+        Ok(())
     }
 
     async fn batch_write(
         &self,
+        table: &dyn Table,
         writes: Vec<WriteRequest>,
     ) -> Result<Vec<WriteRequest>, TableError> {
-        if self.roll() < self.throttle_rate {
-            self.throttled_calls.fetch_add(1, Ordering::Relaxed);
-            return Err(TableError::Throttled("injected by FaultyTable".into()));
-        }
         let (mut sent, mut held) = (Vec::new(), Vec::new());
         for write in writes {
             if self.roll() < self.unprocessed_rate {
@@ -93,16 +82,12 @@ impl Table for FaultyTable {
         if sent.is_empty() {
             return Ok(held);
         }
-        let mut unprocessed = self.inner.batch_write(sent).await?;
+        let mut unprocessed = table.batch_write(sent).await?;
         unprocessed.extend(held);
         Ok(unprocessed)
     }
 
-    async fn batch_get(&self, keys: Vec<Key>) -> Result<BatchGot, TableError> {
-        if self.roll() < self.throttle_rate {
-            self.throttled_calls.fetch_add(1, Ordering::Relaxed);
-            return Err(TableError::Throttled("injected by FaultyTable".into()));
-        }
+    async fn batch_get(&self, table: &dyn Table, keys: Vec<Key>) -> Result<BatchGot, TableError> {
         let (mut asked, mut held) = (Vec::new(), Vec::new());
         for key in keys {
             if self.roll() < self.unprocessed_rate {
@@ -119,22 +104,8 @@ impl Table for FaultyTable {
                 unprocessed: held,
             });
         }
-        let mut got = self.inner.batch_get(asked).await?;
+        let mut got = table.batch_get(asked).await?;
         got.unprocessed.extend(held);
         Ok(got)
-    }
-
-    async fn transact_write(&self, ops: Vec<TransactOp>) -> Result<(), TableError> {
-        self.inner.transact_write(ops).await
-    }
-
-    async fn scan(
-        &self,
-        segment: u32,
-        total_segments: u32,
-        start: Option<Cursor>,
-        limit: Option<u32>,
-    ) -> Result<Page, TableError> {
-        self.inner.scan(segment, total_segments, start, limit).await
     }
 }

@@ -1,5 +1,6 @@
 //! Test support shared by Strata's cross-crate tests: the backends the
-//! conformance suite runs against, a fault-injecting table, the cases, and
+//! conformance suite runs against, the request-counting, crashing and
+//! fault-injecting table wrappers (one `intercept` mechanism), the cases, and
 //! a synthetic dataset for the backup drills and benchmarks.
 
 pub mod backend;
@@ -8,6 +9,7 @@ pub mod counting;
 pub mod crash;
 pub mod dataset;
 pub mod faulty;
+pub mod intercept;
 
 /// Runs each named case (`async fn(&Backend)` in the calling module) as a
 /// test on every adapter: `embedded::<case>` and `aws::<case>` (moto).

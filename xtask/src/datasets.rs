@@ -19,7 +19,17 @@ pub fn environment(root: &Path, venv: &Venv) -> anyhow::Result<Vec<(&'static str
             venv.package_file("lifetimes", "datasets/CDNOW_master.txt")?,
         ),
         ("STRATA_SUPERSTORE_PATH", superstore(root)?),
+        ("STRATA_MOVIELENS_DIR", movielens(venv)?),
     ])
+}
+
+/// MovieLens-100k as PyPI's `recbole` ships it (RecBole atomic files).
+pub fn movielens(venv: &Venv) -> anyhow::Result<PathBuf> {
+    let ratings = venv.package_file("recbole", "dataset_example/ml-100k/ml-100k.inter")?;
+    Ok(ratings
+        .parent()
+        .context("the ml-100k directory")?
+        .to_path_buf())
 }
 
 /// The Superstore CSV, unpacked from the npm package into `.cache/`.

@@ -166,9 +166,11 @@ pub async fn online_score(api: &ChurnApi, id: CustomerId) -> Answer<ChurnScore> 
         .detail("churn is scored for formal customers; see /conversion for intent customers"));
     };
     let mut scores = scoring::score(&api.model, &[(id, features)], now).map_err(model_problem)?;
-    scores
+    let mut score = scores
         .pop()
-        .ok_or_else(|| model_problem(ModelError::Inference("no score returned".into())))
+        .ok_or_else(|| model_problem(ModelError::Inference("no score returned".into())))?;
+    score.contactable = customer.permits(Use::Marketing, api.consent).is_ok();
+    Ok(score)
 }
 
 #[derive(Debug, Deserialize)]
@@ -204,16 +206,31 @@ async fn early_warning(
             .ok_or_else(|| bad_request("band", "must be high or medium"))?,
     };
     let start = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = api
+    let mut page = api
         .churn
         .by_risk(band, start, limit)
         .await
         .map_err(store_problem)?;
+    mark_contactable(&api, &mut page.scores).await?;
     Ok(Json(ScoreList {
         band: band.name(),
         items: page.scores,
         next: page.next.as_ref().map(encode_cursor),
     }))
+}
+
+/// Whether each listed customer may be contacted, from their consent now
+/// (one batch read per page), so a marketing withdrawal since the last
+/// batch run shows at once.
+async fn mark_contactable(api: &ChurnApi, scores: &mut [ChurnScore]) -> Answer<()> {
+    let ids: Vec<CustomerId> = scores.iter().map(|s| s.customer_id).collect();
+    let profiles = api.customers.get_many(&ids).await.map_err(store_problem)?;
+    for score in scores {
+        if let Some(profile) = profiles.get(&score.customer_id) {
+            score.contactable = profile.permits(Use::Marketing, api.consent).is_ok();
+        }
+    }
+    Ok(())
 }
 
 fn encode_cursor(cursor: &Cursor) -> String {

@@ -4,7 +4,7 @@
 //! counts; and the run says whether the customer base has grown enough to
 //! retrain.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -75,6 +75,8 @@ pub struct BatchReport {
     pub no_profiling_consent: u64,
     /// Customers left out of the monthly counts: analytics withdrawn.
     pub no_analytics_consent: u64,
+    /// Scored customers marked not to be contacted: marketing withdrawn.
+    pub not_contactable: u64,
     pub bands: BTreeMap<&'static str, u64>,
     pub months: usize,
     pub model_version: String,
@@ -120,6 +122,7 @@ pub async fn run(
         report.scored += segment.scored;
         report.no_profiling_consent += segment.no_profiling_consent;
         report.no_analytics_consent += segment.no_analytics_consent;
+        report.not_contactable += segment.not_contactable;
         for (band, n) in segment.bands {
             *report.bands.entry(band.name()).or_default() += n;
         }
@@ -146,6 +149,7 @@ struct SegmentResult {
     scored: u64,
     no_profiling_consent: u64,
     no_analytics_consent: u64,
+    not_contactable: u64,
     bands: BTreeMap<RiskBand, u64>,
     tally: MonthlyTally,
 }
@@ -164,7 +168,7 @@ async fn score_segment(
         scan = scan.with_cold_tier(cold);
     }
     let mut result = SegmentResult::default();
-    let mut pending: Vec<(CustomerId, FeatureVector)> = Vec::with_capacity(settings.batch_size);
+    let mut pending = Pending::with_capacity(settings.batch_size);
     let horizon = model.card().label.horizon_days;
     let mut withdrawn: Vec<CustomerId> = Vec::new();
     while let Some(customer) = scan.next().await? {
@@ -191,9 +195,13 @@ async fn score_segment(
         }
         if let Some(features) = scoring::view(&customer.history).features(as_of) {
             result.formal += 1;
-            pending.push((customer.id, features));
+            if !permitted(Use::Marketing) {
+                result.not_contactable += 1;
+                pending.not_contactable.insert(customer.id);
+            }
+            pending.customers.push((customer.id, features));
         }
-        if pending.len() >= settings.batch_size {
+        if pending.customers.len() >= settings.batch_size {
             flush(&model, &repository, &mut pending, as_of, &mut result).await?;
         }
     }
@@ -204,17 +212,36 @@ async fn score_segment(
     Ok(result)
 }
 
+/// Customers waiting to be scored together, and which of them may not be
+/// contacted (marketing withdrawn).
+struct Pending {
+    customers: Vec<(CustomerId, FeatureVector)>,
+    not_contactable: HashSet<CustomerId>,
+}
+
+impl Pending {
+    fn with_capacity(n: usize) -> Self {
+        Pending {
+            customers: Vec::with_capacity(n),
+            not_contactable: HashSet::new(),
+        }
+    }
+}
+
 async fn flush(
     model: &ChurnModel,
     repository: &ChurnRepository,
-    pending: &mut Vec<(CustomerId, FeatureVector)>,
+    pending: &mut Pending,
     as_of: DateTime<Utc>,
     result: &mut SegmentResult,
 ) -> Result<(), BatchError> {
-    if pending.is_empty() {
+    if pending.customers.is_empty() {
         return Ok(());
     }
-    let scores: Vec<ChurnScore> = scoring::score(model, pending, as_of)?;
+    let mut scores: Vec<ChurnScore> = scoring::score(model, &pending.customers, as_of)?;
+    for score in &mut scores {
+        score.contactable = !pending.not_contactable.contains(&score.customer_id);
+    }
     repository
         .put_scores(&scores, BatchPolicy::default())
         .await?;
@@ -222,6 +249,7 @@ async fn flush(
         *result.bands.entry(score.band).or_default() += 1;
     }
     result.scored += scores.len() as u64;
-    pending.clear();
+    pending.customers.clear();
+    pending.not_contactable.clear();
     Ok(())
 }

@@ -32,7 +32,7 @@ pub struct Settings {
 
 impl Settings {
     /// `STRATA_TABLE`, `STRATA_BUCKET`, and optional `STRATA_COLD_BUCKET`, `STRATA_CHURN_SEGMENTS`,
-    /// `STRATA_CHURN_BATCH`, `STRATA_CHURN_RETRAIN_GROWTH`.
+    /// `STRATA_CHURN_BATCH`, `STRATA_CHURN_RETRAIN_GROWTH`, `STRATA_CONSENT_POLICY`.
     pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
         let defaults = BatchSettings::default();
         let settings = Settings {
@@ -44,6 +44,7 @@ impl Settings {
                 batch_size: env.parsed_or("STRATA_CHURN_BATCH", defaults.batch_size),
                 retrain_growth: env
                     .parsed_or("STRATA_CHURN_RETRAIN_GROWTH", defaults.retrain_growth),
+                consent: env.parsed_or("STRATA_CONSENT_POLICY", defaults.consent),
                 ..defaults
             },
         };

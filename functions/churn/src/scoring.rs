@@ -80,6 +80,7 @@ pub fn score(
                 reasons,
                 model_version: card.version.clone(),
                 as_of,
+                contactable: true,
             }
         })
         .collect())

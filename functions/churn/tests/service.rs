@@ -513,9 +513,11 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
         .iter()
         .find(|(id, _)| *id != profiled_out)
         .expect("another customer");
+    let uncontacted = *high.get(1).expect("another high-risk customer");
     withdraw(b, profiled_out, Purpose::Profiling).await;
     withdraw(b, *counted_out, Purpose::Analytics).await;
     withdraw(b, seeded.intent, Purpose::Profiling).await;
+    withdraw(b, uncontacted, Purpose::Marketing).await;
 
     let after = batch::run(b.table.clone(), None, model(), settings, as_of())
         .await
@@ -523,6 +525,7 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
     assert_eq!(after.scored, 47);
     assert_eq!(after.no_profiling_consent, 2);
     assert_eq!(after.no_analytics_consent, 1);
+    assert_eq!(after.not_contactable, 1);
     assert!(
         repository
             .score(profiled_out)
@@ -544,6 +547,13 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
         .await
         .expect("list");
     assert!(listed.scores.iter().all(|s| s.customer_id != profiled_out));
+    for score in &listed.scores {
+        assert_eq!(
+            score.contactable,
+            score.customer_id != uncontacted,
+            "marketing withdrawn: listed, not to be contacted"
+        );
+    }
     let converted = |months: &[strata_domain::churn::lifecycle::MonthlyCounts]| -> u64 {
         months.iter().map(|m| m.converted).sum()
     };
@@ -577,6 +587,32 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
     }
     let (status, _) = call(&app, get(&format!("/v1/customers/{counted_out}/churn"))).await;
     assert_eq!(status, StatusCode::OK);
+    let (status, score) = call(&app, get(&format!("/v1/customers/{uncontacted}/churn"))).await;
+    assert_eq!(status, StatusCode::OK, "{score}");
+    assert_eq!(score["contactable"], false, "{score}");
+    assert_eq!(score["customer_id"], uncontacted.to_string());
+
+    // A marketing withdrawal after the run shows on the list at once.
+    let since = *high.get(2).expect("a third high-risk customer");
+    withdraw(b, since, Purpose::Marketing).await;
+    let (status, list) = call(&app, get("/v1/churn/early-warning?limit=100")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let marked: Vec<(String, bool)> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|s| {
+            (
+                s["customer_id"].as_str().unwrap_or_default().to_owned(),
+                s["contactable"].as_bool().expect("contactable"),
+            )
+        })
+        .collect();
+    assert!(marked.len() >= 2, "{list}");
+    for (id, contactable) in marked {
+        let withdrawn = id == uncontacted.to_string() || id == since.to_string();
+        assert_eq!(contactable, !withdrawn, "{id}");
+    }
 }
 
 strata_tests::on_every_adapter!(

@@ -5,6 +5,7 @@
 //! Records are applied in chunks so that reads and writes are batched; a
 //! chunk of one serves the API.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
@@ -28,8 +29,8 @@ use strata_domain::{Invalid, ReadOptions};
 use strata_store::Privacy;
 use strata_store::cold::ColdTier;
 use strata_store::{
-    ActivityRepository, BatchPolicy, ConsentLedger, CustomerRepository, MergeEntry, MergeLog,
-    ProductRepository, Recorded, Recount, StoreError, Stored,
+    ActivityRepository, BatchPolicy, ConsentLedger, CustomerRepository, Holder, MergeEntry,
+    MergeLog, ProductRepository, Recorded, Recount, Sameness, StoreError, Stored,
 };
 
 use crate::import::record::ImportRecord;
@@ -148,6 +149,8 @@ const SAVE_ATTEMPTS: usize = 6;
 /// are refreshed (recounts, cold-pointer checks): in flight together rather
 /// than in turn.
 const ACTIVITY_READS_IN_FLIGHT: usize = 16;
+/// Order numbers an import chunk claims at once (conditional puts).
+const CLAIMS_IN_FLIGHT: usize = 16;
 /// Rows whose consent decisions are appended to the ledger at once.
 const CONSENT_WRITES_IN_FLIGHT: usize = 16;
 
@@ -378,16 +381,30 @@ impl Ingestor {
                 )),
             }
         }
-        let order_ids: Vec<OrderId> = orders.iter().map(|(_, o)| o.id.clone()).collect();
-        let stored = self.activity.stored_orders(&order_ids).await?;
-        let orders = sort_out(
-            orders,
-            &stored,
-            own_mark,
-            first_row,
-            &mut activity_of,
-            |o| o.id.clone(),
-        );
+        // Rows whose order number holds another order: reported, not stored.
+        let mut refused: HashMap<usize, Invalid> = HashMap::new();
+        let orders = match import {
+            Some(import) => {
+                let mark_at = |position: usize| RowMark {
+                    import: import.to_owned(),
+                    row: chunk[valid[position].0[0]].row,
+                };
+                self.claim_orders(orders, mark_at, first_row, &mut activity_of, &mut refused)
+                    .await?
+            }
+            None => {
+                let order_ids: Vec<OrderId> = orders.iter().map(|(_, o)| o.id.clone()).collect();
+                let stored = self.activity.stored_orders(&order_ids).await?;
+                sort_out(
+                    orders,
+                    &stored,
+                    own_mark,
+                    first_row,
+                    &mut activity_of,
+                    |o| o.id.clone(),
+                )
+            }
+        };
         let bare: Vec<Interaction> = interactions.iter().map(|(_, i)| i.clone()).collect();
         let stored = self.activity.stored_interactions(&bare).await?;
         let interactions = sort_out(
@@ -509,6 +526,7 @@ impl Ingestor {
                     Outcome::Merged { customer }
                 }
                 Valid::Customer => Outcome::Duplicate { customer },
+                _ if let Some(invalid) = refused.remove(&position) => Outcome::Rejected(invalid),
                 _ if activity_of.get(&position).copied().unwrap_or(false) => {
                     Outcome::Accepted { customer }
                 }
@@ -529,6 +547,123 @@ impl Ingestor {
             })
             .collect();
         Ok((outcomes, created))
+    }
+
+    /// An import chunk's orders against the numbers stored. Each number new
+    /// to the table is claimed for the first row that has it before its
+    /// order is written (`ActivityRepository::claim_orders`), so imports
+    /// running at once store and count an order once. A row whose number
+    /// another row holds (another import, the API, an earlier row of this
+    /// file) adds nothing: a duplicate when it is the same order, otherwise
+    /// rejected (`refused`) naming `order.id`. A row that holds its number
+    /// (claimed now, or by a failed attempt at this chunk) is accepted and
+    /// its order written, again if need be: a crash may have come between
+    /// the claim and the order's write.
+    async fn claim_orders(
+        &self,
+        orders: Vec<(usize, Order)>,
+        mark_at: impl Fn(usize) -> RowMark,
+        first_row: u64,
+        accepted_at: &mut HashMap<usize, bool>,
+        refused: &mut HashMap<usize, Invalid>,
+    ) -> Result<Sorted<Order>, StoreError> {
+        // Each number's first row in the chunk, the one that claims it.
+        let mut first_of: HashMap<OrderId, usize> = HashMap::new();
+        let mut firsts: Vec<usize> = Vec::new();
+        for (index, (_, order)) in orders.iter().enumerate() {
+            if let Entry::Vacant(slot) = first_of.entry(order.id.clone()) {
+                slot.insert(index);
+                firsts.push(index);
+            }
+        }
+        let bare: Vec<Order> = firsts.iter().map(|&i| orders[i].1.clone()).collect();
+        let stored = self.activity.order_holders(&bare).await?;
+        let free: Vec<(usize, (Order, RowMark))> = firsts
+            .iter()
+            .zip(&stored)
+            .filter(|(_, holder)| holder.is_none())
+            .map(|(&i, _)| (i, (orders[i].1.clone(), mark_at(orders[i].0))))
+            .collect();
+        let claims: Vec<(Order, RowMark)> = free.iter().map(|(_, claim)| claim.clone()).collect();
+        let claimed = self
+            .activity
+            .claim_orders(&claims, CLAIMS_IN_FLIGHT)
+            .await?;
+        let mut holder_of: HashMap<usize, Holder> = firsts
+            .iter()
+            .zip(stored)
+            .filter_map(|(&i, holder)| Some((i, holder?)))
+            .collect();
+        holder_of.extend(free.iter().map(|(i, _)| *i).zip(claimed));
+        let judge = |holder: Holder, mark: &RowMark| match holder {
+            Holder { by: Some(by), .. } if by == *mark => Verdict::Accepted,
+            Holder {
+                by: Some(by),
+                order: Sameness::Same,
+            } if by.import == mark.import && by.row < first_row => Verdict::Earlier(by.row),
+            Holder {
+                order: Sameness::Same,
+                ..
+            } => Verdict::Duplicate,
+            Holder { order, .. } => Verdict::Refused(order),
+        };
+        let mut verdicts: Vec<Option<Verdict>> = vec![None; orders.len()];
+        for &index in &firsts {
+            verdicts[index] = holder_of
+                .remove(&index)
+                .map(|holder| judge(holder, &mark_at(orders[index].0)));
+        }
+        // A later row of a number its first row holds is judged against that
+        // row; the others against whoever holds the number, read again now
+        // (another import may have claimed it since the first read).
+        let mut unheld = Vec::new();
+        for (index, (_, order)) in orders.iter().enumerate() {
+            let first = first_of[&order.id];
+            if first == index {
+                continue;
+            }
+            if verdicts[first] == Some(Verdict::Accepted) {
+                let held = &orders[first].1;
+                verdicts[index] = Some(if held == order {
+                    Verdict::Duplicate
+                } else if held.customer_id != order.customer_id {
+                    Verdict::Refused(Sameness::OtherCustomer)
+                } else {
+                    Verdict::Refused(Sameness::OtherDetails)
+                });
+            } else {
+                unheld.push(index);
+            }
+        }
+        let bare: Vec<Order> = unheld.iter().map(|&i| orders[i].1.clone()).collect();
+        for (&index, holder) in unheld.iter().zip(self.activity.order_holders(&bare).await?) {
+            verdicts[index] = holder.map(|holder| judge(holder, &mark_at(orders[index].0)));
+        }
+
+        let mut sorted = Sorted {
+            accepted: Vec::new(),
+            to_write: Vec::new(),
+            earlier: Vec::new(),
+        };
+        for ((position, order), verdict) in orders.into_iter().zip(verdicts) {
+            let mark = mark_at(position);
+            // No holder found for a number it could not claim: its lookup
+            // went (an erasure) meanwhile. Reported, not silently dropped.
+            let verdict = verdict.unwrap_or(Verdict::Refused(Sameness::OtherDetails));
+            accepted_at.insert(position, verdict == Verdict::Accepted);
+            match verdict {
+                Verdict::Accepted => {
+                    sorted.to_write.push((order.clone(), Some(mark.clone())));
+                    sorted.accepted.push((order, Some(mark)));
+                }
+                Verdict::Earlier(row) => sorted.earlier.push((order, row)),
+                Verdict::Duplicate => {}
+                Verdict::Refused(how) => {
+                    refused.insert(position, number_taken(how));
+                }
+            }
+        }
+        Ok(sorted)
     }
 
     async fn record_consents(
@@ -849,6 +984,28 @@ impl Ingestor {
             }),
         }
     }
+}
+
+/// What an import row's order number brought it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// The row holds the number: its order is stored.
+    Accepted,
+    /// The same order, stored by another row.
+    Duplicate,
+    /// The same order, stored by that earlier chunk's row of this import.
+    Earlier(u64),
+    /// Another order holds the number.
+    Refused(Sameness),
+}
+
+/// The rejection of a row whose order number holds another order.
+fn number_taken(how: Sameness) -> Invalid {
+    let reason = match how {
+        Sameness::OtherCustomer => "order number already stored for another customer",
+        _ => "order number already stored with a different date, status, lines or total",
+    };
+    FieldError::new("order.id", "order_number_taken", reason).into()
 }
 
 /// Whether a row of this chunk of `import` created the profile.

@@ -179,6 +179,8 @@ fn fixture_for(template: &Template, logical: &str, binary: &str) -> Option<Strin
                     "churn-batch" => read("churn-schedule.json"),
                     "churn-retrain" => read("churn-retrain-schedule.json"),
                     "strata-backup" => read("backup-scheduled.json"),
+                    "recommend-job" => read("recommend-schedule.json"),
+                    "tiering-job" => read("tiering-schedule.json"),
                     _ => None,
                 };
             }

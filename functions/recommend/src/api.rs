@@ -2,9 +2,9 @@
 //! `lambda_http` in Lambda and usable as it is by the local host and tests.
 //!
 //! `GET /v1/customers/{id}/recommendations?limit=&category=` reads the
-//! customer's profile (for consent), precomputed profile and one candidate
-//! list (three GetItems)
-//! and ranks in memory. Outcomes, all 200:
+//! customer's recommendation item (precomputed profile and the decision on
+//! personalisation in force) and one candidate list — two GetItems — and
+//! ranks in memory. Outcomes, all 200:
 //! - `served`: items, each with the level that served it and a reason;
 //! - `no_history`: the customer exists but nothing is known yet (or the
 //!   precompute has not run since they arrived): an empty list;
@@ -12,15 +12,20 @@
 //!   item listed by day, and the `RecommendationMiss` metric);
 //! - `no_consent`: the customer withdrew consent to personalisation
 //!   (`strata_domain::consent`): an empty list, whatever was precomputed.
-//!   The profile is read first for its consents, so a withdrawal stops
-//!   recommendations at once, before the next precompute.
+//!   Profile writes stamp the decision on the recommendation item in the
+//!   same transaction, so a withdrawal stops recommendations at once.
+//!
+//! A customer without a recommendation item is read from their profile
+//! instead (the second read): unknown → 404, else `no_consent` or
+//! `no_history`.
 //!
 //! An unknown customer is a 404, a bad `limit` or `category` a 422, all as
 //! `application/problem+json`.
 
 use std::sync::Arc;
 
-use strata_domain::consent::{ConsentPolicy, Use};
+use strata_domain::consent::{self, ConsentPolicy, Use};
+use strata_domain::customer::Consent;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -47,6 +52,8 @@ pub struct RecommendApi {
     pub customers: CustomerRepository,
     /// The instant "now" is; tests pin it.
     pub clock: fn() -> DateTime<Utc>,
+    /// Whether recommendations need a grant of personalisation or only no withdrawal.
+    pub consent: ConsentPolicy,
 }
 
 impl RecommendApi {
@@ -55,6 +62,7 @@ impl RecommendApi {
             recommendations: RecommendRepository::new(table.clone()),
             customers: CustomerRepository::pseudonymous(table),
             clock: Utc::now,
+            consent: ConsentPolicy::default(),
         }
     }
 }
@@ -157,24 +165,32 @@ pub async fn answer(
         grey: None,
         items: Vec::new(),
     };
-    let Some(customer) = api.customers.get(id).await.map_err(store_problem)? else {
-        return Err(
-            Problem::new(StatusCode::NOT_FOUND, "not-found", "No such customer")
-                .detail(format!("customer {id}")),
-        );
+    let permits = |decisions: &[Consent]| {
+        consent::permits(decisions, Use::Recommendations, api.consent).is_ok()
     };
-    if customer
-        .permits(Use::Recommendations, ConsentPolicy::UntilWithdrawn)
-        .is_err()
-    {
-        return Ok(empty(Outcome::NoConsent));
-    }
-    let Some(profile) = api
+    let Some(serving) = api
         .recommendations
-        .profile(id)
+        .serving(id)
         .await
         .map_err(store_problem)?
     else {
+        let Some(customer) = api.customers.get(id).await.map_err(store_problem)? else {
+            return Err(
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "No such customer")
+                    .detail(format!("customer {id}")),
+            );
+        };
+        return Ok(empty(if permits(&customer.consents) {
+            Outcome::NoHistory
+        } else {
+            Outcome::NoConsent
+        }));
+    };
+    let decisions: Vec<Consent> = serving.personalisation.into_iter().collect();
+    if !permits(&decisions) {
+        return Ok(empty(Outcome::NoConsent));
+    }
+    let Some(profile) = serving.profile else {
         return Ok(empty(Outcome::NoHistory));
     };
     let scope = profile.primary_scope(request.filter.as_ref());

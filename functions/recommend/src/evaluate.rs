@@ -1,18 +1,22 @@
 //! Offline evaluation by leave-last-order-out (see
 //! `strata_domain::recommend::evaluate`): the full method against a
 //! most-popular baseline and against the plain category fallback (the same
-//! levels, ranked by popularity alone, no co-purchase).
+//! levels, level 3 before level 2 and so on, ranked by popularity alone,
+//! no co-purchase).
 //!
-//! Every customer's last order with products is held out; the model is
-//! built from everything else. A held-out customer is seen as of their last
-//! order (what they had bought before it); popularity and co-purchase come
-//! from every customer's training orders. All three methods get the same
-//! exclusions (non-consumables bought in the last `just_bought_days`,
-//! disliked products and brands).
+//! Every customer's last order with products is held out and scored with
+//! the model a nightly job would have served it from: the one built at the
+//! start of the held-out order's week (Monday 00:00 UTC) from everyone's
+//! records before then, so popularity, "selling well lately" and
+//! co-purchase never see the future. The customer is read as of the
+//! held-out order (everything they did before it). All three methods get
+//! the same exclusions (non-consumables bought in the last
+//! `just_bought_days`, disliked products and brands).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 use serde::Serialize;
 use strata_domain::ids::ProductId;
 use strata_domain::ports::table::Table;
@@ -22,6 +26,8 @@ use strata_domain::recommend::{
     Ranking, RankingMetrics, Request, recommend,
 };
 use strata_store::{CustomerRecords, CustomerScan, RecommendRepository, StoreError};
+
+pub mod movielens;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -34,31 +40,29 @@ pub struct Evaluation {
     pub plain_fallback: RankingMetrics,
 }
 
-impl Evaluation {
-    pub fn table(&self) -> String {
-        let row = |name: &str, m: &RankingMetrics| {
-            format!(
-                "| {name} | {:.4} | {:.4} | {} |\n",
+/// All three methods on several datasets in one table, with hits out of
+/// the customers evaluated.
+pub fn comparison(results: &[(&str, &Evaluation)]) -> String {
+    let k = results.first().map_or(10, |(_, e)| e.k);
+    let mut table = format!(
+        "| dataset | method | hit rate@{k} | NDCG@{k} | hits / customers |\n|---|---|---|---|---|\n"
+    );
+    for (dataset, evaluation) in results {
+        for (method, m) in [
+            ("full method", &evaluation.full),
+            ("most popular", &evaluation.most_popular),
+            ("plain category fallback", &evaluation.plain_fallback),
+        ] {
+            table.push_str(&format!(
+                "| {dataset} | {method} | {:.4} | {:.4} | {} / {} |\n",
                 m.hit_rate(),
                 m.ndcg(),
-                m.hits
-            )
-        };
-        format!(
-            "{} customers, {} products, leave-last-order-out, k = {}\n\n\
-             | method | hit rate@{k} | NDCG@{k} | hits |\n|---|---|---|---|\n{}{}{}",
-            self.customers,
-            self.products,
-            self.k,
-            row(
-                "full (fallback + co-purchase + popularity + recency, grey-weighted)",
-                &self.full
-            ),
-            row("most popular", &self.most_popular),
-            row("plain fallback (popularity only)", &self.plain_fallback),
-            k = self.k,
-        )
+                m.hits,
+                m.customers
+            ));
+        }
     }
+    table
 }
 
 /// The catalogue and every customer partition of a store.
@@ -89,90 +93,113 @@ pub fn evaluate(
     settings: &ModelSettings,
     k: usize,
 ) -> Evaluation {
-    let Some(end) = customers
-        .iter()
-        .flat_map(|c| &c.history.orders)
-        .map(|o| o.placed_at)
-        .max()
-    else {
-        return Evaluation {
-            k,
-            customers: 0,
-            products: catalogue.len(),
-            full: RankingMetrics::new(k),
-            most_popular: RankingMetrics::new(k),
-            plain_fallback: RankingMetrics::new(k),
-        };
-    };
-    let as_of = end + Duration::seconds(1);
-    let mut counts = CoPurchase::default();
-    let mut everyone = Vec::new();
-    let mut held_out = Vec::new();
-    for records in customers {
-        let split = LeaveLastOut::split(&records.history.orders);
-        let (orders, seen_at): (&[_], DateTime<Utc>) = match &split {
-            Some(split) => (&split.train, split.held_out.placed_at),
-            None => (&records.history.orders, as_of),
-        };
-        let activity = Activity {
-            customer: records.profile.as_ref(),
-            orders,
-            interactions: &records.history.interactions,
-            reviews: &records.history.reviews,
-        };
-        let signals = CustomerSignals::read(records.id, activity, &catalogue, settings, seen_at);
-        counts.add(&signals, settings, as_of);
-        if let Some(split) = split {
-            held_out.push((everyone.len(), split.relevant()));
-        }
-        everyone.push(signals);
-    }
-    let products = catalogue.len();
-    let mut model = Model::build(catalogue, counts, settings.clone(), as_of);
-    let features: Vec<_> = everyone.iter().map(|s| s.features).collect();
-    model.grade_customers(&features);
-    let best_sellers = model.candidate_list(&CategoryScope::root());
     let mut evaluation = Evaluation {
         k,
-        customers: held_out.len(),
-        products,
+        customers: 0,
+        products: catalogue.len(),
         full: RankingMetrics::new(k),
         most_popular: RankingMetrics::new(k),
         plain_fallback: RankingMetrics::new(k),
     };
-    for (index, relevant) in held_out {
-        let Some(profile) = model.profile(&everyone[index]) else {
-            continue;
-        };
-        let list = model.candidate_list(&profile.primary_scope(None));
-        let ranked = |ranking| -> Vec<ProductId> {
-            let request = Request {
-                limit: k,
-                filter: None,
-                ranking,
+    // Held-out customers by the week of their held-out order: each week is
+    // served by the model a nightly job built at the week's start.
+    let mut weeks: BTreeMap<DateTime<Utc>, Vec<(&CustomerRecords, LeaveLastOut)>> = BTreeMap::new();
+    for records in customers {
+        if let Some(split) = LeaveLastOut::split(&records.history.orders) {
+            weeks
+                .entry(week_start(split.held_out.placed_at))
+                .or_default()
+                .push((records, split));
+        }
+    }
+    for (start, held_out) in weeks {
+        let model = model_as_of(&catalogue, customers, settings, start);
+        let best_sellers = model.candidate_list(&CategoryScope::root());
+        for (records, split) in held_out {
+            // The customer's own records up to the held-out order.
+            let activity = Activity {
+                customer: records.profile.as_ref(),
+                orders: &split.train,
+                interactions: &records.history.interactions,
+                reviews: &records.history.reviews,
             };
-            recommend(&profile, list.as_ref(), &request)
-                .items
-                .into_iter()
-                .map(|i| i.product_id)
-                .collect()
-        };
-        evaluation.full.add(&ranked(Ranking::Full), &relevant);
-        evaluation
-            .plain_fallback
-            .add(&ranked(Ranking::PopularityOnly), &relevant);
-        let popular: Vec<ProductId> = best_sellers
-            .iter()
-            .flat_map(|l| &l.levels)
-            .flat_map(|l| &l.products)
-            .filter(|c| {
-                !profile.exclude.contains(&c.id)
-                    && !profile.disliked_brands.contains(&brand_of(&c.name))
-            })
-            .take(k)
-            .map(|c| c.id.clone())
-            .collect();
-        evaluation.most_popular.add(&popular, &relevant);
+            let signals = CustomerSignals::read(
+                records.id,
+                activity,
+                &catalogue,
+                settings,
+                split.held_out.placed_at,
+            );
+            let Some(profile) = model.profile(&signals) else {
+                continue;
+            };
+            let relevant = split.relevant();
+            evaluation.customers += 1;
+            let list = model.candidate_list(&profile.primary_scope(None));
+            let ranked = |ranking| -> Vec<ProductId> {
+                let request = Request {
+                    limit: k,
+                    filter: None,
+                    ranking,
+                };
+                recommend(&profile, list.as_ref(), &request)
+                    .items
+                    .into_iter()
+                    .map(|i| i.product_id)
+                    .collect()
+            };
+            evaluation.full.add(&ranked(Ranking::Full), &relevant);
+            evaluation
+                .plain_fallback
+                .add(&ranked(Ranking::PopularityOnly), &relevant);
+            let popular: Vec<ProductId> = best_sellers
+                .iter()
+                .flat_map(|l| &l.levels)
+                .flat_map(|l| &l.products)
+                .filter(|c| {
+                    !profile.exclude.contains(&c.id)
+                        && !profile.disliked_brands.contains(&brand_of(&c.name))
+                })
+                .take(k)
+                .map(|c| c.id.clone())
+                .collect();
+            evaluation.most_popular.add(&popular, &relevant);
+        }
     }
     evaluation
+}
+
+/// Monday 00:00 UTC of the week holding `at`.
+fn week_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let day = at.date_naive();
+    let monday = day - Duration::days(i64::from(day.weekday().num_days_from_monday()));
+    monday.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// The model a nightly job run at `as_of` builds: everyone's records
+/// before that instant.
+fn model_as_of(
+    catalogue: &Catalogue,
+    customers: &[CustomerRecords],
+    settings: &ModelSettings,
+    as_of: DateTime<Utc>,
+) -> Model {
+    let mut counts = CoPurchase::default();
+    let mut features = Vec::with_capacity(customers.len());
+    for records in customers {
+        let activity = Activity {
+            customer: records.profile.as_ref(),
+            orders: &records.history.orders,
+            interactions: &records.history.interactions,
+            reviews: &records.history.reviews,
+        };
+        let signals = CustomerSignals::read(records.id, activity, catalogue, settings, as_of);
+        if signals.has_history() {
+            counts.add(&signals, settings, as_of);
+            features.push(signals.features);
+        }
+    }
+    let mut model = Model::build(catalogue.clone(), counts, settings.clone(), as_of);
+    model.grade_customers(&features);
+    model
 }

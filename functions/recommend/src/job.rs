@@ -4,14 +4,17 @@
 //! memory, and the run writes a candidate list per node of the category
 //! tree, a similar-products list per product, and a profile per customer
 //! with history. Everything is rewritten on each run, so a failed run is
-//! simply run again.
+//! simply run again. A customer who withdrew personalisation gets no
+//! profile, and one an earlier run wrote is dropped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use strata_domain::consent::{ConsentPolicy, Use};
+use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::Table;
 use strata_domain::recommend::signals::Activity;
 use strata_domain::recommend::{
@@ -28,6 +31,8 @@ pub struct JobSettings {
     /// Records per batch write call.
     pub write_chunk: usize,
     pub model: ModelSettings,
+    /// Whether a profile needs a grant of personalisation or only no withdrawal.
+    pub consent: ConsentPolicy,
 }
 
 impl Default for JobSettings {
@@ -37,6 +42,7 @@ impl Default for JobSettings {
             page_size: 1_000,
             write_chunk: 500,
             model: ModelSettings::default(),
+            consent: ConsentPolicy::default(),
         }
     }
 }
@@ -67,7 +73,7 @@ pub struct JobReport {
     /// Customers with a profile written (the others have no history yet).
     pub profiles: u64,
     pub without_history: u64,
-    /// Customers who refused personalisation (profile without personal signals).
+    /// Customers whose consent does not permit personalisation: no profile kept.
     pub not_personalised: u64,
     pub grey_levels: BTreeMap<&'static str, u64>,
     pub lists: usize,
@@ -86,7 +92,7 @@ pub async fn run(
     let started = Instant::now();
     let repository = RecommendRepository::new(table.clone());
     let catalogue = Arc::new(read_catalogue(&repository, &settings).await?);
-    let (counts, signals, customers) =
+    let (counts, signals, customers, withdrawn) =
         read_customers(table, cold, catalogue.clone(), &settings, as_of).await?;
     let catalogue = Arc::try_unwrap(catalogue).unwrap_or_else(|shared| (*shared).clone());
     let products = catalogue.len();
@@ -100,6 +106,7 @@ pub async fn run(
         products,
         customers,
         without_history: customers - signals.len() as u64,
+        not_personalised: withdrawn.len() as u64,
         ..JobReport::default()
     };
     let policy = BatchPolicy::default();
@@ -116,24 +123,28 @@ pub async fn run(
     for chunk in similar.chunks(settings.write_chunk) {
         repository.put_similar(chunk, policy).await?;
     }
+    repository.withhold_profiles(&withdrawn).await?;
+    let withheld: HashSet<CustomerId> = withdrawn.into_iter().collect();
     let mut pending: Vec<Profile> = Vec::with_capacity(settings.write_chunk);
-    for customer in &signals {
+    for customer in signals
+        .iter()
+        .filter(|s| !withheld.contains(&s.customer_id))
+    {
         let Some(profile) = model.profile(customer) else {
             continue; // only customers with history were kept
         };
         report.profiles += 1;
-        report.not_personalised += u64::from(!profile.personalised);
         *report
             .grey_levels
             .entry(profile.grey.level.name())
             .or_default() += 1;
         pending.push(profile);
         if pending.len() >= settings.write_chunk {
-            repository.put_profiles(&pending, policy).await?;
+            repository.put_profiles(&pending).await?;
             pending.clear();
         }
     }
-    repository.put_profiles(&pending, policy).await?;
+    repository.put_profiles(&pending).await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -154,15 +165,15 @@ async fn read_catalogue(
     Ok(Catalogue::new(products))
 }
 
-/// Co-purchase counts, the signals of every customer with history, and
-/// how many customer partitions were read.
+/// Co-purchase counts, the signals of every customer with history, how
+/// many customer partitions were read, and who withdrew personalisation.
 async fn read_customers(
     table: Arc<dyn Table>,
     cold: Option<ColdTier>,
     catalogue: Arc<Catalogue>,
     settings: &JobSettings,
     as_of: DateTime<Utc>,
-) -> Result<(CoPurchase, Vec<CustomerSignals>, u64), JobError> {
+) -> Result<Read, JobError> {
     let tasks: Vec<_> = (0..settings.segments)
         .map(|segment| {
             let (table, catalogue, settings) = (table.clone(), catalogue.clone(), settings.clone());
@@ -176,8 +187,16 @@ async fn read_customers(
                 let mut counts = CoPurchase::default();
                 let mut signals = Vec::new();
                 let mut customers = 0u64;
+                let mut withdrawn = Vec::new();
                 while let Some(records) = scan.next().await? {
                     customers += 1;
+                    if records
+                        .profile
+                        .as_ref()
+                        .is_some_and(|c| c.permits(Use::Recommendations, settings.consent).is_err())
+                    {
+                        withdrawn.push(records.id);
+                    }
                     let activity = Activity {
                         customer: records.profile.as_ref(),
                         orders: &records.history.orders,
@@ -196,18 +215,22 @@ async fn read_customers(
                         signals.push(read);
                     }
                 }
-                Ok::<_, StoreError>((counts, signals, customers))
+                Ok::<_, StoreError>((counts, signals, customers, withdrawn))
             })
         })
         .collect();
     let mut counts = CoPurchase::default();
     let mut signals = Vec::new();
     let mut customers = 0;
+    let mut withdrawn = Vec::new();
     for task in tasks {
-        let (c, s, n) = task.await.map_err(|e| JobError::Task(e.to_string()))??;
+        let (c, s, n, w) = task.await.map_err(|e| JobError::Task(e.to_string()))??;
         counts.merge(c);
         signals.extend(s);
         customers += n;
+        withdrawn.extend(w);
     }
-    Ok((counts, signals, customers))
+    Ok((counts, signals, customers, withdrawn))
 }
+
+type Read = (CoPurchase, Vec<CustomerSignals>, u64, Vec<CustomerId>);

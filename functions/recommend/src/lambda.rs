@@ -21,7 +21,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, and for the job optional `STRATA_COLD_BUCKET`, `STRATA_RECOMMEND_SEGMENTS`,
+    /// `STRATA_TABLE`, optional `STRATA_CONSENT_POLICY`, and for the job optional
+    /// `STRATA_COLD_BUCKET`, `STRATA_RECOMMEND_SEGMENTS`,
     /// `STRATA_RECOMMEND_JUST_BOUGHT_DAYS`, `STRATA_RECOMMEND_HALF_LIFE_DAYS`.
     pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
         let defaults = JobSettings::default();
@@ -30,6 +31,7 @@ impl Settings {
             cold_bucket: env.optional("STRATA_COLD_BUCKET"),
             job: JobSettings {
                 segments: env.parsed_or("STRATA_RECOMMEND_SEGMENTS", defaults.segments),
+                consent: env.parsed_or("STRATA_CONSENT_POLICY", defaults.consent),
                 model: strata_domain::recommend::ModelSettings {
                     just_bought_days: env.parsed_or(
                         "STRATA_RECOMMEND_JUST_BOUGHT_DAYS",

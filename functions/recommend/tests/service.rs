@@ -12,8 +12,8 @@ use axum::body::Body;
 use chrono::{DateTime, Duration, Utc};
 use http::{Request, StatusCode};
 use strata_domain::ReadOptions;
-use strata_domain::consent::ConsentRequest;
-use strata_domain::customer::{Customer, CustomerInput, Origin, Purpose};
+use strata_domain::consent::ConsentPolicy;
+use strata_domain::customer::{ConsentInput, Customer, CustomerInput, Origin, Purpose};
 use strata_domain::ids::{CustomerId, OrderId, ProductId, ReviewId};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderLine, OrderStatus};
@@ -194,12 +194,18 @@ async fn seed(b: &Backend) -> Seeded {
 }
 
 async fn precompute(b: &Backend) -> strata_recommend::job::JobReport {
+    precompute_with(b, ConsentPolicy::default()).await
+}
+
+/// The job from the schedule fixture, in small scan pages and write chunks.
+async fn precompute_with(b: &Backend, consent: ConsentPolicy) -> strata_recommend::job::JobReport {
     let event: EventBridgeEvent =
         serde_json::from_str(&fixture("recommend-schedule.json")).expect("EventBridge event");
     let settings = JobSettings {
         segments: 3,
         page_size: 7,
         write_chunk: 10,
+        consent,
         ..JobSettings::default()
     };
     lambda::on_schedule(b.table.clone(), None, settings, event)
@@ -323,7 +329,7 @@ pub async fn precompute_writes_lists_profiles_and_similar_products(b: &Backend) 
     );
 }
 
-pub async fn recommendations_fall_back_by_level_with_reasons_in_three_reads(b: &Backend) {
+pub async fn recommendations_fall_back_by_level_with_reasons_in_two_reads(b: &Backend) {
     let seeded = seed(b).await;
     precompute(b).await;
     let metered = Arc::new(CountingTable::new(b.table.clone()));
@@ -337,8 +343,8 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_three_reads(b: &
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(
         metered.counts().reads(),
-        3,
-        "the customer (for consent), the recommendation profile and one candidate list"
+        2,
+        "the recommendation item (profile and consent stamp) and one candidate list"
     );
     assert_eq!(metered.counts().writes(), 0);
     assert_eq!(answer["customer_id"], seeded.regular.to_string());
@@ -379,7 +385,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_three_reads(b: &
     let uri = format!("/v1/customers/{}/recommendations?limit=40", seeded.regular);
     let (status, _, all) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(metered.counts().reads(), 3);
+    assert_eq!(metered.counts().reads(), 2);
     let served: Vec<String> = names(&all);
     assert!(
         served.iter().all(|n| !n.starts_with("金龙鱼")),
@@ -420,7 +426,7 @@ pub async fn recommendations_fall_back_by_level_with_reasons_in_three_reads(b: &
     );
     let (status, _, appliances) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK, "{appliances}");
-    assert_eq!(metered.counts().reads(), 3);
+    assert_eq!(metered.counts().reads(), 2);
     assert!(!names(&appliances).is_empty());
     assert!(
         appliances["items"]
@@ -446,7 +452,7 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(
         metered.counts().reads(),
         2,
-        "the customer, and no recommendation profile: no list is read"
+        "no recommendation item, so the customer's profile: no list is read"
     );
 
     // The only microwave anyone bought is theirs since two days ago.
@@ -460,7 +466,7 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     assert_eq!(status, StatusCode::OK, "{miss}");
     assert_eq!(miss["outcome"], "miss");
     assert_eq!(miss["items"], serde_json::json!([]));
-    assert_eq!(metered.counts().reads(), 3);
+    assert_eq!(metered.counts().reads(), 2);
     assert_eq!(metered.counts().writes(), 1, "the miss is recorded");
     let misses = RecommendRepository::new(b.table.clone())
         .misses(now().date_naive())
@@ -508,59 +514,180 @@ pub async fn new_customers_get_an_empty_list_and_misses_are_recorded(b: &Backend
     }
 }
 
-/// A customer who withdrew personalisation gets no recommendations at once,
-/// whatever the last precompute left for them.
-pub async fn withdrawn_personalisation_serves_nothing(b: &Backend) {
-    let seeded = seed(b).await;
-    precompute(b).await;
-    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
-    let mut profile = customers
-        .get(seeded.regular)
-        .await
-        .expect("read")
-        .expect("profile");
-    let at = now() - Duration::minutes(5);
-    let withdrawal = ConsentRequest {
-        purpose: Purpose::Personalisation,
-        granted: false,
-        version: "terms-4".into(),
-        source: "preference-centre".into(),
-        at: None,
-    }
-    .validate(&ReadOptions::default(), at)
-    .expect("valid");
-    let mut valid = CustomerInput {
+fn personalisation(granted: bool, at: DateTime<Utc>) -> CustomerInput {
+    CustomerInput {
         email: Some("r100@example.cn".into()),
+        consents: vec![ConsentInput {
+            purpose: Purpose::Personalisation,
+            granted,
+            at: at.to_rfc3339(),
+            version: "terms-4".into(),
+            source: "preference-centre".into(),
+        }],
         ..CustomerInput::default()
     }
-    .validate(&ReadOptions::default(), at)
-    .expect("valid");
-    valid.consents = vec![withdrawal];
+}
+
+/// Merges a decision on personalisation into a stored profile and saves it.
+async fn decide(customers: &CustomerRepository, id: CustomerId, granted: bool, at: DateTime<Utc>) {
+    let mut profile = customers.get(id).await.expect("read").expect("profile");
+    let valid = personalisation(granted, at)
+        .validate(&ReadOptions::default(), at)
+        .expect("valid");
     let origin = Origin {
         source: "api".into(),
         at,
     };
     assert!(!profile.merge(valid, &origin).is_empty());
     customers.save(&profile).await.expect("save");
+}
+
+/// A customer who withdrew personalisation gets no recommendations at once,
+/// whatever the last precompute left for them and even if a precompute that
+/// read them before the withdrawal writes their profile after it; the next
+/// precompute drops the profile; a new grant serves again.
+pub async fn withdrawn_personalisation_serves_nothing(b: &Backend) {
+    let seeded = seed(b).await;
+    precompute(b).await;
+    let repository = RecommendRepository::new(b.table.clone());
+    let before = repository
+        .profile(seeded.regular)
+        .await
+        .expect("read")
+        .expect("precomputed");
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    decide(
+        &customers,
+        seeded.regular,
+        false,
+        now() - Duration::minutes(5),
+    )
+    .await;
 
     let metered = Arc::new(CountingTable::new(b.table.clone()));
     let app = api(metered.clone());
     let uri = format!("/v1/customers/{}/recommendations", seeded.regular);
+    let withheld = |answer: &serde_json::Value| {
+        assert_eq!(answer["outcome"], "no_consent", "{answer}");
+        assert_eq!(answer["items"], serde_json::json!([]));
+        assert!(
+            answer.get("grey").is_none(),
+            "nothing derived from profiling"
+        );
+    };
     let (status, _, answer) = call(&app, get(&uri)).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(answer["outcome"], "no_consent", "{answer}");
-    assert_eq!(answer["items"], serde_json::json!([]));
-    assert!(
-        answer.get("grey").is_none(),
-        "nothing derived from profiling"
+    withheld(&answer);
+    assert_eq!(
+        metered.counts().reads(),
+        1,
+        "the stamped recommendation item only"
     );
-    assert_eq!(metered.counts().reads(), 1, "only the customer is read");
     assert_eq!(metered.counts().writes(), 0, "not a miss");
+
+    // A precompute that read the customer before the withdrawal writes late.
+    repository
+        .put_profiles(std::slice::from_ref(&before))
+        .await
+        .expect("late write");
+    metered.reset();
+    let (_, _, answer) = call(&app, get(&uri)).await;
+    withheld(&answer);
+    assert_eq!(metered.counts().reads(), 1);
+
+    let report = precompute(b).await;
+    assert_eq!(report.not_personalised, 1);
+    assert_eq!(
+        report.profiles, 25,
+        "the 26 with history but the withdrawn one"
+    );
+    assert_eq!(
+        repository.profile(seeded.regular).await.expect("read"),
+        None,
+        "the derived profile is dropped"
+    );
+    let (_, _, answer) = call(&app, get(&uri)).await;
+    withheld(&answer);
+
+    // Granted again: the next precompute serves them.
+    decide(
+        &customers,
+        seeded.regular,
+        true,
+        now() - Duration::minutes(1),
+    )
+    .await;
+    let (_, _, answer) = call(&app, get(&uri)).await;
+    assert_eq!(
+        answer["outcome"], "no_history",
+        "until the next precompute: {answer}"
+    );
+    precompute(b).await;
+    metered.reset();
+    let (_, _, answer) = call(&app, get(&uri)).await;
+    assert_eq!(answer["outcome"], "served", "{answer}");
+    assert_eq!(metered.counts().reads(), 2);
+
+    // Created with a withdrawal: stopped before any precompute.
+    let at = now();
+    let valid = CustomerInput {
+        email: Some("r103@example.cn".into()),
+        ..personalisation(false, at)
+    }
+    .validate(&ReadOptions::default(), at)
+    .expect("valid");
+    let origin = Origin {
+        source: "api".into(),
+        at,
+    };
+    let refusing = Customer::create(CustomerId::generate(), valid, &origin);
+    customers.create(&refusing).await.expect("create");
+    metered.reset();
+    let uri = format!("/v1/customers/{}/recommendations", refusing.id);
+    let (_, _, answer) = call(&app, get(&uri)).await;
+    withheld(&answer);
+    assert_eq!(metered.counts().reads(), 1);
+}
+
+/// Under the opt-in policy only customers who granted personalisation get
+/// recommendations; the precompute keeps profiles for them alone.
+pub async fn grant_required_serves_only_those_who_granted(b: &Backend) {
+    let seeded = seed(b).await;
+    let customers = CustomerRepository::new(b.table.clone(), b.privacy.clone());
+    decide(
+        &customers,
+        seeded.regular,
+        true,
+        now() - Duration::minutes(5),
+    )
+    .await;
+    let report = precompute_with(b, ConsentPolicy::GrantRequired).await;
+    assert_eq!(report.profiles, 1, "only the customer who granted");
+    assert_eq!(report.not_personalised, seeded.customers - 1);
+
+    let app = router(Arc::new(RecommendApi {
+        clock: now,
+        consent: ConsentPolicy::GrantRequired,
+        ..RecommendApi::new(b.table.clone())
+    }));
+    let outcome = |id: CustomerId| {
+        let app = app.clone();
+        async move {
+            let uri = format!("/v1/customers/{id}/recommendations");
+            let (status, _, answer) = call(&app, get(&uri)).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["outcome"].as_str().unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(outcome(seeded.regular).await, "served");
+    assert_eq!(outcome(seeded.microwave_owner).await, "no_consent");
+    assert_eq!(outcome(seeded.newcomer).await, "no_consent");
 }
 
 strata_tests::on_every_adapter!(
+    grant_required_serves_only_those_who_granted,
     withdrawn_personalisation_serves_nothing,
     precompute_writes_lists_profiles_and_similar_products,
-    recommendations_fall_back_by_level_with_reasons_in_three_reads,
+    recommendations_fall_back_by_level_with_reasons_in_two_reads,
     new_customers_get_an_empty_list_and_misses_are_recorded,
 );

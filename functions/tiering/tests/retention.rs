@@ -80,6 +80,7 @@ async fn expires_content_past_its_limit(b: &Backend) -> anyhow::Result<()> {
             reasons: Vec::new(),
             model_version: "test".into(),
             as_of,
+            contactable: true,
         })
         .await?;
     for customer in &ids {

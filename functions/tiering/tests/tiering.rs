@@ -57,6 +57,7 @@ async fn seed(table: Arc<dyn Table>, f: &Fixture) -> anyhow::Result<()> {
             reasons: Vec::new(),
             model_version: "test".into(),
             as_of: Utc::now(),
+            contactable: true,
         })
         .await?;
     let activity = ActivityRepository::new(table).with_privacy(dataset::process_privacy().await?);

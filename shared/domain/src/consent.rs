@@ -81,6 +81,14 @@ pub fn current(decisions: &[Consent]) -> Vec<Consent> {
     latest.into_values().cloned().collect()
 }
 
+/// The decision in force on the purpose that gates this use, if any.
+pub fn in_force(decisions: &[Consent], use_: Use) -> Option<Consent> {
+    let purpose = use_.purpose();
+    current(decisions)
+        .into_iter()
+        .find(|c| c.purpose == purpose)
+}
+
 /// The uses Strata makes of a customer's data that consent can stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -124,6 +132,27 @@ pub enum ConsentPolicy {
     GrantRequired,
 }
 
+impl ConsentPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsentPolicy::UntilWithdrawn => "until-withdrawn",
+            ConsentPolicy::GrantRequired => "grant-required",
+        }
+    }
+}
+
+/// `until-withdrawn` or `grant-required` (the `STRATA_CONSENT_POLICY` setting).
+impl std::str::FromStr for ConsentPolicy {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        [ConsentPolicy::UntilWithdrawn, ConsentPolicy::GrantRequired]
+            .into_iter()
+            .find(|policy| policy.name() == raw)
+            .ok_or_else(|| "must be `until-withdrawn` or `grant-required`".to_owned())
+    }
+}
+
 /// Why a use is not permitted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MissingConsent {
@@ -150,10 +179,7 @@ pub fn permits(
     policy: ConsentPolicy,
 ) -> Result<(), MissingConsent> {
     let purpose = use_.purpose();
-    let in_force = current(decisions)
-        .into_iter()
-        .find(|c| c.purpose == purpose);
-    match (in_force, policy) {
+    match (in_force(decisions, use_), policy) {
         (Some(c), _) if c.granted => Ok(()),
         (Some(c), _) => Err(MissingConsent::Withdrawn { purpose, at: c.at }),
         (None, ConsentPolicy::UntilWithdrawn) => Ok(()),
@@ -190,6 +216,14 @@ impl ConsentRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policies_read_by_name() {
+        for policy in [ConsentPolicy::UntilWithdrawn, ConsentPolicy::GrantRequired] {
+            assert_eq!(policy.name().parse::<ConsentPolicy>(), Ok(policy));
+        }
+        assert!("opt-in".parse::<ConsentPolicy>().is_err());
+    }
 
     fn decision(purpose: Purpose, granted: bool, at: &str) -> Consent {
         Consent {

@@ -161,7 +161,7 @@ async fn write_chunk(
 
 /// Exponential backoff with full jitter (AWS architecture blog's advice), so
 /// that many writers throttled together do not retry together.
-fn backoff(policy: BatchPolicy, attempt: u32) -> Duration {
+pub(crate) fn backoff(policy: BatchPolicy, attempt: u32) -> Duration {
     let ceiling = policy
         .base_delay
         .saturating_mul(1u32 << attempt.min(16))

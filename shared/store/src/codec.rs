@@ -174,6 +174,11 @@ pub fn to_attribute<T: Serialize>(value: &T) -> Result<Value, StoreError> {
         .map_err(|e| StoreError::Encode(e.to_string()))
 }
 
+/// A record held in one attribute (see `to_attribute`).
+pub fn from_attribute<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_json::from_value(to_json(value)?).map_err(|e| e.to_string())
+}
+
 fn is_structural(name: &str) -> bool {
     name == PK
         || name == SK

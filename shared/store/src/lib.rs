@@ -16,7 +16,9 @@ pub use codec::RecordKind;
 pub use error::StoreError;
 pub use personal::{BlindIdentifier, Privacy};
 pub use repo::access::{AssignedPage, Assignment, AssignmentRepository, AuditLog, AuditPage};
-pub use repo::activity::{ActivityRepository, History, Period, Recorded, Recount, Stored};
+pub use repo::activity::{
+    ActivityRepository, History, Holder, Period, Recorded, Recount, Sameness, Stored,
+};
 pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::consents::{Appended, ConsentLedger};
 pub use repo::customers::{CustomerPage, CustomerRepository};

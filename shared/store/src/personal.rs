@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -44,6 +45,10 @@ const BLIND_LABEL: &[u8] = b"strata/blind-index/v1";
 /// Plaintext data keys kept in memory; past this the cache starts over, so
 /// a warm function holds a bounded number of keys.
 const CACHE_KEYS: usize = 50_000;
+/// How long a warm function trusts a key it unwrapped: an erasure in
+/// another function destroys the stored key, and after this every function
+/// reads the customer as erased.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Key-service calls in flight at once for one batch.
 const KEY_CALLS_IN_FLIGHT: usize = 8;
 
@@ -91,7 +96,8 @@ pub struct Privacy {
     /// Seals short-lived records that hold personal data but belong to no
     /// single customer (stored API responses); they expire, keys do not.
     records: DataKey,
-    cache: Mutex<HashMap<CustomerId, DataKey>>,
+    cache: Mutex<HashMap<CustomerId, (DataKey, Instant)>>,
+    cache_ttl: Duration,
 }
 
 impl Privacy {
@@ -99,6 +105,15 @@ impl Privacy {
     pub async fn open(
         service: Arc<dyn KeyService>,
         key_table: Arc<dyn Table>,
+    ) -> Result<Arc<Privacy>, StoreError> {
+        Privacy::open_with_cache_ttl(service, key_table, KEY_CACHE_TTL).await
+    }
+
+    /// The same, trusting unwrapped keys for `ttl` instead of `KEY_CACHE_TTL`.
+    pub async fn open_with_cache_ttl(
+        service: Arc<dyn KeyService>,
+        key_table: Arc<dyn Table>,
+        cache_ttl: Duration,
     ) -> Result<Arc<Privacy>, StoreError> {
         let index_key = service_key(service.as_ref(), key_table.as_ref(), "blind-index").await?;
         let records = service_key(service.as_ref(), key_table.as_ref(), "records").await?;
@@ -108,6 +123,7 @@ impl Privacy {
             service,
             key_table,
             cache: Mutex::new(HashMap::new()),
+            cache_ttl,
         }))
     }
 
@@ -238,11 +254,12 @@ impl Privacy {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             for customer in customers {
                 match cache.get(customer) {
-                    Some(key) => {
+                    Some((key, at)) if at.elapsed() < self.cache_ttl => {
                         found.insert(*customer, key.clone());
                     }
-                    None if !unknown.contains(customer) => unknown.push(*customer),
-                    None => {}
+                    // Absent, or cached too long ago: read the key table.
+                    _ if !unknown.contains(customer) => unknown.push(*customer),
+                    _ => {}
                 }
             }
         }
@@ -343,7 +360,7 @@ impl Privacy {
         if cache.len() >= CACHE_KEYS {
             cache.clear();
         }
-        cache.insert(customer, key.clone());
+        cache.insert(customer, (key.clone(), Instant::now()));
     }
 }
 
@@ -566,6 +583,33 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    /// An erasure in one warm function reaches another's cache within the TTL.
+    #[tokio::test]
+    async fn a_key_destroyed_elsewhere_stops_opening_after_the_cache_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = EmbeddedBackend::open(dir.path()).unwrap();
+        let service: Arc<dyn KeyService> = Arc::new(backend.personal_keys);
+        let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
+        let ttl = Duration::from_millis(200);
+        let reader = Privacy::open_with_cache_ttl(service.clone(), key_table.clone(), ttl)
+            .await
+            .unwrap();
+        let eraser = Privacy::open(service, key_table).await.unwrap();
+        let customer = [CustomerId::generate()];
+        reader.keys_for_writing(&customer).await.unwrap();
+        assert!(eraser.destroy_key(customer[0]).await.unwrap());
+        assert_eq!(
+            reader.keys_for_reading(&customer).await.unwrap().len(),
+            1,
+            "still trusted from the cache"
+        );
+        tokio::time::sleep(ttl + Duration::from_millis(50)).await;
+        assert!(
+            reader.keys_for_reading(&customer).await.unwrap().is_empty(),
+            "read again from the key table: gone"
         );
     }
 }

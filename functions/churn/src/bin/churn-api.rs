@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk = strata_aws::load_sdk_config().await;
     let (table, blobs) = lambda::aws_backend(&sdk, &settings);
     let model = lambda::serving_model(table.clone(), blobs).await?;
-    let mut api = ChurnApi::new(table.clone(), model);
+    let mut api = ChurnApi {
+        consent: settings.batch.consent,
+        ..ChurnApi::new(table.clone(), model)
+    };
     if let Some(cold) = lambda::aws_cold_tier(&sdk, &settings, API_CACHE_BYTES) {
         api = api.with_cold_tier(cold);
     }

@@ -18,5 +18,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let table = lambda::aws_table(&sdk, &settings);
     // API Gateway's JWT authorizer verified the token; the guard reads its claims.
     let guard = Guard::new(Authenticator::Gateway, table.clone(), audit_retention);
-    lambda_http::run(guard.protect(router(Arc::new(RecommendApi::new(table))))).await
+    let api = RecommendApi {
+        consent: settings.job.consent,
+        ..RecommendApi::new(table)
+    };
+    lambda_http::run(guard.protect(router(Arc::new(api)))).await
 }

@@ -164,6 +164,15 @@ pub struct ChurnScore {
     pub model_version: String,
     /// The instant the features were computed as of.
     pub as_of: DateTime<Utc>,
+    /// False when the customer withdrew consent to marketing: the risk is
+    /// theirs to know about, but nobody may reach out to them with offers
+    /// to keep them. Scores stored before this field read as contactable.
+    #[serde(default = "contactable_by_default")]
+    pub contactable: bool,
+}
+
+fn contactable_by_default() -> bool {
+    true
 }
 
 /// Which model serves, and what it was measured at.

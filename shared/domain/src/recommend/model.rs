@@ -19,8 +19,11 @@ use super::signals::{CustomerFeatures, CustomerSignals};
 pub struct ModelSettings {
     /// A non-consumable bought this recently is not pushed again.
     pub just_bought_days: i64,
-    /// Half-life of a signal's weight and of recent popularity.
+    /// Half-life of a customer's own signals (their taste moves slowly).
     pub half_life_days: f64,
+    /// Half-life of recent popularity, "selling well lately" (what the
+    /// shop sells moves faster than one customer's taste).
+    pub trend_half_life_days: f64,
     /// Weight of browsing/inquiring about a product, against buying it (1).
     pub browse_weight: f64,
     /// Weight of a good review of a product.
@@ -45,6 +48,7 @@ impl Default for ModelSettings {
         ModelSettings {
             just_bought_days: 30,
             half_life_days: 180.0,
+            trend_half_life_days: 30.0,
             browse_weight: 0.5,
             liked_weight: 0.5,
             preference_weight: 1.0,
@@ -60,9 +64,18 @@ impl Default for ModelSettings {
 impl ModelSettings {
     /// Weight of a signal at `at` seen from `as_of`: 1 now, ½ a half-life ago.
     pub fn decay(&self, as_of: DateTime<Utc>, at: DateTime<Utc>) -> f64 {
-        let days = (as_of - at).num_seconds().max(0) as f64 / 86_400.0;
-        0.5f64.powf(days / self.half_life_days)
+        half_life(as_of, at, self.half_life_days)
     }
+
+    /// Weight of a purchase in recent popularity.
+    pub fn trend(&self, as_of: DateTime<Utc>, at: DateTime<Utc>) -> f64 {
+        half_life(as_of, at, self.trend_half_life_days)
+    }
+}
+
+fn half_life(as_of: DateTime<Utc>, at: DateTime<Utc>, half_life_days: f64) -> f64 {
+    let days = (as_of - at).num_seconds().max(0) as f64 / 86_400.0;
+    0.5f64.powf(days / half_life_days)
 }
 
 /// The products, by id.
@@ -103,7 +116,7 @@ pub struct Candidate {
     pub category: CategoryPath,
     /// Distinct customers who bought it.
     pub buyers: u32,
-    /// Buyers weighted by how recently they bought (half-life decay).
+    /// Buyers weighted by how recently they bought (trend half-life).
     pub recent: f64,
 }
 
@@ -132,13 +145,16 @@ pub struct ScopedCandidates {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Neighbour {
     pub product: Candidate,
-    /// Similarity summed over the customer's seeds, each weighted by the seed's weight.
+    /// Similarity averaged over the customer's seeds, weighted by the
+    /// seeds' weights: how likely a customer with these seeds buys it, in
+    /// [0, 1], comparable between customers and with popularity.
     pub score: f64,
     /// The seed that contributed most, named in the reason.
     pub because: String,
 }
 
-/// A product's most similar products (cosine over distinct buyers).
+/// A product's most similar products: the share of its buyers who also
+/// bought each, P(other | product) over distinct buyers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimilarList {
     pub product_id: ProductId,
@@ -232,7 +248,7 @@ impl CoPurchase {
         for (at, id) in basket {
             let n = self.intern(id);
             self.buyers[n as usize] += 1;
-            self.recent[n as usize] += settings.decay(as_of, at);
+            self.recent[n as usize] += settings.trend(as_of, at);
             interned.push(n);
         }
         interned.sort_unstable();
@@ -273,6 +289,12 @@ impl Model {
     /// Similarity, popularity and the per-node lists from the counts;
     /// products bought but missing from the catalogue are left out (their
     /// category is unknown).
+    ///
+    /// Similarity of `b` seen from `a` is P(b | a) = buyers of both /
+    /// buyers of `a`: "customers who bought a also bought b". Unlike cosine
+    /// it does not divide by √(buyers of b), so a product with one chance
+    /// co-buyer is not as similar as one most buyers of `a` take too; and
+    /// it is a probability, so it adds up with popularity on one scale.
     pub fn build(
         catalogue: Catalogue,
         counts: CoPurchase,
@@ -285,11 +307,10 @@ impl Model {
             if !known(a) || !known(b) {
                 continue;
             }
-            let cosine = f64::from(together)
-                / (f64::from(counts.buyers[a as usize]) * f64::from(counts.buyers[b as usize]))
-                    .sqrt();
-            neighbours.entry(a).or_default().push((b, cosine));
-            neighbours.entry(b).or_default().push((a, cosine));
+            let together = f64::from(together);
+            let given = |n: u32| together / f64::from(counts.buyers[n as usize]);
+            neighbours.entry(a).or_default().push((b, given(a)));
+            neighbours.entry(b).or_default().push((a, given(b)));
         }
         let similar = neighbours
             .into_iter()
@@ -479,9 +500,14 @@ impl Model {
         strongest
     }
 
-    /// Similar products of the seeds, each summed over seeds weighted by the
-    /// seed's weight; excluded products and disliked brands left out.
+    /// Similar products of the seeds, each scored by the seed-weighted mean
+    /// of its similarity to every seed (0 to a seed it is not similar to);
+    /// excluded products and disliked brands left out.
     fn neighbours(&self, signals: &CustomerSignals) -> Vec<Neighbour> {
+        let seed_weights: f64 = signals.seeds.values().sum();
+        if seed_weights <= 0.0 {
+            return Vec::new();
+        }
         let mut scores: HashMap<&ProductId, (f64, &ProductId, f64)> = HashMap::new();
         for (seed, weight) in &signals.seeds {
             for (other, similarity) in self.similar.get(seed).into_iter().flatten() {
@@ -510,7 +536,7 @@ impl Model {
                     .map_or_else(|| because.to_string(), |p| p.name.clone());
                 Some(Neighbour {
                     product: self.candidate(product),
-                    score,
+                    score: score / seed_weights,
                     because,
                 })
             })
@@ -522,5 +548,102 @@ impl Model {
         });
         neighbours.truncate(self.settings.neighbours_per_customer);
         neighbours
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn product(id: &str) -> Product {
+        Product {
+            id: ProductId::parse("p", id).unwrap(),
+            name: format!("{id} thing"),
+            category: CategoryPath::parse("c", "L1", "L2", "L3").unwrap(),
+            price: None,
+            consumable: false,
+        }
+    }
+
+    fn customer(bought: &[&str], at: DateTime<Utc>) -> CustomerSignals {
+        let ids: Vec<ProductId> = bought.iter().map(|b| product(b).id).collect();
+        CustomerSignals {
+            customer_id: CustomerId::generate(),
+            last_bought: vec![at; ids.len()],
+            seeds: ids.iter().map(|id| (id.clone(), 1.0)).collect(),
+            exclude: ids.iter().cloned().collect(),
+            bought: ids,
+            disliked_brands: BTreeSet::new(),
+            preferences: Vec::new(),
+            features: CustomerFeatures {
+                recency_days: Some(1.0),
+                orders: 1.0,
+                spend: 0.0,
+                breadth: 1.0,
+                interactions: 0.0,
+                rating: None,
+            },
+            personalised: true,
+        }
+    }
+
+    /// a: 3 buyers, b: 3, c: 1; a and b bought together twice, a and c once.
+    fn model() -> Model {
+        let as_of = Utc::now();
+        let settings = ModelSettings::default();
+        let mut counts = CoPurchase::default();
+        for basket in [&["a", "b"][..], &["a", "b"], &["a", "c"], &["b"]] {
+            counts.add(&customer(basket, as_of), &settings, as_of);
+        }
+        Model::build(
+            Catalogue::new(["a", "b", "c"].map(product)),
+            counts,
+            settings,
+            as_of,
+        )
+    }
+
+    fn similarity(model: &Model, from: &str, to: &str) -> f64 {
+        model
+            .similar_lists()
+            .find(|l| l.product_id.as_str() == from)
+            .and_then(|l| l.similar.into_iter().find(|(id, _)| id.as_str() == to))
+            .map_or(0.0, |(_, s)| s)
+    }
+
+    #[test]
+    fn similarity_is_the_share_of_a_products_buyers_who_bought_the_other() {
+        let model = model();
+        assert!((similarity(&model, "a", "b") - 2.0 / 3.0).abs() < 1e-12);
+        // One chance co-buyer of a rarely bought product: cosine would make
+        // c 1/√3 ≈ 0.58 similar to a; only a third of a's buyers took c.
+        assert!((similarity(&model, "a", "c") - 1.0 / 3.0).abs() < 1e-12);
+        assert!((similarity(&model, "c", "a") - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_neighbour_scores_the_seed_weighted_mean_similarity() {
+        let model = model();
+        let profile = model
+            .profile(&customer(&["a", "c"], model.as_of))
+            .expect("a profile");
+        let b = profile
+            .neighbours
+            .iter()
+            .find(|n| n.product.id.as_str() == "b")
+            .expect("b is a neighbour");
+        // P(b | a) = 2/3, P(b | c) = 0, seeds weighing 1 each.
+        assert!((b.score - 1.0 / 3.0).abs() < 1e-12, "{}", b.score);
+        assert_eq!(b.because, "a thing");
+    }
+
+    #[test]
+    fn recent_popularity_moves_faster_than_a_customers_taste() {
+        let settings = ModelSettings::default();
+        let now = Utc::now();
+        let month_ago = now - Duration::days(30);
+        assert!((settings.trend(now, month_ago) - 0.5).abs() < 1e-9);
+        assert!((settings.decay(now, month_ago) - 0.5f64.powf(30.0 / 180.0)).abs() < 1e-9);
     }
 }

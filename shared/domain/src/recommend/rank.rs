@@ -1,4 +1,11 @@
 //! Serving: one profile and one candidate list in, a ranked list out.
+//!
+//! Every candidate is placed at the deepest of the customer's categories
+//! holding it (level 3 → 2 → 1, else the shop's best sellers) and scored;
+//! the `limit` best scores across levels make the answer, shown deepest
+//! level first. A level thus serves what earns a place: a strong level-3
+//! category fills the answer, a weak one gives way to wider levels rather
+//! than pushing its least likely products ahead of likelier ones.
 
 use std::collections::HashMap;
 
@@ -46,9 +53,10 @@ impl Level {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ranking {
     /// Co-purchase, affinity, popularity and recency, weighted by the
-    /// customer's grey level.
+    /// customer's grey level; the best scores across levels.
     Full,
-    /// Popularity alone: the plain category fallback.
+    /// The plain category fallback: every level-3 candidate before any
+    /// level-2 one and so on, by popularity alone within a level.
     PopularityOnly,
 }
 
@@ -202,7 +210,7 @@ pub fn recommend(
             let scope = CategoryScope::of(&candidate.category, depth);
             if let Some(weight) = served.get(&scope) {
                 let affinity = if strongest[depth] > 0.0 {
-                    weight / strongest[depth]
+                    weight / strongest[depth] * depth_share(depth)
                 } else {
                     0.0
                 };
@@ -217,11 +225,6 @@ pub fn recommend(
             || profile.disliked_brands.contains(&brand_of(&candidate.name))
     };
     let mut pool: HashMap<&ProductId, Scored<'_>> = HashMap::new();
-    let max_similarity = profile
-        .neighbours
-        .iter()
-        .map(|n| n.score)
-        .fold(0.0, f64::max);
     for neighbour in &profile.neighbours {
         let candidate = &neighbour.product;
         if excluded(candidate) {
@@ -234,11 +237,7 @@ pub fn recommend(
                     candidate,
                     level,
                     scope,
-                    similarity: if max_similarity > 0.0 {
-                        neighbour.score / max_similarity
-                    } else {
-                        0.0
-                    },
+                    similarity: neighbour.score.clamp(0.0, 1.0),
                     because: Some(&neighbour.because),
                     affinity,
                 },
@@ -300,10 +299,15 @@ pub fn recommend(
             (s.level, score, recommendation)
         })
         .collect();
+    let by_id = |a: &Recommendation, b: &Recommendation| a.product_id.cmp(&b.product_id);
+    if request.ranking == Ranking::Full {
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| by_id(&a.2, &b.2)));
+        ranked.truncate(request.limit);
+    }
     ranked.sort_by(|a, b| {
         a.0.cmp(&b.0)
             .then(b.1.total_cmp(&a.1))
-            .then_with(|| a.2.product_id.cmp(&b.2.product_id))
+            .then_with(|| by_id(&a.2, &b.2))
     });
     ranked.truncate(request.limit);
     let items: Vec<Recommendation> = ranked.into_iter().map(|r| r.2).collect();
@@ -316,6 +320,13 @@ pub fn recommend(
         served_by: items.first().map(|i| i.level),
         items,
     }
+}
+
+/// How much a match at `depth` says about the customer: a level-3 match
+/// (their exact kind of product) counts fully, level 2 two thirds, level 1
+/// one third, so that scores compare across levels.
+fn depth_share(depth: usize) -> f64 {
+    depth.min(3) as f64 / 3.0
 }
 
 fn ratio(value: f64, max: f64) -> f64 {
@@ -346,4 +357,125 @@ fn reason(lead: Signal, level: Level, scope: &CategoryScope, because: Option<&st
         Level::BestSellers => "across the shop".to_owned(),
     };
     format!("{why} {place}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::ids::CustomerId;
+    use crate::recommend::grey::GreyAssessment;
+    use crate::recommend::model::{ScopeWeight, ScopedCandidates};
+
+    fn candidate(id: &str, path: [&str; 3], buyers: u32) -> Candidate {
+        Candidate {
+            id: ProductId::parse("p", id).unwrap(),
+            name: format!("{id} thing"),
+            category: CategoryPath::parse("c", path[0], path[1], path[2]).unwrap(),
+            buyers,
+            recent: f64::from(buyers),
+        }
+    }
+
+    fn scope(raw: &str) -> CategoryScope {
+        CategoryScope::parse("c", raw).unwrap()
+    }
+
+    /// A customer of A > B > C: a rarely bought product there, a best
+    /// seller of its level 2 next door, and a best seller elsewhere.
+    fn setting() -> (Profile, CandidateList) {
+        let deep = candidate("deep", ["A", "B", "C"], 1);
+        let wide = candidate("wide", ["A", "B", "D"], 100);
+        let other = candidate("other", ["Q", "R", "S"], 100);
+        let profile = Profile {
+            customer_id: CustomerId::generate(),
+            as_of: Utc::now(),
+            grey: GreyAssessment {
+                grade: 1.0,
+                level: GreyLevel::High,
+                normalised: Vec::new(),
+            },
+            categories: ["A > B > C", "A > B", "A"]
+                .map(|s| ScopeWeight {
+                    scope: scope(s),
+                    weight: 1.0,
+                })
+                .to_vec(),
+            neighbours: Vec::new(),
+            exclude: BTreeSet::new(),
+            disliked_brands: BTreeSet::new(),
+            personalised: true,
+        };
+        let level = |s: &str, products: Vec<Candidate>| ScopedCandidates {
+            scope: CategoryScope::parse("c", s).unwrap_or_else(|_| CategoryScope::root()),
+            products,
+        };
+        let list = CandidateList {
+            scope: scope("A > B > C"),
+            as_of: Utc::now(),
+            levels: vec![
+                level("A > B > C", vec![deep]),
+                level("A > B", vec![wide.clone()]),
+                level("A", vec![wide.clone()]),
+                level("", vec![wide, other]),
+            ],
+            max_buyers: 100,
+            max_recent: 100.0,
+        };
+        (profile, list)
+    }
+
+    fn ids(answer: &Recommendations) -> Vec<(&str, Level)> {
+        answer
+            .items
+            .iter()
+            .map(|i| (i.product_id.as_str(), i.level))
+            .collect()
+    }
+
+    fn request(limit: usize, ranking: Ranking) -> Request {
+        Request {
+            limit,
+            filter: None,
+            ranking,
+        }
+    }
+
+    #[test]
+    fn a_likelier_product_of_a_wider_level_displaces_a_weak_deep_one() {
+        let (profile, list) = setting();
+        // Full: "wide" scores 0.2·⅔ + 0.2 + 0.1 against "deep"'s 0.2 + 0.003.
+        let one = recommend(&profile, Some(&list), &request(1, Ranking::Full));
+        assert_eq!(ids(&one), [("wide", Level::Level2)]);
+        assert_eq!(one.served_by, Some(Level::Level2));
+        // The plain fallback keeps every level-3 product first.
+        let plain = recommend(&profile, Some(&list), &request(1, Ranking::PopularityOnly));
+        assert_eq!(ids(&plain), [("deep", Level::Level3)]);
+    }
+
+    #[test]
+    fn the_answer_shows_deeper_levels_first() {
+        let (profile, list) = setting();
+        let all = recommend(&profile, Some(&list), &request(3, Ranking::Full));
+        assert_eq!(
+            ids(&all),
+            [
+                ("deep", Level::Level3),
+                ("wide", Level::Level2),
+                ("other", Level::BestSellers)
+            ]
+        );
+        assert!(all.items[0].score < all.items[1].score);
+    }
+
+    #[test]
+    fn a_match_counts_less_the_wider_its_level() {
+        assert_eq!(depth_share(3), 1.0);
+        assert!((depth_share(2) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((depth_share(1) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(depth_share(0), 0.0);
+    }
 }

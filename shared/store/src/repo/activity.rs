@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
 use strata_domain::activity::{ActivitySummary, RowMark};
 use strata_domain::ids::{CustomerId, OrderId};
@@ -55,6 +56,24 @@ pub enum Stored {
 pub struct Recount {
     pub summary: ActivitySummary,
     pub marks: Vec<RowMark>,
+}
+
+/// Who holds an order number: the import row that claimed it (`None`: the
+/// API recorded it), and how the order stored under it compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub by: Option<RowMark>,
+    pub order: Sameness,
+}
+
+/// How the order holding a number compares with another of that number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sameness {
+    /// The same customer and details: the same order.
+    Same,
+    OtherCustomer,
+    /// The same customer, another date, status, lines or total.
+    OtherDetails,
 }
 
 /// Whether a record was new or had been stored before.
@@ -226,6 +245,165 @@ impl ActivityRepository {
             .await
     }
 
+    /// For each order, who holds its number already, if anyone: one batch
+    /// read per 100 numbers, and the stored order read back only where its
+    /// lookup cannot tell whether it is this order.
+    pub async fn order_holders(&self, orders: &[Order]) -> Result<Vec<Option<Holder>>, StoreError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<Key> = orders.iter().map(|o| keys::order_lookup(&o.id)).collect();
+        let found =
+            batch::get_many(self.table.as_ref(), keys.clone(), BatchPolicy::default()).await?;
+        let held: Vec<(usize, &Item)> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(index, key)| Some((index, found.get(key)?)))
+            .collect();
+        let compared = self
+            .compare_holders(held.iter().map(|(index, item)| (&orders[*index], *item)))
+            .await?;
+        let mut holders = vec![None; orders.len()];
+        for ((index, _), holder) in held.iter().zip(compared) {
+            holders[*index] = Some(holder);
+        }
+        Ok(holders)
+    }
+
+    /// Claims each order's number for its import row before the order is
+    /// written: a conditional put of the number's lookup, stamped with the
+    /// row, that holds only while no lookup exists; `in_flight` at once.
+    /// Two imports running at once cannot both store an order number this
+    /// way. Returns who holds each number afterwards: the row itself
+    /// (claimed now, or by a failed attempt at the same row), or whoever
+    /// had it first (another import's row, or the API).
+    pub async fn claim_orders(
+        &self,
+        orders: &[(Order, RowMark)],
+        in_flight: usize,
+    ) -> Result<Vec<Holder>, StoreError> {
+        // Built before they run, so the stream holds no borrowing closure.
+        let claims: Vec<_> = orders
+            .iter()
+            .map(|(order, mark)| self.claim(order, mark))
+            .collect();
+        let attempts: Vec<Option<Item>> = futures::stream::iter(claims)
+            .buffered(in_flight.max(1))
+            .try_collect()
+            .await?;
+        let taken: Vec<(usize, Item)> = attempts
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, held)| Some((index, held?)))
+            .collect();
+        let compared = self
+            .compare_holders(taken.iter().map(|(index, item)| (&orders[*index].0, item)))
+            .await?;
+        let mut holders: Vec<Holder> = orders
+            .iter()
+            .map(|(_, mark)| Holder {
+                by: Some(mark.clone()),
+                order: Sameness::Same,
+            })
+            .collect();
+        for ((index, _), holder) in taken.iter().zip(compared) {
+            holders[*index] = holder;
+        }
+        Ok(holders)
+    }
+
+    /// One claim: `None` once the row holds the number, else the lookup of
+    /// whoever does. Throttling is retried like a batch's.
+    async fn claim(&self, order: &Order, mark: &RowMark) -> Result<Option<Item>, StoreError> {
+        let mut item = order_lookup_item(order);
+        item.insert(codec::IMPORT_ROW.to_owned(), codec::import_row(mark));
+        item.insert(ORDER_DIGEST.to_owned(), Value::S(order_digest(order)?));
+        let key = keys::order_lookup(&order.id);
+        let policy = BatchPolicy::default();
+        for attempt in 0..policy.max_attempts {
+            if attempt > 0 {
+                tokio::time::sleep(batch::backoff(policy, attempt)).await;
+            }
+            match self
+                .table
+                .put(item.clone(), Some(Condition::NotExists))
+                .await
+            {
+                Ok(()) => return Ok(None),
+                // Held; a lookup deleted meanwhile (an erasure) is claimed anew.
+                Err(TableError::ConditionFailed) => {
+                    if let Some(held) = self.table.get(&key).await? {
+                        return Ok(Some(held));
+                    }
+                }
+                Err(error) if error.is_retryable() => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::Conflict {
+            what: format!("the claim of order number {}", order.id),
+        })
+    }
+
+    /// Who holds each order's number, from its lookup: the same customer
+    /// with the same digest is the same order; the same customer with
+    /// another digest (or none: a lookup the API or an earlier version
+    /// wrote) has its order read back and compared. An order not readable
+    /// in the table (claimed and not written yet, or tiered) is judged by
+    /// the lookup alone.
+    async fn compare_holders<'a>(
+        &self,
+        held: impl Iterator<Item = (&'a Order, &'a Item)>,
+    ) -> Result<Vec<Holder>, StoreError> {
+        let mut holders = Vec::new();
+        let mut unsure = Vec::new();
+        for (order, lookup) in held {
+            let by = codec::import_row_of(lookup);
+            let text = |name: &str| lookup.get(name).and_then(Value::as_str);
+            let judged = if text("customer_id") != Some(order.customer_id.to_string().as_str()) {
+                Some(Sameness::OtherCustomer)
+            } else if text(ORDER_DIGEST) == Some(order_digest(order)?.as_str()) {
+                Some(Sameness::Same)
+            } else {
+                let stored_at = text("order_sk").unwrap_or_default().to_owned();
+                unsure.push((
+                    holders.len(),
+                    order,
+                    stored_at,
+                    text(ORDER_DIGEST).is_some(),
+                ));
+                None
+            };
+            holders.push(Holder {
+                by,
+                order: judged.unwrap_or(Sameness::OtherDetails),
+            });
+        }
+        if unsure.is_empty() {
+            return Ok(holders);
+        }
+        let at = |order: &Order, sk: &str| {
+            Key::new(keys::customer_partition(order.customer_id), sk.to_owned())
+        };
+        let keys = unsure
+            .iter()
+            .map(|(_, order, sk, _)| at(order, sk))
+            .collect();
+        let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
+        for (index, order, sk, digested) in unsure {
+            let same = match found.get(&at(order, &sk)) {
+                Some(item) => codec::decode::<Order>(RecordKind::Order, item)? == *order,
+                None => {
+                    !digested && keys::order(order.customer_id, order.placed_at, &order.id).sk == sk
+                }
+            };
+            if same {
+                holders[index].order = Sameness::Same;
+            }
+        }
+        Ok(holders)
+    }
+
     /// For each interaction, whether it is stored already (same customer, time and id).
     pub async fn stored_interactions(
         &self,
@@ -256,8 +434,9 @@ impl ActivityRepository {
     }
 
     /// Writes imported records with batch writes, each stamped with the row it
-    /// came from (an order's number lookup too), so a retried chunk can tell
-    /// its own earlier writes from records stored before. Rewriting is harmless.
+    /// came from, so a retried chunk can tell its own earlier writes from
+    /// records stored before. An order's number lookup is not written here:
+    /// its row claimed it first (`claim_orders`). Rewriting is harmless.
     pub async fn put_imported(
         &self,
         orders: &[(Order, RowMark)],
@@ -275,10 +454,9 @@ impl ActivityRepository {
                     .chain(reviews.iter().map(|(r, _)| r as &dyn WithText)),
             )
             .await?;
-        let mut writes = Vec::with_capacity(orders.len() * 2 + interactions.len() + reviews.len());
+        let mut writes = Vec::with_capacity(orders.len() + interactions.len() + reviews.len());
         for (order, mark) in orders {
             writes.push(stamp(order_item(order)?, mark));
-            writes.push(stamp(order_lookup_item(order), mark));
         }
         for (interaction, mark) in interactions {
             writes.push(stamp(interaction_item(interaction, &keys)?, mark));
@@ -774,6 +952,17 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
         order,
         &[],
     )
+}
+
+/// On an order number's lookup claimed by an import: a digest of the order
+/// (SHA-256 of its JSON), so another import can tell the same order from
+/// another one before the order itself is written.
+const ORDER_DIGEST: &str = "order_digest";
+
+fn order_digest(order: &Order) -> Result<String, StoreError> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(order).map_err(|e| StoreError::Encode(e.to_string()))?;
+    Ok(hex::encode(Sha256::digest(json)))
 }
 
 /// Marks an order number as taken, and says where the order is.

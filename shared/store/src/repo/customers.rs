@@ -12,7 +12,10 @@ use futures::StreamExt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use strata_domain::customer::{Customer, Identifier, Identity, NetworkActivity, SourceRef, Tier};
+use strata_domain::consent::{self, Use};
+use strata_domain::customer::{
+    Consent, Customer, Identifier, Identity, NetworkActivity, SourceRef, Tier,
+};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::keys::DataKey;
 use strata_domain::ports::table::{
@@ -25,6 +28,7 @@ use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
 use crate::personal::{self, Privacy, Sealed};
+use crate::repo::recommend;
 
 const OWNER: &str = "customer_id";
 const VERSION: &str = "version";
@@ -360,6 +364,12 @@ impl CustomerRepository {
         for customer in customers {
             let key = key_of(&keys, customer.id)?;
             writes.push(WriteRequest::Put(profile_item(customer, key)?));
+            if let Some(decision) = personalisation(customer) {
+                writes.push(WriteRequest::Put(recommend::personalisation_stamp_item(
+                    customer.id,
+                    &decision,
+                )?));
+            }
             for id in customer.identifiers() {
                 writes.push(WriteRequest::Put(lookup_item(privacy, &id, customer.id)));
             }
@@ -464,6 +474,12 @@ fn create_ops(
         item: profile_item(customer, key)?,
         condition: Some(Condition::NotExists),
     }];
+    if let Some(decision) = personalisation(customer) {
+        ops.push(recommend::personalisation_stamp(
+            customer.id,
+            Some(&decision),
+        )?);
+    }
     ops.extend(
         customer
             .identifiers()
@@ -488,6 +504,13 @@ fn save_ops(
         item: profile_item(&next, key)?,
         condition: Some(version_read),
     }];
+    let decision = personalisation(&next);
+    if decision != personalisation(before) {
+        ops.push(recommend::personalisation_stamp(
+            next.id,
+            decision.as_ref(),
+        )?);
+    }
     let (was, now) = (before.identifiers(), next.identifiers());
     ops.extend(
         now.iter()
@@ -506,6 +529,12 @@ fn save_ops(
             }),
     );
     Ok((next, ops))
+}
+
+/// The customer's decision on personalisation in force, which the
+/// recommendation item carries so serving needs no read of the profile.
+fn personalisation(customer: &Customer) -> Option<Consent> {
+    consent::in_force(&customer.consents, Use::Recommendations)
 }
 
 /// The profile's item: personal fields sealed into one attribute with the

@@ -1,13 +1,25 @@
 //! Recommendation records: a precomputed profile per customer (in the
 //! customer's partition), a candidate list per node of the category tree,
 //! similar products per product, and the requests no level could serve.
-//! Serving reads one profile and one list: two GetItems.
+//! Serving reads the customer's recommendation item and one list: two
+//! GetItems.
+//!
+//! The customer's item (`RECO`) has two writers that never overwrite each
+//! other: the precompute job sets the `profile` attribute, and every profile
+//! write that changes the customer's decision on personalisation stamps that
+//! decision (`personalisation`) in the same transaction. So a withdrawal
+//! stops recommendations at once, even while a job that read the customer
+//! before it is still writing, and serving needs no read of the profile.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use futures::StreamExt;
+use strata_domain::customer::Consent;
 use strata_domain::ids::{CustomerId, ProductId};
-use strata_domain::ports::table::{Index, Item, Query, Table, WriteRequest};
+use strata_domain::ports::table::{
+    Condition, Index, Item, Key, Query, Table, TableError, TransactOp, Update, Value, WriteRequest,
+};
 use strata_domain::product::Product;
 use strata_domain::recommend::{CandidateList, CategoryScope, Miss, Profile, SimilarList};
 
@@ -15,6 +27,23 @@ use crate::batch::{self, BatchPolicy, BatchReport};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+
+/// The precomputed profile, as one attribute so a rewrite replaces it whole.
+const PROFILE: &str = "profile";
+/// The customer's decision on personalisation in force, stamped by profile writes.
+const PERSONALISATION: &str = "personalisation";
+/// Profile writes in flight at once in the job.
+const WRITES_IN_FLIGHT: usize = 16;
+
+/// What serving knows of one customer from their recommendation item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Serving {
+    /// The decision on personalisation in force when the profile was last
+    /// written; `None` if the customer never made one.
+    pub personalisation: Option<Consent>,
+    /// Absent until a precompute saw history, and after a withdrawal.
+    pub profile: Option<Profile>,
+}
 
 #[derive(Clone)]
 pub struct RecommendRepository {
@@ -26,11 +55,35 @@ impl RecommendRepository {
         RecommendRepository { table }
     }
 
+    /// One GetItem. `None`: nothing was ever written for this customer.
+    pub async fn serving(&self, id: CustomerId) -> Result<Option<Serving>, StoreError> {
+        let key = keys::reco_profile(id);
+        let Some(item) = self.table.get(&key).await? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| StoreError::Corrupt {
+            key: Some(key.clone()),
+            reason,
+        };
+        if RecordKind::of(&item) != Some(RecordKind::RecoProfile) {
+            return Err(corrupt("expected a reco_profile item".into()));
+        }
+        let read = |name: &str| item.get(name).filter(|v| !matches!(v, Value::Null));
+        Ok(Some(Serving {
+            personalisation: read(PERSONALISATION)
+                .map(codec::from_attribute)
+                .transpose()
+                .map_err(corrupt)?,
+            profile: read(PROFILE)
+                .map(codec::from_attribute)
+                .transpose()
+                .map_err(corrupt)?,
+        }))
+    }
+
     /// One GetItem.
     pub async fn profile(&self, id: CustomerId) -> Result<Option<Profile>, StoreError> {
-        let item = self.table.get(&keys::reco_profile(id)).await?;
-        item.map(|item| codec::decode(RecordKind::RecoProfile, &item))
-            .transpose()
+        Ok(self.serving(id).await?.and_then(|s| s.profile))
     }
 
     /// One GetItem.
@@ -46,24 +99,60 @@ impl RecommendRepository {
             .transpose()
     }
 
-    pub async fn put_profiles(
-        &self,
-        profiles: &[Profile],
-        policy: BatchPolicy,
-    ) -> Result<BatchReport, StoreError> {
-        let writes = profiles
-            .iter()
-            .map(|p| {
-                codec::encode(
-                    RecordKind::RecoProfile,
-                    &keys::reco_profile(p.customer_id),
-                    p,
-                    &[],
+    /// Writes precomputed profiles, leaving each item's consent stamp as it
+    /// is: one UpdateItem per profile (a batch put would replace the stamp),
+    /// several in flight. Returns how many were sent.
+    pub async fn put_profiles(&self, profiles: &[Profile]) -> Result<usize, StoreError> {
+        let updates = profiles.iter().map(|profile| {
+            codec::to_attribute(profile).map(|value| {
+                (
+                    keys::reco_profile(profile.customer_id),
+                    reco_item().set(PROFILE, value),
+                    None,
                 )
-                .map(WriteRequest::Put)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        batch::write_all(self.table.as_ref(), writes, policy).await
+        });
+        self.apply_all(updates.collect::<Result<Vec<_>, _>>()?)
+            .await
+    }
+
+    /// Drops the profiles an earlier precompute left for customers who have
+    /// withdrawn personalisation since (their stamp already stops serving;
+    /// this removes the derived data). Items stay: they hold the stamp.
+    pub async fn withhold_profiles(&self, withdrawn: &[CustomerId]) -> Result<usize, StoreError> {
+        let drops = withdrawn
+            .iter()
+            .map(|id| {
+                (
+                    keys::reco_profile(*id),
+                    Update::default().remove(PROFILE),
+                    Some(Condition::Exists),
+                )
+            })
+            .collect();
+        self.apply_all(drops).await
+    }
+
+    async fn apply_all(
+        &self,
+        updates: Vec<(Key, Update, Option<Condition>)>,
+    ) -> Result<usize, StoreError> {
+        let table = &self.table;
+        let written = updates.len();
+        futures::stream::iter(updates)
+            .map(|(key, update, condition)| async move {
+                match table.update(&key, update, condition).await {
+                    // Only drops are conditional (on the item existing).
+                    Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+                    Err(other) => Err(other),
+                }
+            })
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<Result<Vec<()>, _>>()?;
+        Ok(written)
     }
 
     pub async fn put_lists(
@@ -165,4 +254,42 @@ impl RecommendRepository {
             }
         }
     }
+}
+
+/// The start of every write to a recommendation item: it says what it is
+/// and when it was written, whichever writer creates it.
+fn reco_item() -> Update {
+    Update::default()
+        .set(
+            codec::KIND,
+            Value::S(RecordKind::RecoProfile.name().to_owned()),
+        )
+        .set(codec::WRITTEN_AT, Value::S(keys::time(chrono::Utc::now())))
+}
+
+/// The stamp a profile write adds to its transaction when the customer's
+/// decision on personalisation changes.
+pub(crate) fn personalisation_stamp(
+    id: CustomerId,
+    decision: Option<&Consent>,
+) -> Result<TransactOp, StoreError> {
+    let update = match decision {
+        Some(decision) => reco_item().set(PERSONALISATION, codec::to_attribute(decision)?),
+        None => reco_item().remove(PERSONALISATION),
+    };
+    Ok(TransactOp::Update {
+        key: keys::reco_profile(id),
+        update,
+        condition: None,
+    })
+}
+
+/// The same stamp as a whole item, for bulk loads of new customers.
+pub(crate) fn personalisation_stamp_item(
+    id: CustomerId,
+    decision: &Consent,
+) -> Result<Item, StoreError> {
+    let key = keys::reco_profile(id);
+    let update = reco_item().set(PERSONALISATION, codec::to_attribute(decision)?);
+    Ok(update.apply(&key, None)?)
 }
