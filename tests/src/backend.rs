@@ -19,6 +19,10 @@ pub struct Backend {
     pub keys: Arc<dyn KeyService>,
     /// Customers' data keys (in a key table of their own) and the blind index.
     pub privacy: Arc<Privacy>,
+    /// The key table `privacy` keeps its wrapped keys in.
+    pub key_table: Arc<dyn Table>,
+    /// The key service `privacy` wraps its keys with.
+    personal_keys: Arc<dyn KeyService>,
     /// Whether large bodies go up as multipart uploads (S3) rather than one stream (files).
     pub uploads_in_parts: bool,
     /// Where more tables and stores of the same kind are made.
@@ -36,11 +40,14 @@ impl Backend {
     pub async fn embedded() -> anyhow::Result<Backend> {
         let dir = tempfile::tempdir()?;
         let backend = strata_embedded::EmbeddedBackend::open(dir.path())?;
-        let privacy =
-            Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table)).await?;
+        let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
+        let personal_keys: Arc<dyn KeyService> = Arc::new(backend.personal_keys);
+        let privacy = Privacy::open(personal_keys.clone(), key_table.clone()).await?;
         Ok(Backend {
             name: "embedded",
             privacy,
+            key_table,
+            personal_keys,
             table: Arc::new(backend.table),
             blobs: Arc::new(backend.blobs),
             keys: Arc::new(strata_embedded::LocalKeyService::open_in(
@@ -58,10 +65,14 @@ impl Backend {
     pub async fn aws() -> anyhow::Result<Backend> {
         let config = moto_config().await?;
         let place = Place::Aws(Box::new(config));
-        let privacy = Privacy::open(fresh_keys(&place).await?, fresh_table(&place).await?).await?;
+        let key_table = fresh_table(&place).await?;
+        let personal_keys = fresh_keys(&place).await?;
+        let privacy = Privacy::open(personal_keys.clone(), key_table.clone()).await?;
         Ok(Backend {
             name: "aws",
             privacy,
+            key_table,
+            personal_keys,
             table: fresh_table(&place).await?,
             blobs: fresh_store(&place, true).await?,
             keys: fresh_keys(&place).await?,
@@ -89,6 +100,18 @@ impl Backend {
             fresh_table(&self.place).await?,
         )
         .await?)
+    }
+
+    /// Another function's view of the same keys, trusting what it unwraps
+    /// for `ttl` (zero: every read asks the key table).
+    pub async fn privacy_with_cache_ttl(
+        &self,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<Arc<Privacy>> {
+        Ok(
+            Privacy::open_with_cache_ttl(self.personal_keys.clone(), self.key_table.clone(), ttl)
+                .await?,
+        )
     }
 
     /// Another key service with a master key of its own.

@@ -1,7 +1,8 @@
 //! Test support shared by Strata's cross-crate tests: the backends the
 //! conformance suite runs against, the request-counting, crashing and
-//! fault-injecting table wrappers (one `intercept` mechanism), the cases, and
-//! a synthetic dataset for the backup drills and benchmarks.
+//! fault-injecting table wrappers (one `intercept` mechanism), the cases,
+//! a synthetic dataset for the backup drills and benchmarks, and the raw
+//! contents of a moto account (`raw`) for the plaintext canary.
 
 pub mod backend;
 pub mod cases;
@@ -10,6 +11,7 @@ pub mod crash;
 pub mod dataset;
 pub mod faulty;
 pub mod intercept;
+pub mod raw;
 
 /// Runs each named case (`async fn(&Backend)` in the calling module) as a
 /// test on every adapter: `embedded::<case>` and `aws::<case>` (moto).

@@ -3,6 +3,7 @@
 use strata_domain::ReadOptions;
 use strata_domain::contact::{DateOrder, PhoneRegion};
 use strata_domain::money::Currency;
+use strata_domain::retention::RetentionPolicy;
 use strata_lambda_kit::{ConfigError, EnvReader};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,10 @@ pub struct IngestConfig {
     pub key_table: String,
     /// The KMS key that wraps them (`STRATA_PERSONAL_DATA_KEY`, an ARN).
     pub personal_data_key: String,
+    /// How long data is kept (`STRATA_RETENTION_POLICY`, JSON, see
+    /// `RetentionPolicy`; optional): the import function's scheduled
+    /// erasure of inactive customers reads `inactive_customer_days`.
+    pub retention: RetentionPolicy,
 }
 
 /// Customers' data keys in AWS: wrapped by KMS, kept in their own table.
@@ -56,7 +61,14 @@ impl IngestConfig {
         let ledger_bucket = env.optional("STRATA_SNAPSHOT_BUCKET");
         let key_table = env.required("STRATA_KEY_TABLE");
         let personal_data_key = env.required("STRATA_PERSONAL_DATA_KEY");
+        let retention = env
+            .parsed_or(
+                "STRATA_RETENTION_POLICY",
+                RetentionJson(RetentionPolicy::default()),
+            )
+            .0;
         Ok(IngestConfig {
+            retention,
             key_table,
             personal_data_key,
             import_max_bytes,
@@ -80,6 +92,17 @@ impl std::str::FromStr for CurrencyCode {
         Currency::parse("STRATA_CURRENCY", code)
             .map(CurrencyCode)
             .map_err(|e| e.message)
+    }
+}
+
+struct RetentionJson(RetentionPolicy);
+
+impl std::str::FromStr for RetentionJson {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        serde_json::from_str(text)
+            .map(RetentionJson)
+            .map_err(|e| e.to_string())
     }
 }
 

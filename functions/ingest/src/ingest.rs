@@ -231,12 +231,40 @@ impl Ingestor {
         &self.merges
     }
 
-    /// Applies a chunk of records; one outcome per record, in order.
+    /// Applies a chunk of records; one outcome per record, in order. Outside
+    /// imports, order numbers are claimed in the name of a request of its
+    /// own (see `apply_request`).
     pub async fn apply(
         &self,
         chunk: Vec<Pending>,
         cache: &mut OwnerCache,
         summaries: &Summaries,
+    ) -> Result<(Vec<Outcome>, Created), IngestError> {
+        self.apply_as(chunk, cache, summaries, None).await
+    }
+
+    /// `apply` for one API request (`Summaries::Recount`): its order numbers
+    /// are claimed like an import row's, in the request's name (`request`,
+    /// each record's `row` its position), so the same request run again
+    /// (its idempotency key after a failure) finds its own claims and
+    /// writes their orders, and a batch racing an import or another batch
+    /// stores each order once.
+    pub async fn apply_request(
+        &self,
+        chunk: Vec<Pending>,
+        cache: &mut OwnerCache,
+        request: &str,
+    ) -> Result<(Vec<Outcome>, Created), IngestError> {
+        self.apply_as(chunk, cache, &Summaries::Recount, Some(request))
+            .await
+    }
+
+    async fn apply_as(
+        &self,
+        chunk: Vec<Pending>,
+        cache: &mut OwnerCache,
+        summaries: &Summaries,
+        request: Option<&str>,
     ) -> Result<(Vec<Outcome>, Created), IngestError> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; chunk.len()];
         let mut created = Created::default();
@@ -383,28 +411,18 @@ impl Ingestor {
         }
         // Rows whose order number holds another order: reported, not stored.
         let mut refused: HashMap<usize, Invalid> = HashMap::new();
-        let orders = match import {
-            Some(import) => {
-                let mark_at = |position: usize| RowMark {
-                    import: import.to_owned(),
-                    row: chunk[valid[position].0[0]].row,
-                };
-                self.claim_orders(orders, mark_at, first_row, &mut activity_of, &mut refused)
-                    .await?
-            }
-            None => {
-                let order_ids: Vec<OrderId> = orders.iter().map(|(_, o)| o.id.clone()).collect();
-                let stored = self.activity.stored_orders(&order_ids).await?;
-                sort_out(
-                    orders,
-                    &stored,
-                    own_mark,
-                    first_row,
-                    &mut activity_of,
-                    |o| o.id.clone(),
-                )
-            }
+        let claimant = match (import, request) {
+            (Some(import), _) => import.to_owned(),
+            (None, Some(request)) => request.to_owned(),
+            (None, None) => format!("request-{}", uuid::Uuid::now_v7()),
         };
+        let mark_at = |position: usize| RowMark {
+            import: claimant.clone(),
+            row: chunk[valid[position].0[0]].row,
+        };
+        let orders = self
+            .claim_orders(orders, mark_at, first_row, &mut activity_of, &mut refused)
+            .await?;
         let bare: Vec<Interaction> = interactions.iter().map(|(_, i)| i.clone()).collect();
         let stored = self.activity.stored_interactions(&bare).await?;
         let interactions = sort_out(
@@ -435,8 +453,10 @@ impl Ingestor {
                 )
                 .await?;
         } else {
+            // The request's claims hold the numbers; its orders carry no
+            // row, so its pseudo-import never enters a summary's marks.
             self.activity
-                .put_orders(&unmarked(&orders.to_write), self.policy)
+                .put_claimed_orders(&unmarked(&orders.to_write), self.policy)
                 .await?;
             self.activity
                 .put_many(
@@ -549,16 +569,19 @@ impl Ingestor {
         Ok((outcomes, created))
     }
 
-    /// An import chunk's orders against the numbers stored. Each number new
-    /// to the table is claimed for the first row that has it before its
-    /// order is written (`ActivityRepository::claim_orders`), so imports
-    /// running at once store and count an order once. A row whose number
-    /// another row holds (another import, the API, an earlier row of this
-    /// file) adds nothing: a duplicate when it is the same order, otherwise
-    /// rejected (`refused`) naming `order.id`. A row that holds its number
-    /// (claimed now, or by a failed attempt at this chunk) is accepted and
-    /// its order written, again if need be: a crash may have come between
-    /// the claim and the order's write.
+    /// A chunk's orders (an import's, or an API request's) against the
+    /// numbers stored. Each number new to the table is claimed for the
+    /// first row that has it before its order is written
+    /// (`ActivityRepository::claim_orders`), so imports and batches running
+    /// at once store and count an order once. A row whose number another
+    /// row holds (another import or request, the API, an earlier row of
+    /// this file) adds nothing: a duplicate when it is the same order,
+    /// otherwise rejected (`refused`) naming `order.id`. A row that holds
+    /// its number (claimed now, or by a failed attempt at this chunk, whose
+    /// claim is renewed) is accepted and its order written, again if need
+    /// be: a crash may have come between the claim and the order's write.
+    /// A claim of the same order whose claimant failed for good
+    /// (`Holder::abandoned`) is taken over, and the order written.
     async fn claim_orders(
         &self,
         orders: Vec<(usize, Order)>,
@@ -581,8 +604,13 @@ impl Ingestor {
         let free: Vec<(usize, (Order, RowMark))> = firsts
             .iter()
             .zip(&stored)
-            .filter(|(_, holder)| holder.is_none())
-            .map(|(&i, _)| (i, (orders[i].1.clone(), mark_at(orders[i].0))))
+            .map(|(&i, holder)| (i, holder, mark_at(orders[i].0)))
+            .filter(|(_, holder, mark)| {
+                holder
+                    .as_ref()
+                    .is_none_or(|h| h.abandoned || h.by.as_ref() == Some(mark))
+            })
+            .map(|(i, _, mark)| (i, (orders[i].1.clone(), mark)))
             .collect();
         let claims: Vec<(Order, RowMark)> = free.iter().map(|(_, claim)| claim.clone()).collect();
         let claimed = self
@@ -594,12 +622,14 @@ impl Ingestor {
             .zip(stored)
             .filter_map(|(&i, holder)| Some((i, holder?)))
             .collect();
+        // The claims' outcome replaces what was read before them.
         holder_of.extend(free.iter().map(|(i, _)| *i).zip(claimed));
         let judge = |holder: Holder, mark: &RowMark| match holder {
             Holder { by: Some(by), .. } if by == *mark => Verdict::Accepted,
             Holder {
                 by: Some(by),
                 order: Sameness::Same,
+                ..
             } if by.import == mark.import && by.row < first_row => Verdict::Earlier(by.row),
             Holder {
                 order: Sameness::Same,

@@ -5,3 +5,4 @@ pub mod api;
 pub mod config;
 pub mod import;
 pub mod ingest;
+pub mod retention;

@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -16,9 +15,6 @@ use chrono::{Duration, TimeZone, Utc};
 use common::repo_path;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
-use strata_auth::{Authenticator, LocalIssuer};
-use strata_domain::ReadOptions;
-use strata_domain::access::{Principal, Role};
 use strata_domain::ports::blob::{self, PutOptions};
 use strata_ingest::import::run::RunOutcome;
 use strata_local::host::Host;
@@ -157,18 +153,9 @@ async fn call(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_success_response_matches_the_document() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let host = Host::open(dir.path(), ReadOptions::default())
-        .await
-        .expect("the local host (ONNX Runtime via ORT_DYLIB_PATH; run `cargo xtask test`)");
-    let issuer = Arc::new(LocalIssuer::from_secret(&[7; 32]));
-    let admin = issuer
-        .mint(
-            &Principal::new("admin-1", Role::Admin, None, None).expect("principal"),
-            Duration::minutes(10),
-        )
-        .expect("token");
-    let router = host.router(Authenticator::Local(issuer));
+    let api = common::local::LocalApi::open(7).await;
+    let (host, router) = (&api.host, api.router.clone());
+    let admin = api.admin();
     let mut checker = Checker {
         doc: document(),
         checked: BTreeSet::new(),
@@ -286,7 +273,7 @@ async fn every_success_response_matches_the_document() {
 
     // A real export through the import path, then the scheduled jobs, so the
     // reports, scores and recommendations hold real values.
-    let import_id = import_superstore_head(&host).await;
+    let import_id = import_superstore_head(host).await;
     let as_of = Utc.with_ymd_and_hms(2018, 1, 1, 0, 0, 0).unwrap();
     strata_churn::batch::run(
         host.table.clone(),

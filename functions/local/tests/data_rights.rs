@@ -5,59 +5,26 @@
 //! customer is gone from every route and lookup but stays in the ledger,
 //! and a salesperson lists exactly the customers assigned to them now.
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
 use chrono::{Duration, Utc};
 use http::{Request, StatusCode, header};
 use serde_json::{Value, json};
-use strata_auth::{Authenticator, LocalIssuer};
-use strata_domain::ReadOptions;
-use strata_domain::access::{Principal, Role};
-use strata_domain::ids::{CustomerId, SalespersonId};
+use strata_domain::access::Role;
+use strata_domain::ids::CustomerId;
 use strata_domain::ports::blob::StorageClass;
-use strata_local::host::Host;
 use strata_store::ErasureLedger;
 use strata_tiering::job::{self, JobSettings};
 use tower::ServiceExt;
 
-struct Api {
-    _dir: tempfile::TempDir,
-    host: Host,
-    router: Router,
-    issuer: Arc<LocalIssuer>,
-}
+mod common;
+
+use common::local::LocalApi as Api;
 
 async fn api() -> Api {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let host = Host::open(dir.path(), ReadOptions::default())
-        .await
-        .expect("the local host (ONNX Runtime via ORT_DYLIB_PATH; run `cargo xtask test`)");
-    let issuer = Arc::new(LocalIssuer::from_secret(&[9; 32]));
-    let router = host.router(Authenticator::Local(issuer.clone()));
-    Api {
-        _dir: dir,
-        host,
-        router,
-        issuer,
-    }
+    Api::open(9).await
 }
 
 impl Api {
-    fn token(&self, role: Role, customer: Option<CustomerId>, salesperson: Option<&str>) -> String {
-        let salesperson = salesperson.map(|s| SalespersonId::parse("s", s).expect("salesperson"));
-        let subject = format!("{}-1", role.name());
-        let principal = Principal::new(subject, role, customer, salesperson).expect("principal");
-        self.issuer
-            .mint(&principal, Duration::minutes(10))
-            .expect("token")
-    }
-
-    fn admin(&self) -> String {
-        self.token(Role::Admin, None, None)
-    }
-
     async fn call(
         &self,
         token: &str,

@@ -156,38 +156,47 @@ async fn moto_resources() -> BTreeMap<&'static str, String> {
     resources
 }
 
-/// The fixture a function's trigger sends, from the template's events.
-fn fixture_for(template: &Template, logical: &str, binary: &str) -> Option<String> {
+/// The fixtures a function's triggers send, one per kind of trigger, from
+/// the template's events (an API's first GET route only).
+fn fixtures_for(template: &Template, logical: &str, binary: &str) -> Vec<String> {
     let events = &template.resource(logical)["Properties"]["Events"];
-    let mapping = events.as_mapping()?;
+    let Some(mapping) = events.as_mapping() else {
+        return Vec::new();
+    };
     let read = |name: &str| std::fs::read_to_string(repo_path("events").join(name)).ok();
+    let mut fixtures = Vec::new();
+    let mut kinds = std::collections::BTreeSet::new();
     for event in mapping.values() {
-        match event["Type"].as_str() {
-            Some("HttpApi") if event["Properties"]["Method"] == "GET" => {
+        let kind = event["Type"].as_str().unwrap_or_default();
+        let fixture = match kind {
+            "HttpApi" if event["Properties"]["Method"] == "GET" => {
                 let route = format!(
                     "GET {}",
                     event["Properties"]["Path"].as_str().unwrap_or_default()
                 );
-                return std::fs::read_dir(repo_path("events"))
-                    .ok()?
+                std::fs::read_dir(repo_path("events"))
+                    .into_iter()
+                    .flatten()
                     .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-                    .find(|text| text.contains(&format!("\"routeKey\": \"{route}\"")));
+                    .find(|text| text.contains(&format!("\"routeKey\": \"{route}\"")))
             }
-            Some("S3") => return read("s3-object-created-import.json"),
-            Some("Schedule") => {
-                return match binary {
-                    "churn-batch" => read("churn-schedule.json"),
-                    "churn-retrain" => read("churn-retrain-schedule.json"),
-                    "strata-backup" => read("backup-scheduled.json"),
-                    "recommend-job" => read("recommend-schedule.json"),
-                    "tiering-job" => read("tiering-schedule.json"),
-                    _ => None,
-                };
-            }
-            _ => {}
+            "S3" => read("s3-object-created-import.json"),
+            "Schedule" => match binary {
+                "churn-batch" => read("churn-schedule.json"),
+                "churn-retrain" => read("churn-retrain-schedule.json"),
+                "strata-backup" => read("backup-scheduled.json"),
+                "recommend-job" => read("recommend-schedule.json"),
+                "tiering-job" => read("tiering-schedule.json"),
+                "strata-ingest-import" => read("inactive-erasure-schedule.json"),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(fixture) = fixture.filter(|_| kinds.insert(kind)) {
+            fixtures.push(fixture);
         }
     }
-    None
+    fixtures
 }
 
 fn environment(
@@ -246,57 +255,66 @@ async fn every_package_starts_like_lambda_starts_it_and_answers_its_trigger() {
             "{logical}: {} is missing",
             bootstrap.display()
         );
-        let event = fixture_for(&template, &logical, &binary);
-        let with_event = event.is_some();
-        let (address, mut seen) = runtime_api(event).await;
-        let mut child = tokio::process::Command::new(&bootstrap)
-            .current_dir(&package)
-            .env_clear()
-            .envs(environment(
-                &template, &logical, &package, &resources, address,
-            ))
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("{logical}: starting {}: {e}", bootstrap.display()));
-        let outcome = tokio::time::timeout(Duration::from_secs(90), async {
-            let mut asked = false;
-            while let Some(event) = seen.recv().await {
-                match event {
-                    Seen::AskedForEvent if !with_event || asked => {
-                        return Ok("init only".to_owned());
-                    }
-                    Seen::AskedForEvent => asked = true,
-                    Seen::Responded(body) => return Ok(body),
-                    Seen::Failed(body) => return Err(format!("the handler failed: {body}")),
-                    Seen::InitFailed(body) => return Err(format!("init failed: {body}")),
-                }
-            }
-            Err("the runtime API closed".to_owned())
-        })
-        .await;
-        let _ = child.kill().await;
-        let answer = match outcome {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(why)) if why.starts_with("the handler failed") && !binary.contains("api") => {
-                // An event function may refuse the fixture's object (it is not
-                // on moto); init finished and the handler ran.
-                why
-            }
-            Ok(Err(why)) => panic!("{logical} ({binary}): {why}"),
-            Err(_) => panic!("{logical} ({binary}): no answer within 90 s"),
+        let fixtures = fixtures_for(&template, &logical, &binary);
+        let events: Vec<Option<String>> = if fixtures.is_empty() {
+            vec![None]
+        } else {
+            fixtures.into_iter().map(Some).collect()
         };
-        if binary.contains("api") {
-            let response: serde_json::Value =
-                serde_json::from_str(&answer).expect("an API Gateway response");
-            let status = response["statusCode"].as_u64().unwrap_or(0);
-            assert!(
-                (200..500).contains(&status),
-                "{logical}: answered {status}: {answer}"
+        for event in events {
+            let with_event = event.is_some();
+            let (address, mut seen) = runtime_api(event).await;
+            let mut child = tokio::process::Command::new(&bootstrap)
+                .current_dir(&package)
+                .env_clear()
+                .envs(environment(
+                    &template, &logical, &package, &resources, address,
+                ))
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{logical}: starting {}: {e}", bootstrap.display()));
+            let outcome = tokio::time::timeout(Duration::from_secs(90), async {
+                let mut asked = false;
+                while let Some(event) = seen.recv().await {
+                    match event {
+                        Seen::AskedForEvent if !with_event || asked => {
+                            return Ok("init only".to_owned());
+                        }
+                        Seen::AskedForEvent => asked = true,
+                        Seen::Responded(body) => return Ok(body),
+                        Seen::Failed(body) => return Err(format!("the handler failed: {body}")),
+                        Seen::InitFailed(body) => return Err(format!("init failed: {body}")),
+                    }
+                }
+                Err("the runtime API closed".to_owned())
+            })
+            .await;
+            let _ = child.kill().await;
+            let answer = match outcome {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(why))
+                    if why.starts_with("the handler failed") && !binary.contains("api") =>
+                {
+                    // An event function may refuse the fixture's object (it is not
+                    // on moto); init finished and the handler ran.
+                    why
+                }
+                Ok(Err(why)) => panic!("{logical} ({binary}): {why}"),
+                Err(_) => panic!("{logical} ({binary}): no answer within 90 s"),
+            };
+            if binary.contains("api") {
+                let response: serde_json::Value =
+                    serde_json::from_str(&answer).expect("an API Gateway response");
+                let status = response["statusCode"].as_u64().unwrap_or(0);
+                assert!(
+                    (200..500).contains(&status),
+                    "{logical}: answered {status}: {answer}"
+                );
+            }
+            println!(
+                "{logical} ({binary}): init ok; answered {}",
+                answer.chars().take(160).collect::<String>()
             );
         }
-        println!(
-            "{logical} ({binary}): init ok; answered {}",
-            answer.chars().take(160).collect::<String>()
-        );
     }
 }

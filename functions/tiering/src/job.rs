@@ -62,8 +62,14 @@ pub struct RunReport {
     pub moved: Moved,
     /// What the retention policy expired.
     pub expired: Expired,
+    /// Retention keys destroyed (months of texts past their limit, in every
+    /// copy); `None` when the run was given no key table.
+    pub retention_keys_destroyed: Option<u64>,
     pub customers: u64,
     pub customers_inactive: u64,
+    /// Customers inactive past the retention limit, marked for the
+    /// scheduled erasure and not packed (they are about to be erased).
+    pub marked_for_erasure: u64,
     pub exempt_early_warning: u64,
     pub exempt_open_complaint: u64,
     /// Cold records found by the policy.
@@ -127,6 +133,13 @@ pub async fn run(
     if let Some(error) = failure {
         return Err(error);
     }
+    let retention_keys_destroyed = match repo.retention_keys() {
+        Some(keys) => Some(keys.expire(&settings.retention, as_of).await?),
+        None => {
+            tracing::warn!("no key table: texts past their limit stay readable outside the table");
+            None
+        }
+    };
     // What no segment filled alone, packed together; too little waits.
     for (seq, pack) in leftovers.into_values().enumerate() {
         let (records, hot_bytes) = (pack.records() as u64, pack_hot_bytes(&pack));
@@ -145,8 +158,10 @@ pub async fn run(
         recovered,
         moved: totals.moved,
         expired: totals.expired,
+        retention_keys_destroyed,
         customers: totals.customers,
         customers_inactive: totals.inactive,
+        marked_for_erasure: totals.marked_for_erasure,
         exempt_early_warning: totals.early_warning,
         exempt_open_complaint: totals.open_complaint,
         cold_found: totals.cold_found,
@@ -163,6 +178,7 @@ struct SegmentOutcome {
     expired: Expired,
     customers: u64,
     inactive: u64,
+    marked_for_erasure: u64,
     early_warning: u64,
     open_complaint: u64,
     cold_found: u64,
@@ -178,6 +194,7 @@ impl SegmentOutcome {
         self.expired.add(other.expired);
         self.customers += other.customers;
         self.inactive += other.inactive;
+        self.marked_for_erasure += other.marked_for_erasure;
         self.early_warning += other.early_warning;
         self.open_complaint += other.open_complaint;
         self.cold_found += other.cold_found;
@@ -199,6 +216,7 @@ async fn scan_segment(
     let mut sequence = 0u32;
     let mut scan = repo.scan(segment, settings.segments.max(1), settings.page_size);
     let retention = repo.retention();
+    let inactive = repo.inactive();
     while let Some(mut partition) = scan.next().await? {
         outcome.customers += 1;
         // Every customer, exempt from tiering or not; before packing, so
@@ -214,6 +232,15 @@ async fn scan_segment(
             CustomerVerdict::Exempt(Exemption::OpenComplaint) => outcome.open_complaint += 1,
             CustomerVerdict::Inactive => outcome.inactive += 1,
             CustomerVerdict::ByAge => {}
+        }
+        // This job holds no customer's key, so it cannot erase: it marks,
+        // and the scheduled erasure (with the key role) erases.
+        if inactive
+            .mark_if_due(&partition, &settings.retention, as_of)
+            .await?
+        {
+            outcome.marked_for_erasure += 1;
+            continue;
         }
         if matches!(verdict, CustomerVerdict::Exempt(_)) {
             continue;

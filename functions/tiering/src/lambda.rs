@@ -20,11 +20,13 @@ use crate::job::{self, JobSettings, RunReport, TieringError};
 pub struct Settings {
     pub table: String,
     pub cold_bucket: String,
+    /// The key table, whose retention keys the run destroys (never reads).
+    pub key_table: String,
     pub job: JobSettings,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, `STRATA_COLD_BUCKET`, and optional
+    /// `STRATA_TABLE`, `STRATA_COLD_BUCKET`, `STRATA_KEY_TABLE`, and optional
     /// `STRATA_TIERING_POLICY` (JSON, see `TieringPolicy`; unnamed fields keep
     /// their defaults), `STRATA_TIERING_SEGMENTS`, `STRATA_TIERING_TARGET_BYTES`,
     /// `STRATA_TIERING_MIN_OBJECT_BYTES`, `STRATA_RETENTION_POLICY` (JSON, see
@@ -43,6 +45,7 @@ impl Settings {
         let settings = Settings {
             table: env.required("STRATA_TABLE"),
             cold_bucket: env.required("STRATA_COLD_BUCKET"),
+            key_table: env.required("STRATA_KEY_TABLE"),
             job: JobSettings {
                 policy,
                 retention,
@@ -92,7 +95,11 @@ pub async fn aws_backend(settings: &Settings) -> TieringRepository {
         strata_aws::s3_client(&config),
         &settings.cold_bucket,
     ));
-    TieringRepository::new(table, ColdTier::new(blobs))
+    let key_table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
+        strata_aws::dynamodb_client(&config),
+        &settings.key_table,
+    ));
+    TieringRepository::new(table, ColdTier::new(blobs)).with_retention_keys(key_table)
 }
 
 /// The scheduled run, as of the event's time (now if it has none).
@@ -121,6 +128,11 @@ pub async fn on_schedule(
         (report.expired.interaction_texts
             + report.expired.review_texts
             + report.expired.merge_entries) as f64,
+        Unit::Count,
+    );
+    metrics.add(
+        "CustomersMarkedForErasure",
+        report.marked_for_erasure as f64,
         Unit::Count,
     );
     metrics.add("Duration", report.seconds * 1e3, Unit::Milliseconds);

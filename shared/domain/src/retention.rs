@@ -9,11 +9,11 @@
 //! by the table's TTL (idempotency keys, audit entries), uploads, reports
 //! and cold objects by the buckets' lifecycle rules.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A kind of data with a retention limit of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetainedData {
     /// The free text of an interaction, counted from when it happened.
@@ -22,6 +22,79 @@ pub enum RetainedData {
     ReviewText,
     /// A merge-log entry, counted from the merge.
     MergeLog,
+    /// A network trace of a profile (IP address, device, user agent),
+    /// counted from when it was seen.
+    NetworkTrace,
+}
+
+impl RetainedData {
+    pub fn name(self) -> &'static str {
+        match self {
+            RetainedData::InteractionText => "interaction_text",
+            RetainedData::ReviewText => "review_text",
+            RetainedData::MergeLog => "merge_log",
+            RetainedData::NetworkTrace => "network_trace",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<RetainedData> {
+        [
+            RetainedData::InteractionText,
+            RetainedData::ReviewText,
+            RetainedData::MergeLog,
+            RetainedData::NetworkTrace,
+        ]
+        .into_iter()
+        .find(|data| data.name() == name)
+    }
+}
+
+/// A calendar month (UTC) of one kind of data. Copies of data that cannot
+/// be rewritten (cold objects, snapshots, the locked archive) are sealed
+/// under a key of their month as well, so retention reaches them by
+/// destroying that key once the whole month is past its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RetentionMonth {
+    pub data: RetainedData,
+    pub year: i32,
+    pub month: u32,
+}
+
+impl RetentionMonth {
+    pub fn of(data: RetainedData, at: DateTime<Utc>) -> Self {
+        RetentionMonth {
+            data,
+            year: at.year(),
+            month: at.month(),
+        }
+    }
+
+    /// `interaction_text/2024-05`: how the month is named in keys and seals.
+    pub fn label(&self) -> String {
+        format!("{}/{:04}-{:02}", self.data.name(), self.year, self.month)
+    }
+
+    pub fn parse(label: &str) -> Option<Self> {
+        let (data, month) = label.split_once('/')?;
+        let (year, month) = month.split_once('-')?;
+        let parsed = RetentionMonth {
+            data: RetainedData::from_name(data)?,
+            year: year.parse().ok()?,
+            month: month.parse().ok()?,
+        };
+        (parsed.label() == label).then_some(parsed)
+    }
+
+    /// The first instant after the month: every record of it is older.
+    fn end(&self) -> Option<DateTime<Utc>> {
+        let (year, month) = if self.month == 12 {
+            (self.year + 1, 1)
+        } else {
+            (self.year, self.month + 1)
+        };
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?.and_hms_opt(0, 0, 0)?;
+        Some(Utc.from_utc_datetime(&first))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +106,15 @@ pub struct RetentionPolicy {
     pub review_text_days: Option<u32>,
     /// Days a merge-log entry is kept; `None` keeps it.
     pub merge_log_days: Option<u32>,
+    /// Days a profile's network trace is kept; `None` keeps it (still only
+    /// the last 20 per profile).
+    pub network_trace_days: Option<u32>,
+    /// Days a customer may go without any activity before everything held
+    /// about them is erased, as `DELETE /v1/customers/{id}` erases (GDPR
+    /// storage limitation); `None` keeps them. Shops typically set 1095
+    /// (three years). What counts as activity is
+    /// `strata_store::Partition::last_activity`.
+    pub inactive_customer_days: Option<u32>,
 }
 
 impl Default for RetentionPolicy {
@@ -41,6 +123,8 @@ impl Default for RetentionPolicy {
             interaction_text_days: Some(730),
             review_text_days: None,
             merge_log_days: Some(1095),
+            network_trace_days: Some(365),
+            inactive_customer_days: None,
         }
     }
 }
@@ -51,7 +135,29 @@ impl RetentionPolicy {
             RetainedData::InteractionText => self.interaction_text_days,
             RetainedData::ReviewText => self.review_text_days,
             RetainedData::MergeLog => self.merge_log_days,
+            RetainedData::NetworkTrace => self.network_trace_days,
         }
+    }
+
+    /// Whether everything of the month is past its limit on `as_of`.
+    pub fn month_expired(&self, month: RetentionMonth, as_of: DateTime<Utc>) -> bool {
+        match (self.limit_days(month.data), month.end()) {
+            (Some(days), Some(end)) => as_of - end >= Duration::days(i64::from(days)),
+            _ => false,
+        }
+    }
+
+    /// When a customer last active at `last_active` is due for erasure;
+    /// `None` while inactive customers are kept.
+    pub fn inactive_erasure_due(&self, last_active: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.inactive_customer_days
+            .map(|days| last_active + Duration::days(i64::from(days)))
+    }
+
+    /// Whether a customer last active at `last_active` is past the limit on `as_of`.
+    pub fn inactive_past_limit(&self, last_active: DateTime<Utc>, as_of: DateTime<Utc>) -> bool {
+        self.inactive_erasure_due(last_active)
+            .is_some_and(|due| as_of > due)
     }
 
     /// Whether data of this kind from `at` is past its limit on `as_of`.
@@ -81,10 +187,49 @@ mod tests {
     }
 
     #[test]
+    fn a_month_expires_once_its_last_instant_is_past_the_limit() {
+        let policy = RetentionPolicy::default();
+        let may: DateTime<Utc> = "2024-05-31T23:59:59Z".parse().unwrap();
+        let month = RetentionMonth::of(RetainedData::InteractionText, may);
+        assert_eq!(month.label(), "interaction_text/2024-05");
+        assert_eq!(RetentionMonth::parse(&month.label()), Some(month));
+        assert_eq!(RetentionMonth::parse("interaction_text/2024-5"), None);
+        assert_eq!(RetentionMonth::parse("chat/2024-05"), None);
+        // 730 days after 1 June 2024.
+        let limit: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+        assert!(!policy.month_expired(month, limit - Duration::seconds(1)));
+        assert!(policy.expired(RetainedData::InteractionText, may, limit));
+        assert!(policy.month_expired(month, limit));
+        let december = RetentionMonth::of(
+            RetainedData::InteractionText,
+            "2023-12-10T00:00:00Z".parse().unwrap(),
+        );
+        // 730 days after 1 January 2024 (a leap year).
+        assert!(policy.month_expired(december, "2025-12-31T00:00:00Z".parse().unwrap()));
+        assert!(!policy.month_expired(december, "2025-12-30T23:59:59Z".parse().unwrap()));
+        let review = RetentionMonth::of(RetainedData::ReviewText, may);
+        assert!(!policy.month_expired(review, limit + Duration::days(10_000)));
+    }
+
+    #[test]
     fn a_policy_reads_from_json_with_defaults_for_what_it_leaves_out() {
         let policy: RetentionPolicy = serde_json::from_str(r#"{"review_text_days": 365}"#).unwrap();
         assert_eq!(policy.review_text_days, Some(365));
         assert_eq!(policy.interaction_text_days, Some(730));
         assert!(serde_json::from_str::<RetentionPolicy>(r#"{"chat_days": 1}"#).is_err());
+    }
+
+    #[test]
+    fn inactive_customers_are_kept_unless_a_limit_is_set() {
+        let as_of: DateTime<Utc> = "2026-11-23T00:00:00Z".parse().unwrap();
+        let last = as_of - Duration::days(1095);
+        assert!(
+            !RetentionPolicy::default().inactive_past_limit(last - Duration::days(9_000), as_of)
+        );
+        let policy: RetentionPolicy =
+            serde_json::from_str(r#"{"inactive_customer_days": 1095}"#).unwrap();
+        assert_eq!(policy.inactive_erasure_due(last), Some(as_of));
+        assert!(!policy.inactive_past_limit(last, as_of));
+        assert!(policy.inactive_past_limit(last - Duration::seconds(1), as_of));
     }
 }

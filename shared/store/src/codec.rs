@@ -28,6 +28,10 @@ pub const IMPORT_ROW: &str = "import_row";
 /// fields, sealed with the customer's data key (see `personal`).
 pub const SEALED: &str = "sealed";
 
+/// On a profile: its network traces, one sealed value per month they were
+/// seen in, each under that month's retention key too (see `personal`).
+pub const SEALED_NETWORK: &str = "sealed_network";
+
 /// What kind of record an item holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RecordKind {
@@ -53,6 +57,7 @@ pub enum RecordKind {
     Assignment,
     Audit,
     Consent,
+    ErasureDue,
 }
 
 impl RecordKind {
@@ -80,10 +85,11 @@ impl RecordKind {
             RecordKind::Assignment => "assignment",
             RecordKind::Audit => "audit",
             RecordKind::Consent => "consent",
+            RecordKind::ErasureDue => "erasure_due",
         }
     }
 
-    pub const ALL: [RecordKind; 22] = [
+    pub const ALL: [RecordKind; 23] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -106,6 +112,7 @@ impl RecordKind {
         RecordKind::Assignment,
         RecordKind::Audit,
         RecordKind::Consent,
+        RecordKind::ErasureDue,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.
@@ -187,6 +194,7 @@ fn is_structural(name: &str) -> bool {
         || name == READ_AT
         || name == IMPORT_ROW
         || name == SEALED
+        || name == SEALED_NETWORK
         || name.starts_with("gsi")
 }
 

@@ -25,10 +25,13 @@
 //! | assignment   | `CUST#<id>`              | `ASSIGNMENT`                         | `SALES#<salesperson>` / `<assigned_at>#<id>` |               |
 //! | audit entry  | `AUDIT#<customer id>`    | `<at>#<request id>`                  |                              |                               |
 //! | consent      | `CUST#<id>`              | `CONSENT#<at>#<purpose>#<16 hex>`    |                              |                               |
+//! | erasure due  | `CUST#<id>`              | `ERASUREDUE`                         | `ERASUREDUE` / `<due at>#<id>` |                             |
 //!
 //! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
 //! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
-//! `CURRENT` a service key (the blind index's).
+//! `CURRENT` a service key (the blind index's), `MONTHKEY#<kind>` /
+//! `MONTH#<yyyy-mm>` the retention key of one kind of text from one month
+//! (a tombstone without key once the month is past its limit).
 //!
 //! Cold objects (blob keys): `cold/activity/period=<yyyy-mm>/<object id>.jsonl.gz`.
 
@@ -36,9 +39,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use strata_domain::churn::RiskBand;
 use strata_domain::customer::Tier;
 use strata_domain::ids::{CustomerId, OrderId, ProductId, SalespersonId};
-use strata_domain::ports::table::Key;
+use strata_domain::ports::table::{Key, SortCondition};
 use strata_domain::product::CategoryPath;
 use strata_domain::recommend::CategoryScope;
+use strata_domain::retention::{RetainedData, RetentionMonth};
 
 use crate::personal::BlindIdentifier;
 
@@ -209,6 +213,26 @@ pub fn service_data_key(name: &str) -> Key {
     Key::new(format!("SERVICEKEY#{}", escape(name)), "CURRENT")
 }
 
+/// In the key table: the key every copy of one kind of data from one month
+/// is sealed under too; one partition per kind, so a sweep lists them.
+pub fn retention_month_key(month: &RetentionMonth) -> Key {
+    Key::new(
+        retention_month_partition(month.data),
+        format!("MONTH#{:04}-{:02}", month.year, month.month),
+    )
+}
+
+pub fn retention_month_partition(data: RetainedData) -> String {
+    format!("MONTHKEY#{}", data.name())
+}
+
+/// The month a `retention_month_key` names.
+pub fn retention_month_of(key: &Key) -> Option<RetentionMonth> {
+    let data = key.pk.strip_prefix("MONTHKEY#")?;
+    let month = key.sk.strip_prefix("MONTH#")?;
+    RetentionMonth::parse(&format!("{data}/{month}"))
+}
+
 pub fn order_lookup(order: &OrderId) -> Key {
     Key::new(format!("ORDERID#{}", escape(order.as_str())), LOOKUP_SK)
 }
@@ -321,6 +345,35 @@ pub fn consent(customer: CustomerId, at: DateTime<Utc>, purpose: &str, digest: &
     )
 }
 
+/// A customer inactive past the retention limit, waiting for the erasure
+/// job: in their partition (erased with it), listed by `gsi1` in one
+/// partition ordered by when they became due.
+pub fn erasure_due(customer: CustomerId) -> Key {
+    Key::new(customer_partition(customer), "ERASUREDUE")
+}
+
+pub const ERASURE_DUE_PARTITION: &str = "ERASUREDUE";
+
+pub fn erasure_due_sort(due_at: DateTime<Utc>, customer: CustomerId) -> String {
+    format!("{}#{customer}", time(due_at))
+}
+
+/// Every marker due at or before `at` (key parts must not be empty: the
+/// lower end is before any time).
+pub fn erasure_due_until(at: DateTime<Utc>) -> SortCondition {
+    SortCondition::Between("0".into(), format!("{}#~", time(at)))
+}
+
+/// When a customer's order, interaction or review happened, from its sort
+/// key (as a cold pointer lists it); `None` for other sort keys.
+pub fn activity_time_of_sort_key(sk: &str) -> Option<DateTime<Utc>> {
+    let rest = [ORDER_PREFIX, INTERACTION_PREFIX, REVIEW_PREFIX]
+        .iter()
+        .find_map(|prefix| sk.strip_prefix(prefix))?;
+    let (at, _id) = rest.split_once('#')?;
+    at.parse().ok()
+}
+
 pub fn category_partition(path: &CategoryPath) -> String {
     format!(
         "CATEGORY#{}#{}#{}",
@@ -352,6 +405,22 @@ mod tests {
             order_id_of_sort_key("REVIEW#2026-11-22T10:00:00.000Z#r"),
             None
         );
+    }
+
+    #[test]
+    fn an_activity_time_reads_back_from_its_sort_key() {
+        let at: DateTime<Utc> = "2026-11-22T10:00:00.250Z".parse().unwrap();
+        let id = CustomerId::generate();
+        let order_id = OrderId::parse("order", "A#1").unwrap();
+        for key in [
+            order(id, at, &order_id),
+            interaction(id, at, "i#1"),
+            review(id, at, "r-1"),
+        ] {
+            assert_eq!(activity_time_of_sort_key(&key.sk), Some(at), "{}", key.sk);
+        }
+        assert_eq!(activity_time_of_sort_key(&merge(id, at, "m").sk), None);
+        assert_eq!(activity_time_of_sort_key(PROFILE_SK), None);
     }
 
     #[test]

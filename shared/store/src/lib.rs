@@ -17,19 +17,23 @@ pub use error::StoreError;
 pub use personal::{BlindIdentifier, Privacy};
 pub use repo::access::{AssignedPage, Assignment, AssignmentRepository, AuditLog, AuditPage};
 pub use repo::activity::{
-    ActivityRepository, History, Holder, Period, Recorded, Recount, Sameness, Stored,
+    ActivityRepository, CLAIM_HANDOVER, History, Holder, Period, Recorded, Recount, Sameness,
+    Stored,
 };
 pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::consents::{Appended, ConsentLedger};
 pub use repo::customers::{CustomerPage, CustomerRepository};
-pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger};
+pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger, LedgerEntry};
 pub use repo::idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use repo::imports::{
     Begun, ImportCounts, ImportRepository, ImportState, ImportStatus, ImportedObject,
+};
+pub use repo::inactive::{
+    DueErasure, DuePage, InactiveCustomers, InactiveErasure, InactiveErasureReport,
 };
 pub use repo::merges::{MergeEntry, MergeLog};
 pub use repo::partitions::{CustomerRecords, CustomerScan, Partition, PartitionScan};
 pub use repo::products::{ProductPage, ProductRepository};
 pub use repo::recommend::RecommendRepository;
-pub use repo::retention::{Expired, RetentionRepository};
+pub use repo::retention::{Expired, RetentionKeys, RetentionRepository};
 pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};

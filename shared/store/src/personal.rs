@@ -11,6 +11,13 @@
 //! Lookups by e-mail, phone or source id go through a keyed hash (a blind
 //! index) made with a service key from the same key table, never through the
 //! plaintext value.
+//!
+//! Free texts (chats, complaints, reviews) and network traces are sealed
+//! under a key made from the customer's key and the retention key of their
+//! kind and month:
+//! destroying either (erasure; the month passing its retention limit)
+//! makes every copy unreadable, including those in cold objects, snapshots
+//! and the locked archive, which are never rewritten.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +39,7 @@ use strata_domain::ports::keys::{
 use strata_domain::ports::table::{
     Condition, Item, MAX_TRANSACT_ITEMS, Table, TableError, TransactOp, Value,
 };
+use strata_domain::retention::RetentionMonth;
 
 use crate::batch::{self, BatchPolicy};
 use crate::error::StoreError;
@@ -39,6 +47,10 @@ use crate::keys;
 
 /// The first byte of every sealed value: the sealing format.
 const SEAL_FORMAT: u8 = 1;
+/// A text sealed under its customer's and its month's keys together; the
+/// month's label follows the format byte (one length byte, then the label).
+const TEXT_SEAL_FORMAT: u8 = 2;
+const TEXT_KEY_LABEL: &[u8] = b"strata/text-key/v2";
 const NONCE_BYTES: usize = 12;
 const SEAL_LABEL: &[u8] = b"strata/personal/v1";
 const BLIND_LABEL: &[u8] = b"strata/blind-index/v1";
@@ -97,6 +109,8 @@ pub struct Privacy {
     /// single customer (stored API responses); they expire, keys do not.
     records: DataKey,
     cache: Mutex<HashMap<CustomerId, (DataKey, Instant)>>,
+    /// Retention keys by month; `None` for a month past its limit.
+    month_cache: Mutex<HashMap<RetentionMonth, (Option<DataKey>, Instant)>>,
     cache_ttl: Duration,
 }
 
@@ -123,6 +137,7 @@ impl Privacy {
             service,
             key_table,
             cache: Mutex::new(HashMap::new()),
+            month_cache: Mutex::new(HashMap::new()),
             cache_ttl,
         }))
     }
@@ -295,6 +310,74 @@ impl Privacy {
         Ok(found)
     }
 
+    /// The retention keys of these months; a month past its limit (its key
+    /// destroyed) is absent from the answer. With `make`, a month never used
+    /// before gets its key; without, it is absent too.
+    pub(crate) async fn month_keys(
+        &self,
+        months: &[RetentionMonth],
+        make: bool,
+    ) -> Result<HashMap<RetentionMonth, DataKey>, StoreError> {
+        let mut found = HashMap::new();
+        let mut unknown = Vec::new();
+        {
+            let cache = self.month_cache.lock().unwrap_or_else(|p| p.into_inner());
+            for month in months {
+                let fresh = cache
+                    .get(month)
+                    .filter(|(_, at)| at.elapsed() < self.cache_ttl);
+                match fresh {
+                    Some((Some(key), _)) => {
+                        found.insert(*month, key.clone());
+                    }
+                    // Past its limit.
+                    Some((None, _)) => {}
+                    None if !unknown.contains(month) => unknown.push(*month),
+                    None => {}
+                }
+            }
+        }
+        for month in unknown {
+            let key = keys::retention_month_key(&month);
+            let mut stored = self.key_table.get(&key).await?;
+            if stored.is_none() && make {
+                let made = self
+                    .service
+                    .generate_data_key(&month_context(month))
+                    .await?;
+                match self
+                    .key_table
+                    .put(
+                        key_item(key.clone(), &made.wrapped),
+                        Some(Condition::NotExists),
+                    )
+                    .await
+                {
+                    Ok(()) => stored = Some(key_item(key.clone(), &made.wrapped)),
+                    // Made (or destroyed) meanwhile by someone else: theirs counts.
+                    Err(TableError::ConditionFailed) => stored = self.key_table.get(&key).await?,
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            let Some(item) = stored else { continue };
+            // A tombstone keeps only the key attributes and when it was destroyed.
+            let opened = if item.contains_key(WRAPPED) {
+                Some(self.unwrap_stored(&item, &month_context(month)).await?)
+            } else {
+                None
+            };
+            if let Some(key) = &opened {
+                found.insert(month, key.clone());
+            }
+            let mut cache = self.month_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= CACHE_KEYS {
+                cache.clear();
+            }
+            cache.insert(month, (opened, Instant::now()));
+        }
+        Ok(found)
+    }
+
     /// Destroys a customer's data key: whatever was sealed with it, wherever
     /// it was copied, can no longer be opened.
     pub async fn destroy_key(&self, customer: CustomerId) -> Result<bool, StoreError> {
@@ -387,8 +470,109 @@ pub(crate) fn open(
     open_bound(key, &[what.label(), id.as_bytes()], sealed)
 }
 
+/// Seals data that expires by month (a text, a profile's network traces of
+/// one month) with the customer's key and the month's retention key, bound
+/// to the customer and the month.
+pub(crate) fn seal_by_month(
+    customer_key: &DataKey,
+    month_key: &DataKey,
+    customer: CustomerId,
+    month: RetentionMonth,
+    plaintext: &[u8],
+) -> Result<String, StoreError> {
+    let label = month.label();
+    let label_len = u8::try_from(label.len())
+        .map_err(|_| StoreError::Encode("a retention month label is too long".into()))?;
+    let id = customer.to_string();
+    let key = text_key(customer_key, month_key)?;
+    let sealed = seal_raw(
+        &key,
+        &[Sealed::Text.label(), id.as_bytes(), label.as_bytes()],
+        plaintext,
+    )?;
+    let mut out = Vec::with_capacity(2 + label.len() + sealed.len());
+    out.push(TEXT_SEAL_FORMAT);
+    out.push(label_len);
+    out.extend_from_slice(label.as_bytes());
+    out.extend_from_slice(&sealed);
+    Ok(BASE64.encode(out))
+}
+
+/// The retention month a sealed value needs the key of; `None` for texts
+/// sealed with the customer's key alone (before retention keys).
+pub(crate) fn sealed_month(sealed: &str) -> Result<Option<RetentionMonth>, String> {
+    let bytes = BASE64
+        .decode(sealed)
+        .map_err(|e| format!("a sealed value is not base64: {e}"))?;
+    match bytes.split_first() {
+        Some((&TEXT_SEAL_FORMAT, rest)) => {
+            let (label, _) = month_label(rest)?;
+            RetentionMonth::parse(label)
+                .map(Some)
+                .ok_or_else(|| format!("a sealed text names an unknown month {label:?}"))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Opens what `seal_by_month` sealed (or a text sealed before retention
+/// keys); `Ok(None)` when its month's key is gone (past retention).
+pub(crate) fn open_by_month(
+    customer_key: &DataKey,
+    month_key: Option<&DataKey>,
+    customer: CustomerId,
+    sealed: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    let bytes = BASE64
+        .decode(sealed)
+        .map_err(|e| format!("a sealed value is not base64: {e}"))?;
+    let Some((&TEXT_SEAL_FORMAT, rest)) = bytes.split_first() else {
+        return open(customer_key, customer, Sealed::Text, sealed).map(Some);
+    };
+    let (label, sealed) = month_label(rest)?;
+    let Some(month_key) = month_key else {
+        return Ok(None);
+    };
+    let key = text_key(customer_key, month_key).map_err(|e| e.to_string())?;
+    let id = customer.to_string();
+    open_raw(
+        &key,
+        &[Sealed::Text.label(), id.as_bytes(), label.as_bytes()],
+        sealed,
+    )
+    .map(Some)
+}
+
+fn month_label(rest: &[u8]) -> Result<(&str, &[u8]), String> {
+    let (&len, rest) = rest.split_first().ok_or("a sealed text is cut short")?;
+    if rest.len() < usize::from(len) {
+        return Err("a sealed text is cut short".into());
+    }
+    let (label, sealed) = rest.split_at(usize::from(len));
+    let label = std::str::from_utf8(label).map_err(|_| "a sealed text's month is not UTF-8")?;
+    Ok((label, sealed))
+}
+
+/// One key from two: without either, the text cannot be opened.
+fn text_key(customer_key: &DataKey, month_key: &DataKey) -> Result<DataKey, StoreError> {
+    let mac = hmac::Key::new(hmac::HMAC_SHA256, month_key.expose());
+    let mut context = hmac::Context::with_key(&mac);
+    context.update(TEXT_KEY_LABEL);
+    context.update(customer_key.expose());
+    DataKey::from_slice(context.sign().as_ref()).map_err(|e| StoreError::Encode(e.to_string()))
+}
+
 /// AES-256-GCM with a random nonce; `bound` goes into the associated data.
 fn seal_bound(key: &DataKey, bound: &[&[u8]], plaintext: &[u8]) -> Result<String, StoreError> {
+    let sealed = seal_raw(key, bound, plaintext)?;
+    let mut out = Vec::with_capacity(1 + sealed.len());
+    out.push(SEAL_FORMAT);
+    out.extend_from_slice(&sealed);
+    Ok(BASE64.encode(out))
+}
+
+/// Nonce followed by ciphertext.
+fn seal_raw(key: &DataKey, bound: &[&[u8]], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
     let mut nonce = [0u8; NONCE_BYTES];
     OsRng
         .try_fill_bytes(&mut nonce)
@@ -403,11 +587,10 @@ fn seal_bound(key: &DataKey, bound: &[&[u8]], plaintext: &[u8]) -> Result<String
             },
         )
         .map_err(|_| StoreError::Encode("sealing failed".into()))?;
-    let mut out = Vec::with_capacity(1 + NONCE_BYTES + ciphertext.len());
-    out.push(SEAL_FORMAT);
+    let mut out = Vec::with_capacity(NONCE_BYTES + ciphertext.len());
     out.extend_from_slice(&nonce);
     out.extend_from_slice(&ciphertext);
-    Ok(BASE64.encode(out))
+    Ok(out)
 }
 
 fn open_bound(key: &DataKey, bound: &[&[u8]], sealed: &str) -> Result<Vec<u8>, String> {
@@ -415,10 +598,17 @@ fn open_bound(key: &DataKey, bound: &[&[u8]], sealed: &str) -> Result<Vec<u8>, S
         .decode(sealed)
         .map_err(|e| format!("a sealed value is not base64: {e}"))?;
     let (format, rest) = bytes.split_first().ok_or("a sealed value is empty")?;
-    if *format != SEAL_FORMAT || rest.len() < NONCE_BYTES {
+    if *format != SEAL_FORMAT {
         return Err(format!("unknown sealing format {format}"));
     }
-    let (nonce, ciphertext) = rest.split_at(NONCE_BYTES);
+    open_raw(key, bound, rest)
+}
+
+fn open_raw(key: &DataKey, bound: &[&[u8]], sealed: &[u8]) -> Result<Vec<u8>, String> {
+    if sealed.len() < NONCE_BYTES {
+        return Err("a sealed value is cut short".into());
+    }
+    let (nonce, ciphertext) = sealed.split_at(NONCE_BYTES);
     let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| "a short nonce".to_owned())?;
     let aad = associated_data(bound);
     Aes256Gcm::new(key.expose().into())
@@ -445,6 +635,12 @@ fn customer_context(customer: CustomerId) -> EncryptionContext {
     EncryptionContext::new()
         .with("strata:purpose", "customer-personal-data")
         .with("strata:customer", customer.to_string())
+}
+
+fn month_context(month: RetentionMonth) -> EncryptionContext {
+    EncryptionContext::new()
+        .with("strata:purpose", "retention-month")
+        .with("strata:name", month.label())
 }
 
 /// A key the service itself uses (not one customer's), made on first use.
@@ -533,6 +729,45 @@ mod tests {
             Privacy::open(service, key_table)
         );
         (dir, a.unwrap(), b.unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_text_opens_only_with_its_customer_and_month_keys() {
+        use strata_domain::retention::RetainedData;
+        let (_dir, a, b) = two_services_on_one_key_table().await;
+        let (customer, other) = (CustomerId::generate(), CustomerId::generate());
+        let keys = a.keys_for_writing(&[customer, other]).await.unwrap();
+        let may = RetentionMonth::of(
+            RetainedData::InteractionText,
+            "2024-05-10T08:00:00Z".parse().unwrap(),
+        );
+        let june = RetentionMonth { month: 6, ..may };
+        let months = a.month_keys(&[may, june], true).await.unwrap();
+        let sealed =
+            seal_by_month(&keys[&customer], &months[&may], customer, may, b"hello").unwrap();
+        assert_eq!(sealed_month(&sealed).unwrap(), Some(may));
+        let opened = open_by_month(&keys[&customer], Some(&months[&may]), customer, &sealed);
+        assert_eq!(opened.unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            open_by_month(&keys[&customer], None, customer, &sealed).unwrap(),
+            None,
+            "a month without its key reads as expired"
+        );
+        assert!(open_by_month(&keys[&other], Some(&months[&may]), customer, &sealed).is_err());
+        assert!(open_by_month(&keys[&customer], Some(&months[&june]), customer, &sealed).is_err());
+        assert!(open_by_month(&keys[&customer], Some(&months[&may]), other, &sealed).is_err());
+
+        // Another function finds the month's key made by the first.
+        let found = b.month_keys(&[may], false).await.unwrap();
+        assert_eq!(found[&may].expose(), months[&may].expose());
+        let unused = RetentionMonth { month: 7, ..may };
+        assert!(b.month_keys(&[unused], false).await.unwrap().is_empty());
+
+        // Texts sealed before retention keys open with the customer's key.
+        let legacy = seal(&keys[&customer], customer, Sealed::Text, b"legacy").unwrap();
+        assert_eq!(sealed_month(&legacy).unwrap(), None);
+        let opened = open_by_month(&keys[&customer], None, customer, &legacy);
+        assert_eq!(opened.unwrap().as_deref(), Some(&b"legacy"[..]));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

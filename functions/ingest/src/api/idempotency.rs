@@ -17,6 +17,12 @@ pub const HEADER: &str = "idempotency-key";
 const REPLAYED: &str = "idempotent-replayed";
 const MAX_KEY_BYTES: usize = 255;
 
+/// Handed to a handler that runs under an idempotency key: the same for the
+/// same key and request (method, path, body), so a request run again after
+/// a failure can recognise what its first run did (a batch's order claims).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIdentity(pub String);
+
 pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
@@ -41,7 +47,7 @@ pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) 
             .into_response();
         }
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, BATCH_BODY_LIMIT).await else {
         return Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,6 +80,10 @@ pub async fn guard(State(state): State<ApiState>, request: Request, next: Next) 
         .into_response(),
         Ok(Claim::Replay(stored)) => replay(stored),
         Ok(Claim::Run) => {
+            let identity = Sha256::digest(format!("{key}\0{fingerprint}"));
+            parts
+                .extensions
+                .insert(RequestIdentity(hex::encode(&identity[..16])));
             let response = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
                 .await;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use axum::{Json, Router, middleware};
+use axum::{Extension, Json, Router, middleware};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -375,6 +375,7 @@ struct BatchBody {
 
 async fn batch(
     State(state): State<ApiState>,
+    identity: Option<Extension<idempotency::RequestIdentity>>,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Response, Problem> {
     if body.records.is_empty() || body.records.len() > MAX_BATCH_RECORDS {
@@ -409,9 +410,16 @@ async fn batch(
             origin: origin.clone(),
         })
         .collect();
+    // Order numbers are claimed in the request's name: under an idempotency
+    // key the same name each run, so a batch retried after a failure
+    // recognises its own claims and writes their orders.
+    let request = match identity {
+        Some(Extension(idempotency::RequestIdentity(id))) => format!("batch-{id}"),
+        None => format!("batch-{}", uuid::Uuid::now_v7().simple()),
+    };
     let (outcomes, _) = state
         .ingestor
-        .apply(chunk, &mut OwnerCache::default(), &Summaries::Recount)
+        .apply_request(chunk, &mut OwnerCache::default(), &request)
         .await
         .map_err(failure)?;
     let results: Vec<serde_json::Value> = outcomes

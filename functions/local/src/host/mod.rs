@@ -59,7 +59,8 @@ impl Host {
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
         let table: Arc<dyn Table> = Arc::new(backend.table);
         let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
-        let privacy = Privacy::open(Arc::new(backend.personal_keys), Arc::new(backend.key_table))
+        let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
+        let privacy = Privacy::open(Arc::new(backend.personal_keys), key_table.clone())
             .await
             .context("opening the key table of customers' data keys")?;
         let importer = Importer::new(
@@ -92,7 +93,8 @@ impl Host {
             settings: BackupSettings::default(),
         };
         Ok(Host {
-            tiering: TieringRepository::new(table.clone(), ColdTier::new(blobs.clone())),
+            tiering: TieringRepository::new(table.clone(), ColdTier::new(blobs.clone()))
+                .with_retention_keys(key_table),
             cold: ColdTier::new(blobs.clone()).with_cache(JOB_CACHE_BYTES),
             api_cold: ColdTier::new(blobs.clone()).with_cache(API_CACHE_BYTES),
             table,

@@ -1,8 +1,12 @@
 //! Shared by the local crate's tests: the SAM template read with its
-//! CloudFormation short-form tags, the OpenAPI document, and the fixtures.
+//! CloudFormation short-form tags, the OpenAPI document, the fixtures, the
+//! local host behind its token guard (`local`), and the plaintext canary's
+//! seed and search (`canary`).
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod canary;
+pub mod local;
 pub mod template;
 
 use std::path::PathBuf;

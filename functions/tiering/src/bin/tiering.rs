@@ -97,7 +97,9 @@ async fn main() -> anyhow::Result<()> {
             let backend = strata_embedded::EmbeddedBackend::open(&data_dir)?;
             let table: Arc<dyn Table> = Arc::new(backend.table);
             let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
-            let repo = TieringRepository::new(table, ColdTier::new(blobs));
+            let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
+            let repo =
+                TieringRepository::new(table, ColdTier::new(blobs)).with_retention_keys(key_table);
             let settings = JobSettings {
                 min_object_bytes,
                 ..JobSettings::default()

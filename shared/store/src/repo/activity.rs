@@ -4,6 +4,7 @@
 //! may hold anything a person wrote about themselves, so it is sealed with
 //! the customer's data key like a profile's personal fields.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -25,8 +26,9 @@ use crate::codec::{self, RecordKind};
 use crate::cold::{self, ColdPointer, ColdTier, Fetched, ObjectContent};
 use crate::error::StoreError;
 use crate::keys;
-use crate::personal::{self, Privacy, Sealed};
+use crate::personal::{self, Privacy};
 use strata_domain::ports::keys::DataKey;
+use strata_domain::retention::{RetainedData, RetentionMonth};
 
 /// A time window `[from, to]`; either end may be open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,13 +60,24 @@ pub struct Recount {
     pub marks: Vec<RowMark>,
 }
 
-/// Who holds an order number: the import row that claimed it (`None`: the
-/// API recorded it), and how the order stored under it compares.
+/// Who holds an order number: the import row (or API request) that claimed
+/// it (`None`: the API recorded it with its order), and how the order
+/// stored under it compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub by: Option<RowMark>,
     pub order: Sameness,
+    /// A claim of this very order whose order is stored nowhere (hot or
+    /// cold), and either older than `CLAIM_HANDOVER` or bearing no claim
+    /// time yet: its claimant failed for good. Claiming the number again
+    /// (`claim_orders`) takes it over, or stamps the time it was first seen.
+    pub abandoned: bool,
 }
+
+/// How long a claim whose order was never written holds the number: longer
+/// than any invocation runs (Lambda stops one at 15 minutes), so a claimant
+/// this old is gone and its claim may be taken over.
+pub const CLAIM_HANDOVER: chrono::Duration = chrono::Duration::minutes(30);
 
 /// How the order holding a number compares with another of that number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +110,8 @@ const TEXT: &str = "text";
 /// Records whose free text is sealed.
 trait WithText: Sync {
     fn customer(&self) -> CustomerId;
+    /// The month whose retention key the text is sealed under too.
+    fn month(&self) -> RetentionMonth;
     fn text(&self) -> Option<&str>;
     fn set_text(&mut self, text: Option<String>);
 }
@@ -104,6 +119,9 @@ trait WithText: Sync {
 impl WithText for Interaction {
     fn customer(&self) -> CustomerId {
         self.customer_id
+    }
+    fn month(&self) -> RetentionMonth {
+        RetentionMonth::of(RetainedData::InteractionText, self.at)
     }
     fn text(&self) -> Option<&str> {
         self.text.as_deref()
@@ -116,6 +134,9 @@ impl WithText for Interaction {
 impl WithText for Review {
     fn customer(&self) -> CustomerId {
         self.customer_id
+    }
+    fn month(&self) -> RetentionMonth {
+        RetentionMonth::of(RetainedData::ReviewText, self.at)
     }
     fn text(&self) -> Option<&str> {
         self.text.as_deref()
@@ -145,22 +166,28 @@ impl ActivityRepository {
         self
     }
 
-    /// The data keys for the customers of these records that carry text.
+    /// The keys that seal the texts of these records: their customers'
+    /// and their months'.
     async fn text_keys<'a>(
         &self,
         records: impl Iterator<Item = &'a dyn WithText>,
-    ) -> Result<HashMap<CustomerId, DataKey>, StoreError> {
-        let mut customers: Vec<CustomerId> = records
+    ) -> Result<TextKeys, StoreError> {
+        let (mut customers, mut months): (Vec<CustomerId>, Vec<RetentionMonth>) = records
             .filter(|r| r.text().is_some())
-            .map(|r| r.customer())
-            .collect();
+            .map(|r| (r.customer(), r.month()))
+            .unzip();
         if customers.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(TextKeys::default());
         }
         customers.sort();
         customers.dedup();
+        months.sort();
+        months.dedup();
         let privacy = self.privacy.as_deref().ok_or(StoreError::Pseudonymous)?;
-        privacy.keys_for_writing(&customers).await
+        Ok(TextKeys {
+            customers: privacy.keys_for_writing(&customers).await?,
+            months: privacy.month_keys(&months, true).await?,
+        })
     }
 
     /// Opens the texts of decoded records from their items (same order).
@@ -183,14 +210,33 @@ impl ActivityRepository {
         };
         let keys = privacy.keys_for_reading(&[customer]).await?;
         let key = keys.get(&customer).ok_or(StoreError::Erased { customer })?;
+        let corrupt = |index: usize| {
+            move |reason: String| StoreError::Corrupt {
+                key: Key::of(items[index]),
+                reason,
+            }
+        };
+        let mut months = Vec::new();
+        for (index, value) in &sealed {
+            if let Some(month) = personal::sealed_month(value).map_err(corrupt(*index))? {
+                months.push(month);
+            }
+        }
+        months.sort();
+        months.dedup();
+        let month_keys = privacy.month_keys(&months, false).await?;
         for (index, value) in sealed {
-            let text = personal::open(key, customer, Sealed::Text, value)
-                .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
-                .map_err(|reason| StoreError::Corrupt {
-                    key: Key::of(items[index]),
-                    reason,
-                })?;
-            records[index].set_text(Some(text));
+            let month = personal::sealed_month(value).map_err(corrupt(index))?;
+            let month_key = month.and_then(|m| month_keys.get(&m));
+            // A month past its limit: the text is gone, the record stays.
+            let text = personal::open_by_month(key, month_key, customer, value)
+                .and_then(|bytes| {
+                    bytes
+                        .map(|b| String::from_utf8(b).map_err(|e| e.to_string()))
+                        .transpose()
+                })
+                .map_err(corrupt(index))?;
+            records[index].set_text(text);
         }
         Ok(())
     }
@@ -203,24 +249,40 @@ impl ActivityRepository {
     }
 
     /// Stores an order once: an order number seen before is not stored again,
-    /// whichever customer or time it came with.
+    /// whichever customer or time it came with. A number held by an
+    /// abandoned claim of this very order (`Holder::abandoned`) is taken
+    /// over, in the order's transaction, conditional on the claim unchanged.
     pub async fn record_order(&self, order: &Order) -> Result<Recorded, StoreError> {
-        let ops = vec![
-            TransactOp::Put {
-                item: order_lookup_item(order),
-                condition: Some(Condition::NotExists),
-            },
-            TransactOp::Put {
-                item: order_item(order)?,
-                condition: None,
-            },
-        ];
-        match self.table.transact_write(ops).await {
+        let ops = |lookup: Condition| -> Result<Vec<TransactOp>, StoreError> {
+            Ok(vec![
+                TransactOp::Put {
+                    item: order_lookup_item(order),
+                    condition: Some(lookup),
+                },
+                TransactOp::Put {
+                    item: order_item(order)?,
+                    condition: None,
+                },
+            ])
+        };
+        let taken = |result: Result<(), TableError>| match result {
             Ok(()) => Ok(Recorded::New),
             Err(TableError::TransactionCanceled(_)) | Err(TableError::ConditionFailed) => {
                 Ok(Recorded::AlreadyStored)
             }
             Err(other) => Err(other.into()),
+        };
+        let first = taken(self.table.transact_write(ops(Condition::NotExists)?).await)?;
+        if first == Recorded::New {
+            return Ok(first);
+        }
+        let key = keys::order_lookup(&order.id);
+        let Some(held) = self.table.get(&key).await? else {
+            return Ok(Recorded::AlreadyStored);
+        };
+        match self.takeover(order, &key, &held, Utc::now()).await? {
+            Some(unchanged) => taken(self.table.transact_write(ops(unchanged)?).await),
+            None => Ok(Recorded::AlreadyStored),
         }
     }
 
@@ -236,6 +298,21 @@ impl ActivityRepository {
             writes.push(WriteRequest::Put(order_item(order)?));
             writes.push(WriteRequest::Put(order_lookup_item(order)));
         }
+        batch::write_all(self.table.as_ref(), writes, policy).await
+    }
+
+    /// Writes orders whose numbers their API request holds (`claim_orders`):
+    /// the orders alone, unstamped like the API's own (an import's carry
+    /// their rows: `put_imported`). Rewriting one is harmless.
+    pub async fn put_claimed_orders(
+        &self,
+        orders: &[Order],
+        policy: BatchPolicy,
+    ) -> Result<BatchReport, StoreError> {
+        let writes = orders
+            .iter()
+            .map(|order| order_item(order).map(WriteRequest::Put))
+            .collect::<Result<Vec<_>, _>>()?;
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
@@ -267,16 +344,73 @@ impl ActivityRepository {
         for ((index, _), holder) in held.iter().zip(compared) {
             holders[*index] = Some(holder);
         }
+        let now = Utc::now();
+        let mut maybe_abandoned = Vec::new();
+        for (index, lookup) in &held {
+            let holder = holders[*index].as_ref();
+            if holder.is_some_and(|h| h.by.is_some() && h.order == Sameness::Same)
+                && claim_may_be_stale(&orders[*index], lookup, now)?
+            {
+                maybe_abandoned.push(*index);
+            }
+        }
+        let candidates: Vec<&Order> = maybe_abandoned.iter().map(|&i| &orders[i]).collect();
+        for (index, stored) in maybe_abandoned
+            .iter()
+            .zip(self.orders_kept(&candidates).await?)
+        {
+            if let Some(holder) = holders[*index].as_mut() {
+                holder.abandoned = !stored;
+            }
+        }
         Ok(holders)
     }
 
-    /// Claims each order's number for its import row before the order is
-    /// written: a conditional put of the number's lookup, stamped with the
-    /// row, that holds only while no lookup exists; `in_flight` at once.
-    /// Two imports running at once cannot both store an order number this
-    /// way. Returns who holds each number afterwards: the row itself
-    /// (claimed now, or by a failed attempt at the same row), or whoever
-    /// had it first (another import's row, or the API).
+    /// Whether each order is stored, hot or in the cold tier (a pointer of
+    /// its customer lists it): one batch read per 100 orders, and one query
+    /// of a customer's pointers where its order is not hot.
+    async fn orders_kept(&self, orders: &[&Order]) -> Result<Vec<bool>, StoreError> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let at: Vec<Key> = orders
+            .iter()
+            .map(|o| keys::order(o.customer_id, o.placed_at, &o.id))
+            .collect();
+        let hot = batch::get_many(self.table.as_ref(), at.clone(), BatchPolicy::default()).await?;
+        let mut cold: HashMap<CustomerId, Vec<String>> = HashMap::new();
+        let mut kept = Vec::with_capacity(orders.len());
+        for (order, key) in orders.iter().zip(&at) {
+            if hot.contains_key(key) {
+                kept.push(true);
+                continue;
+            }
+            if let Entry::Vacant(slot) = cold.entry(order.customer_id) {
+                let pointers = Query::partition(keys::customer_partition(order.customer_id))
+                    .sort(SortCondition::BeginsWith(keys::COLD_PREFIX.to_owned()));
+                let mut listed = Vec::new();
+                for item in self.query_all(pointers).await? {
+                    listed.extend(ColdPointer::of(&item)?.sort_keys);
+                }
+                slot.insert(listed);
+            }
+            kept.push(cold[&order.customer_id].contains(&key.sk));
+        }
+        Ok(kept)
+    }
+
+    /// Claims each order's number for its import row (or API request and
+    /// record) before the order is written: a conditional put of the
+    /// number's lookup, stamped with the row and the time, that holds only
+    /// while no lookup exists; `in_flight` at once. Two imports (or batches)
+    /// running at once cannot both store an order number this way. A claim
+    /// the row holds already (a failed attempt at the same row) is put again
+    /// on the condition that it is still the row's, which renews its time,
+    /// so it cannot be taken over while the row writes its order. An
+    /// abandoned claim of the same order (`Holder::abandoned`) is taken over
+    /// on the condition that it is unchanged. Returns who holds each number
+    /// afterwards: the row itself, or whoever had it first (another row,
+    /// or the API).
     pub async fn claim_orders(
         &self,
         orders: &[(Order, RowMark)],
@@ -304,6 +438,7 @@ impl ActivityRepository {
             .map(|(_, mark)| Holder {
                 by: Some(mark.clone()),
                 order: Sameness::Same,
+                abandoned: false,
             })
             .collect();
         for ((index, _), holder) in taken.iter().zip(compared) {
@@ -316,33 +451,85 @@ impl ActivityRepository {
     /// whoever does. Throttling is retried like a batch's.
     async fn claim(&self, order: &Order, mark: &RowMark) -> Result<Option<Item>, StoreError> {
         let mut item = order_lookup_item(order);
-        item.insert(codec::IMPORT_ROW.to_owned(), codec::import_row(mark));
+        let own = codec::import_row(mark);
+        item.insert(codec::IMPORT_ROW.to_owned(), own.clone());
         item.insert(ORDER_DIGEST.to_owned(), Value::S(order_digest(order)?));
         let key = keys::order_lookup(&order.id);
         let policy = BatchPolicy::default();
-        for attempt in 0..policy.max_attempts {
-            if attempt > 0 {
-                tokio::time::sleep(batch::backoff(policy, attempt)).await;
+        // What the next put requires of the stored lookup.
+        let mut condition = Condition::NotExists;
+        let mut throttled: u32 = 0;
+        for _ in 0..policy.max_attempts * 2 {
+            if throttled > 0 {
+                tokio::time::sleep(batch::backoff(policy, throttled)).await;
             }
-            match self
-                .table
-                .put(item.clone(), Some(Condition::NotExists))
-                .await
-            {
+            let now = Utc::now();
+            item.insert(CLAIMED_AT.to_owned(), Value::S(keys::time(now)));
+            match self.table.put(item.clone(), Some(condition.clone())).await {
                 Ok(()) => return Ok(None),
-                // Held; a lookup deleted meanwhile (an erasure) is claimed anew.
-                Err(TableError::ConditionFailed) => {
-                    if let Some(held) = self.table.get(&key).await? {
-                        return Ok(Some(held));
-                    }
+                Err(TableError::ConditionFailed) => throttled = 0,
+                Err(error) if error.is_retryable() && throttled + 1 < policy.max_attempts => {
+                    throttled += 1;
+                    continue;
                 }
-                Err(error) if error.is_retryable() => {}
                 Err(error) => return Err(error.into()),
+            }
+            // A lookup deleted meanwhile (an erasure) is claimed anew.
+            let Some(held) = self.table.get(&key).await? else {
+                condition = Condition::NotExists;
+                continue;
+            };
+            if held.get(codec::IMPORT_ROW) == Some(&own) {
+                condition = Condition::Equals(codec::IMPORT_ROW.to_owned(), own.clone());
+                continue;
+            }
+            match self.takeover(order, &key, &held, now).await? {
+                Some(unchanged) => condition = unchanged,
+                None => return Ok(Some(held)),
             }
         }
         Err(StoreError::Conflict {
             what: format!("the claim of order number {}", order.id),
         })
+    }
+
+    /// If `held`, another's lookup of this order's number, is an abandoned
+    /// claim of this very order that may be taken over now: the condition
+    /// a write taking it over needs (the claim unchanged). A claim without
+    /// a time is stamped instead: its age counts from now.
+    async fn takeover(
+        &self,
+        order: &Order,
+        key: &Key,
+        held: &Item,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Condition>, StoreError> {
+        let Some(by) = held.get(codec::IMPORT_ROW).cloned() else {
+            return Ok(None);
+        };
+        if !claim_may_be_stale(order, held, now)? || self.orders_kept(&[order]).await?[0] {
+            return Ok(None);
+        }
+        let claimed_by = |time: Condition| {
+            Condition::All(vec![
+                Condition::Equals(codec::IMPORT_ROW.to_owned(), by.clone()),
+                time,
+            ])
+        };
+        if let Some(at) = held.get(CLAIMED_AT) {
+            return Ok(Some(claimed_by(Condition::Equals(
+                CLAIMED_AT.to_owned(),
+                at.clone(),
+            ))));
+        }
+        let stamp = Update::default().set(CLAIMED_AT, Value::S(keys::time(now)));
+        let unstamped = claimed_by(Condition::AttributeAbsent(CLAIMED_AT.to_owned()));
+        match self.table.update(key, stamp, Some(unstamped)).await {
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(None),
+            // Stamped by the next one to find it.
+            Err(error) if error.is_retryable() => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Who holds each order's number, from its lookup: the same customer
@@ -377,6 +564,7 @@ impl ActivityRepository {
             holders.push(Holder {
                 by,
                 order: judged.unwrap_or(Sameness::OtherDetails),
+                abandoned: false,
             });
         }
         if unsure.is_empty() {
@@ -899,10 +1087,14 @@ fn interaction_key(interaction: &Interaction) -> Key {
     )
 }
 
-fn interaction_item(
-    interaction: &Interaction,
-    keys: &HashMap<CustomerId, DataKey>,
-) -> Result<Item, StoreError> {
+/// The keys texts are sealed with; a month past its limit has none.
+#[derive(Default)]
+struct TextKeys {
+    customers: HashMap<CustomerId, DataKey>,
+    months: HashMap<RetentionMonth, DataKey>,
+}
+
+fn interaction_item(interaction: &Interaction, keys: &TextKeys) -> Result<Item, StoreError> {
     let item = codec::encode(
         RecordKind::Interaction,
         &interaction_key(interaction),
@@ -912,19 +1104,23 @@ fn interaction_item(
     seal_text(item, interaction, keys)
 }
 
-/// Moves a record's text into the sealed attribute.
-fn seal_text(
-    mut item: Item,
-    record: &dyn WithText,
-    keys: &HashMap<CustomerId, DataKey>,
-) -> Result<Item, StoreError> {
+/// Moves a record's text into the sealed attribute; a text whose month is
+/// already past its retention limit is not kept.
+fn seal_text(mut item: Item, record: &dyn WithText, keys: &TextKeys) -> Result<Item, StoreError> {
     let Some(text) = record.text() else {
         return Ok(item);
     };
-    let customer = record.customer();
-    let key = keys.get(&customer).ok_or(StoreError::Erased { customer })?;
-    let sealed = personal::seal(key, customer, Sealed::Text, text.as_bytes())?;
     item.remove(TEXT);
+    let customer = record.customer();
+    let key = keys
+        .customers
+        .get(&customer)
+        .ok_or(StoreError::Erased { customer })?;
+    let month = record.month();
+    let Some(month_key) = keys.months.get(&month) else {
+        return Ok(item);
+    };
+    let sealed = personal::seal_by_month(key, month_key, customer, month, text.as_bytes())?;
     item.insert(codec::SEALED.to_owned(), Value::S(sealed));
     Ok(item)
 }
@@ -933,7 +1129,7 @@ fn review_key(review: &Review) -> Key {
     keys::review(review.customer_id, review.at, review.id.as_str())
 }
 
-fn review_item(review: &Review, keys: &HashMap<CustomerId, DataKey>) -> Result<Item, StoreError> {
+fn review_item(review: &Review, keys: &TextKeys) -> Result<Item, StoreError> {
     let index = [
         (
             "gsi1pk",
@@ -958,6 +1154,35 @@ fn order_item(order: &Order) -> Result<Item, StoreError> {
 /// (SHA-256 of its JSON), so another import can tell the same order from
 /// another one before the order itself is written.
 const ORDER_DIGEST: &str = "order_digest";
+
+/// On an order number's lookup claimed by an import row or API request:
+/// when it was claimed (or first found without a time), so a claim whose
+/// claimant failed for good can be told from one still being written.
+const CLAIMED_AT: &str = "claimed_at";
+
+/// Whether a lookup is a claim of this very order (same digest, by an
+/// import row or request) that is old enough to be abandoned if its order
+/// is stored nowhere: older than `CLAIM_HANDOVER`, or without a claim time.
+/// A lookup the API wrote with its order in one transaction has neither
+/// digest nor row, so it never is.
+fn claim_may_be_stale(
+    order: &Order,
+    lookup: &Item,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let text = |name: &str| lookup.get(name).and_then(Value::as_str);
+    if codec::import_row_of(lookup).is_none()
+        || text(ORDER_DIGEST) != Some(order_digest(order)?.as_str())
+    {
+        return Ok(false);
+    }
+    Ok(match text(CLAIMED_AT) {
+        None => true,
+        Some(at) => at
+            .parse::<DateTime<Utc>>()
+            .map_or(true, |at| now - at > CLAIM_HANDOVER),
+    })
+}
 
 fn order_digest(order: &Order) -> Result<String, StoreError> {
     use sha2::{Digest, Sha256};

@@ -6,7 +6,7 @@
 //! sealed with the customer's data key before they reach the table, and
 //! lookups are keyed by the blind index (see `personal`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::StreamExt;
 use std::sync::Arc;
@@ -22,9 +22,10 @@ use strata_domain::ports::table::{
     Condition, Cursor, Index, Item, MAX_TRANSACT_ITEMS, Query, Table, TableError, TransactOp,
     Value, WriteRequest,
 };
+use strata_domain::retention::{RetainedData, RetentionMonth};
 
 use crate::batch::{self, BatchPolicy, BatchReport};
-use crate::codec::{self, RecordKind};
+use crate::codec::{self, RecordKind, SEALED_NETWORK};
 use crate::error::StoreError;
 use crate::keys;
 use crate::personal::{self, Privacy, Sealed};
@@ -40,8 +41,28 @@ pub struct CustomerPage {
     pub next: Option<Cursor>,
 }
 
-/// The profile attributes that hold personal data; sealed into `SEALED`.
+/// The profile attributes that hold personal data; sealed into `SEALED`,
+/// except network traces, which expire by month (`SEALED_NETWORK`).
 const PERSONAL_ATTRIBUTES: [&str; 3] = ["identity", "network", "sources"];
+
+/// The keys profiles are sealed with: their customers', and the retention
+/// keys of the months their network traces were seen in (a month past its
+/// limit has none).
+struct ProfileKeys {
+    customers: HashMap<CustomerId, DataKey>,
+    months: HashMap<RetentionMonth, DataKey>,
+}
+
+/// One profile's share of `ProfileKeys`.
+#[derive(Clone, Copy)]
+struct SealingKeys<'a> {
+    customer: &'a DataKey,
+    months: &'a HashMap<RetentionMonth, DataKey>,
+}
+
+fn trace_month(trace: &NetworkActivity) -> RetentionMonth {
+    RetentionMonth::of(RetainedData::NetworkTrace, trace.seen_at)
+}
 
 /// What a profile seals with the customer's key.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -116,7 +137,7 @@ impl CustomerRepository {
     /// `IdentifierTaken` if another customer already has one of them.
     pub async fn create(&self, customer: &Customer) -> Result<(), StoreError> {
         let privacy = self.privacy()?;
-        let keys = privacy.keys_for_writing(&[customer.id]).await?;
+        let keys = self.writing_keys(&[customer]).await?;
         let ops = create_ops(privacy, customer, key_of(&keys, customer.id)?)?;
         self.commit(customer, ops).await
     }
@@ -133,7 +154,7 @@ impl CustomerRepository {
             return Err(conflict());
         }
         let privacy = self.privacy()?;
-        let keys = privacy.keys_for_writing(&[customer.id]).await?;
+        let keys = self.writing_keys(&[customer]).await?;
         let (next, ops) = save_ops(privacy, &before, customer, key_of(&keys, customer.id)?)?;
         self.commit(&next, ops).await?;
         Ok(next)
@@ -143,8 +164,10 @@ impl CustomerRepository {
     /// allows; a group that is refused is retried customer by customer, so one
     /// taken identifier does not fail its neighbours. One result per customer.
     pub async fn create_many(&self, customers: &[Customer]) -> Vec<Result<(), StoreError>> {
-        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
-        let keys = match self.writing_keys(&ids).await {
+        let keys = match self
+            .writing_keys(&customers.iter().collect::<Vec<_>>())
+            .await
+        {
             Ok(keys) => keys,
             Err(error) => return customers.iter().map(|_| Err(error.clone())).collect(),
         };
@@ -176,8 +199,8 @@ impl CustomerRepository {
         &self,
         changes: &[(Customer, Customer)],
     ) -> Vec<Result<Customer, StoreError>> {
-        let ids: Vec<CustomerId> = changes.iter().map(|(_, after)| after.id).collect();
-        let keys = match self.writing_keys(&ids).await {
+        let afters: Vec<&Customer> = changes.iter().map(|(_, after)| after).collect();
+        let keys = match self.writing_keys(&afters).await {
             Ok(keys) => keys,
             Err(error) => return changes.iter().map(|_| Err(error.clone())).collect(),
         };
@@ -196,11 +219,19 @@ impl CustomerRepository {
         self.commit_grouped(units).await
     }
 
-    async fn writing_keys(
-        &self,
-        ids: &[CustomerId],
-    ) -> Result<HashMap<CustomerId, DataKey>, StoreError> {
-        self.privacy()?.keys_for_writing(ids).await
+    async fn writing_keys(&self, customers: &[&Customer]) -> Result<ProfileKeys, StoreError> {
+        let privacy = self.privacy()?;
+        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
+        let mut months: Vec<RetentionMonth> = customers
+            .iter()
+            .flat_map(|c| c.network.iter().map(trace_month))
+            .collect();
+        months.sort();
+        months.dedup();
+        Ok(ProfileKeys {
+            customers: privacy.keys_for_writing(&ids).await?,
+            months: privacy.month_keys(&months, true).await?,
+        })
     }
 
     /// Profiles from their items, personal fields opened when this
@@ -210,25 +241,42 @@ impl CustomerRepository {
         for item in items {
             let customer: Customer = codec::decode(RecordKind::Customer, item)?;
             let sealed = item.get(codec::SEALED).and_then(Value::as_str);
-            profiles.push((customer, sealed));
+            profiles.push((customer, sealed, sealed_network(item)));
         }
         let Some(privacy) = self.privacy.as_deref() else {
-            return Ok(profiles.into_iter().map(|(c, _)| c).collect());
+            return Ok(profiles.into_iter().map(|(c, _, _)| c).collect());
         };
         let sealed_ids: Vec<CustomerId> = profiles
             .iter()
-            .filter(|(_, sealed)| sealed.is_some())
-            .map(|(c, _)| c.id)
+            .filter(|(_, sealed, _)| sealed.is_some())
+            .map(|(c, _, _)| c.id)
             .collect();
         let keys = privacy.keys_for_reading(&sealed_ids).await?;
+        let mut months = Vec::new();
+        for (customer, _, network) in &profiles {
+            for sealed in network {
+                months.extend(personal::sealed_month(sealed).map_err(|reason| {
+                    StoreError::Corrupt {
+                        key: Some(keys::customer(customer.id)),
+                        reason,
+                    }
+                })?);
+            }
+        }
+        months.sort();
+        months.dedup();
+        let month_keys = privacy.month_keys(&months, false).await?;
         profiles
             .into_iter()
-            .map(|(mut customer, sealed)| {
+            .map(|(mut customer, sealed, network)| {
                 if let Some(sealed) = sealed {
                     let key = keys.get(&customer.id).ok_or(StoreError::Erased {
                         customer: customer.id,
                     })?;
                     open_personal(key, customer.id, sealed)?.restore(&mut customer);
+                    let traces = open_network(key, &month_keys, customer.id, &network)?;
+                    customer.network.extend(traces);
+                    customer.network.sort_by_key(|n| n.seen_at);
                 }
                 Ok(customer)
             })
@@ -357,8 +405,9 @@ impl CustomerRepository {
         customers: &[Customer],
         policy: BatchPolicy,
     ) -> Result<BatchReport, StoreError> {
-        let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
-        let keys = self.writing_keys(&ids).await?;
+        let keys = self
+            .writing_keys(&customers.iter().collect::<Vec<_>>())
+            .await?;
         let privacy = self.privacy()?;
         let mut writes = Vec::with_capacity(customers.len() * 2);
         for customer in customers {
@@ -468,7 +517,7 @@ impl CustomerRepository {
 fn create_ops(
     privacy: &Privacy,
     customer: &Customer,
-    key: &DataKey,
+    key: SealingKeys<'_>,
 ) -> Result<Vec<TransactOp>, StoreError> {
     let mut ops = vec![TransactOp::Put {
         item: profile_item(customer, key)?,
@@ -495,7 +544,7 @@ fn save_ops(
     privacy: &Privacy,
     before: &Customer,
     after: &Customer,
-    key: &DataKey,
+    key: SealingKeys<'_>,
 ) -> Result<(Customer, Vec<TransactOp>), StoreError> {
     let mut next = after.clone();
     next.version = before.version + 1;
@@ -538,12 +587,14 @@ fn personalisation(customer: &Customer) -> Option<Consent> {
 }
 
 /// The profile's item: personal fields sealed into one attribute with the
-/// customer's key, everything else in the clear for indexes and jobs.
-fn profile_item(customer: &Customer, key: &DataKey) -> Result<Item, StoreError> {
+/// customer's key, network traces by month (`SEALED_NETWORK`), everything
+/// else in the clear for indexes and jobs.
+fn profile_item(customer: &Customer, keys: SealingKeys<'_>) -> Result<Item, StoreError> {
     let mut public = customer.clone();
-    let personal = PersonalFields::take(&mut public);
+    let mut personal = PersonalFields::take(&mut public);
+    let network = seal_network(customer.id, &std::mem::take(&mut personal.network), keys)?;
     let plaintext = serde_json::to_vec(&personal).map_err(|e| StoreError::Encode(e.to_string()))?;
-    let sealed = personal::seal(key, customer.id, Sealed::Profile, &plaintext)?;
+    let sealed = personal::seal(keys.customer, customer.id, Sealed::Profile, &plaintext)?;
     let customer = &public;
     let id = customer.id.to_string();
     let mut index = Vec::new();
@@ -565,7 +616,72 @@ fn profile_item(customer: &Customer, key: &DataKey) -> Result<Item, StoreError> 
         item.remove(name);
     }
     item.insert(codec::SEALED.to_owned(), Value::S(sealed));
+    if !network.is_empty() {
+        item.insert(SEALED_NETWORK.to_owned(), Value::L(network));
+    }
     Ok(item)
+}
+
+/// Network traces sealed one month per value; traces of a month already
+/// past its limit are not kept.
+fn seal_network(
+    customer: CustomerId,
+    traces: &[NetworkActivity],
+    keys: SealingKeys<'_>,
+) -> Result<Vec<Value>, StoreError> {
+    let mut by_month: BTreeMap<RetentionMonth, Vec<&NetworkActivity>> = BTreeMap::new();
+    for trace in traces {
+        by_month.entry(trace_month(trace)).or_default().push(trace);
+    }
+    let mut sealed = Vec::with_capacity(by_month.len());
+    for (month, traces) in by_month {
+        let Some(month_key) = keys.months.get(&month) else {
+            continue;
+        };
+        let plaintext =
+            serde_json::to_vec(&traces).map_err(|e| StoreError::Encode(e.to_string()))?;
+        sealed.push(Value::S(personal::seal_by_month(
+            keys.customer,
+            month_key,
+            customer,
+            month,
+            &plaintext,
+        )?));
+    }
+    Ok(sealed)
+}
+
+fn sealed_network(item: &Item) -> Vec<&str> {
+    match item.get(SEALED_NETWORK) {
+        Some(Value::L(values)) => values.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The network traces of the months whose keys remain.
+fn open_network(
+    key: &DataKey,
+    month_keys: &HashMap<RetentionMonth, DataKey>,
+    customer: CustomerId,
+    sealed: &[&str],
+) -> Result<Vec<NetworkActivity>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        key: Some(keys::customer(customer)),
+        reason,
+    };
+    let mut traces = Vec::new();
+    for value in sealed {
+        let month = personal::sealed_month(value).map_err(corrupt)?;
+        let month_key = month.and_then(|m| month_keys.get(&m));
+        if let Some(plaintext) =
+            personal::open_by_month(key, month_key, customer, value).map_err(corrupt)?
+        {
+            let opened: Vec<NetworkActivity> =
+                serde_json::from_slice(&plaintext).map_err(|e| corrupt(e.to_string()))?;
+            traces.extend(opened);
+        }
+    }
+    Ok(traces)
 }
 
 /// Opens a profile's sealed personal fields.
@@ -582,11 +698,14 @@ fn open_personal(
     serde_json::from_slice(&plaintext).map_err(|e| corrupt(e.to_string()))
 }
 
-fn key_of(
-    keys: &HashMap<CustomerId, DataKey>,
-    customer: CustomerId,
-) -> Result<&DataKey, StoreError> {
-    keys.get(&customer).ok_or(StoreError::Erased { customer })
+fn key_of(keys: &ProfileKeys, customer: CustomerId) -> Result<SealingKeys<'_>, StoreError> {
+    Ok(SealingKeys {
+        customer: keys
+            .customers
+            .get(&customer)
+            .ok_or(StoreError::Erased { customer })?,
+        months: &keys.months,
+    })
 }
 
 fn lookup_item(privacy: &Privacy, identifier: &Identifier, owner: CustomerId) -> Item {

@@ -31,10 +31,15 @@ pub const LEDGER_PREFIX: &str = "erasure-ledger/";
 /// The lookup attribute naming the customer a lookup points at.
 const OWNER: &str = "customer_id";
 
-#[derive(Debug, Serialize, Deserialize)]
-struct LedgerEntry {
-    customer_id: String,
-    erased_at: DateTime<Utc>,
+/// One erasure on record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub customer_id: String,
+    pub erased_at: DateTime<Utc>,
+    /// Why, when not the data subject's request: `retention: inactive since
+    /// <time>` for the scheduled erasure of inactive customers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// The record of erased customers. It holds customer ids only (random
@@ -51,13 +56,14 @@ impl ErasureLedger {
 
     /// Records an erasure; recording one twice keeps the first.
     pub async fn record(&self, customer: CustomerId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.record_with(customer, at, None).await
+        self.record_with(customer, at, None, None).await
     }
 
     async fn record_with(
         &self,
         customer: CustomerId,
         at: DateTime<Utc>,
+        reason: Option<&str>,
         retention: Option<Retention>,
     ) -> Result<(), StoreError> {
         let key = entry_key(customer);
@@ -67,6 +73,7 @@ impl ErasureLedger {
         let entry = LedgerEntry {
             customer_id: customer.to_string(),
             erased_at: at,
+            reason: reason.map(str::to_owned),
         };
         let body = serde_json::to_vec(&entry).map_err(|e| StoreError::Encode(e.to_string()))?;
         let options = PutOptions {
@@ -76,6 +83,21 @@ impl ErasureLedger {
         };
         self.blobs.put(&key, body_from(body), options).await?;
         Ok(())
+    }
+
+    /// The erasure of `customer` on record, if any.
+    pub async fn entry(&self, customer: CustomerId) -> Result<Option<LedgerEntry>, StoreError> {
+        if !self.recorded(customer).await? {
+            return Ok(None);
+        }
+        let stored = self.blobs.get(&entry_key(customer)).await?;
+        let entry = serde_json::from_slice(&collect(stored.body).await?).map_err(|e| {
+            StoreError::Corrupt {
+                key: None,
+                reason: format!("ledger entry of {customer}: {e}"),
+            }
+        })?;
+        Ok(Some(entry))
     }
 
     /// Whether an erasure of `customer` is on record.
@@ -128,7 +150,12 @@ impl ErasureLedger {
                     }
                 })?;
             other
-                .record_with(customer, entry.erased_at, retention)
+                .record_with(
+                    customer,
+                    entry.erased_at,
+                    entry.reason.as_deref(),
+                    retention,
+                )
                 .await?;
             copied += 1;
         }
@@ -236,7 +263,18 @@ impl CustomerEraser {
         customer: CustomerId,
         at: DateTime<Utc>,
     ) -> Result<Erasure, StoreError> {
-        self.ledger.record(customer, at).await?;
+        self.erase_because(customer, at, None).await
+    }
+
+    /// `erase`, with the reason recorded in the ledger (an erasure Strata
+    /// decided itself, such as retention's, says why).
+    pub async fn erase_because(
+        &self,
+        customer: CustomerId,
+        at: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<Erasure, StoreError> {
+        self.ledger.record_with(customer, at, reason, None).await?;
         let items = self.partition(customer).await?;
         let mut lookups = Vec::new();
         for item in &items {
@@ -451,7 +489,11 @@ mod tests {
         let archive = ErasureLedger::new(archive_store.clone());
         let (one, two) = (CustomerId::generate(), CustomerId::generate());
         primary.record(one, Utc::now()).await.unwrap();
-        primary.record(two, Utc::now()).await.unwrap();
+        let reason = "retention: inactive since 2023-01-01T00:00:00.000Z";
+        primary
+            .record_with(two, Utc::now(), Some(reason), None)
+            .await
+            .unwrap();
         archive.record(one, Utc::now()).await.unwrap();
         let lock = Retention {
             mode: strata_domain::ports::blob::RetentionMode::Compliance,
@@ -465,6 +507,13 @@ mod tests {
             archive.erased().await.unwrap(),
             primary.erased().await.unwrap()
         );
+        let mirrored = archive.entry(two).await.unwrap().unwrap();
+        assert_eq!(
+            mirrored.reason.as_deref(),
+            Some(reason),
+            "the reason goes along"
+        );
+        assert_eq!(archive.entry(one).await.unwrap().unwrap().reason, None);
         let copied = archive_store.head(&entry_key(two)).await.unwrap().unwrap();
         assert_eq!(copied.retention, Some(lock));
         assert!(archive_store.delete(&entry_key(two)).await.is_err());

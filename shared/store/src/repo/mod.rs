@@ -6,6 +6,7 @@ pub mod customers;
 pub mod erasure;
 pub mod idempotency;
 pub mod imports;
+pub mod inactive;
 pub mod merges;
 pub mod partitions;
 pub mod products;

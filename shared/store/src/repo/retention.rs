@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use strata_domain::ports::table::{Condition, Key, Table, TableError, Update};
+use strata_domain::ports::table::{
+    Condition, Item, Key, PK, Query, SK, Table, TableError, Update, Value,
+};
 use strata_domain::retention::{RetainedData, RetentionPolicy};
 
 use crate::codec::{self, RecordKind, WRITTEN_AT};
 use crate::error::StoreError;
+use crate::keys;
 use crate::repo::partitions::Partition;
 
 /// The attribute holding a record's text before sealing (older records).
@@ -34,6 +37,67 @@ impl Expired {
         self.review_texts += other.review_texts;
         self.merge_entries += other.merge_entries;
         self.skipped_changed += other.skipped_changed;
+    }
+}
+
+/// The retention keys texts are sealed under besides their customer's
+/// (see `crate::personal`), as the scheduled job sees them: it never holds
+/// a key, it only destroys those of months past their limit, which reaches
+/// every copy of those texts (cold objects, snapshots, the locked archive).
+#[derive(Clone)]
+pub struct RetentionKeys {
+    key_table: Arc<dyn Table>,
+}
+
+/// When a retention key was destroyed; the tombstone stays so that no
+/// writer makes that month's key again.
+const DESTROYED_AT: &str = "destroyed_at";
+
+impl RetentionKeys {
+    pub fn new(key_table: Arc<dyn Table>) -> Self {
+        RetentionKeys { key_table }
+    }
+
+    /// Destroys the keys of the months wholly past their limit on `as_of`;
+    /// returns how many.
+    pub async fn expire(
+        &self,
+        policy: &RetentionPolicy,
+        as_of: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut destroyed = 0;
+        for data in [
+            RetainedData::InteractionText,
+            RetainedData::ReviewText,
+            RetainedData::NetworkTrace,
+        ] {
+            let mut query = Query::partition(keys::retention_month_partition(data));
+            loop {
+                let page = self.key_table.query(query.clone()).await?;
+                for item in &page.items {
+                    let Some(key) = Key::of(item) else { continue };
+                    let Some(month) = keys::retention_month_of(&key) else {
+                        continue;
+                    };
+                    if item.contains_key(DESTROYED_AT) || !policy.month_expired(month, as_of) {
+                        continue;
+                    }
+                    let tombstone = Item::from([
+                        (PK.to_owned(), Value::S(key.pk.clone())),
+                        (SK.to_owned(), Value::S(key.sk.clone())),
+                        (DESTROYED_AT.to_owned(), Value::S(keys::time(as_of))),
+                    ]);
+                    self.key_table.put(tombstone, None).await?;
+                    tracing::info!(month = %month.label(), "destroyed a retention key");
+                    destroyed += 1;
+                }
+                match page.next {
+                    Some(next) => query.start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(destroyed)
     }
 }
 
@@ -94,6 +158,8 @@ impl RetentionRepository {
                     RetainedData::InteractionText => expired.interaction_texts += 1,
                     RetainedData::ReviewText => expired.review_texts += 1,
                     RetainedData::MergeLog => expired.merge_entries += 1,
+                    // Sealed in the profile: expired by its month's key alone.
+                    RetainedData::NetworkTrace => {}
                 },
                 Err(TableError::ConditionFailed) => {
                     expired.skipped_changed += 1;

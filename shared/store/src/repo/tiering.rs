@@ -33,7 +33,7 @@ use crate::cold::{ColdLine, ColdPointer, ColdTier, ObjectContent, SealedPack};
 use crate::error::StoreError;
 use crate::keys;
 use crate::repo::partitions::{Partition, PartitionScan};
-use crate::repo::retention::RetentionRepository;
+use crate::repo::retention::{RetentionKeys, RetentionRepository};
 
 /// An object the job has started to move records into.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,11 +185,32 @@ fn unchanged(item: &Item) -> Condition {
 pub struct TieringRepository {
     table: Arc<dyn Table>,
     cold: ColdTier,
+    retention_keys: Option<RetentionKeys>,
 }
 
 impl TieringRepository {
     pub fn new(table: Arc<dyn Table>, cold: ColdTier) -> Self {
-        TieringRepository { table, cold }
+        TieringRepository {
+            table,
+            cold,
+            retention_keys: None,
+        }
+    }
+
+    /// Lets the run destroy the retention keys of texts past their limit
+    /// (the key table's; without it, copies outside the table keep them).
+    pub fn with_retention_keys(mut self, key_table: Arc<dyn Table>) -> Self {
+        self.retention_keys = Some(RetentionKeys::new(key_table));
+        self
+    }
+
+    pub fn retention_keys(&self) -> Option<&RetentionKeys> {
+        self.retention_keys.as_ref()
+    }
+
+    /// The markers of customers inactive past the retention limit.
+    pub fn inactive(&self) -> crate::repo::inactive::InactiveCustomers {
+        crate::repo::inactive::InactiveCustomers::new(self.table.clone())
     }
 
     /// The retention policy's steps on the same table.
