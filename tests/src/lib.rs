@@ -1,8 +1,9 @@
 //! Test support shared by Strata's cross-crate tests: the backends the
 //! conformance suite runs against, the request-counting, crashing and
 //! fault-injecting table wrappers (one `intercept` mechanism), the cases,
-//! a synthetic dataset for the backup drills and benchmarks, and the raw
-//! contents of a moto account (`raw`) for the plaintext canary.
+//! a synthetic dataset for the backup drills and benchmarks, the raw
+//! contents of a moto account (`raw`) for the plaintext canary, and a
+//! heap-counting allocator (`heap`) for the benchmarks' memory figures.
 
 pub mod backend;
 pub mod cases;
@@ -10,6 +11,7 @@ pub mod counting;
 pub mod crash;
 pub mod dataset;
 pub mod faulty;
+pub mod heap;
 pub mod intercept;
 pub mod raw;
 

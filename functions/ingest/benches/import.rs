@@ -34,6 +34,12 @@ use strata_ingest::ingest::Ingestor;
 use strata_store::{ImportRepository, ImportedObject};
 use strata_tests::backend::Backend;
 use strata_tests::counting::CountingTable;
+use strata_tests::heap;
+
+/// Counts live heap bytes, so the figures show whether memory stays flat as
+/// rows go by (adds an atomic add per allocation to the timings).
+#[global_allocator]
+static HEAP: heap::Counting = heap::Counting;
 
 const ORDERS_PER_CUSTOMER: u64 = 4;
 /// Every this many rows, one carries an amount that is not a number.
@@ -150,6 +156,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     reset_peak_memory();
+    let heap_before = heap::live_bytes();
+    let sampler = heap::Sampler::start(Duration::from_millis(200));
     let cpu_before = cpu_time();
     let started = Instant::now();
     let mut outcomes = match options.dataset {
@@ -161,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
+    let heap_samples = sampler.finish();
     let (Some(RunOutcome::Completed(state)), true) = (outcomes.pop(), outcomes.is_empty()) else {
         bail!("the import did not complete in one run");
     };
@@ -214,6 +223,23 @@ async fn main() -> anyhow::Result<()> {
         }
         None => println!("memory      peak RSS during the import {peak:.0} MiB (the importer)"),
     }
+    // Rows go by at a steady pace, so each tenth of the time is about a
+    // tenth of the file: flat memory shows as flat peaks.
+    let tenths: Vec<String> = heap::peaks_by_tenth(&heap_samples)
+        .into_iter()
+        .map(|bytes| format!("{:.0}", mib(bytes.saturating_sub(heap_before))))
+        .collect();
+    println!(
+        "heap        live allocations above the start, largest in each tenth of the import: {} MiB \
+         (start {:.0} MiB{})",
+        tenths.join(" "),
+        mib(heap_before),
+        if embedded.is_some() {
+            "; includes the embedded table's page cache"
+        } else {
+            ""
+        }
+    );
     println!(
         "requests    {:.1} DynamoDB requests per 1,000 rows: {:.1} BatchWriteItem, {:.1} BatchGetItem, \
          {:.1} TransactWriteItems, {:.1} PutItem, {:.1} UpdateItem, {:.1} GetItem, {:.1} Query",

@@ -205,7 +205,11 @@ async fn the_same_export_imported_twice_at_once_counts_each_order_once(backend: 
 /// The rows an import rejected, as its rejection files hold them.
 async fn rejections(blobs: &dyn BlobStore, state: &ImportState) -> Vec<serde_json::Value> {
     let mut rejections = Vec::new();
-    for key in &state.rejection_files {
+    let files = strata_ingest::import::run::rejection_files(blobs, &state.id)
+        .await
+        .expect("list");
+    assert_eq!(files.len() as u64, state.rejection_files);
+    for key in &files {
         let object = blobs.get(key).await.expect("rejection file");
         let body = blob::collect(object.body).await.expect("body");
         for line in String::from_utf8(body).expect("utf-8").lines() {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use strata_domain::customer::Identifier;
 use strata_domain::ports::blob::{self, PutOptions};
-use strata_ingest::import::run::RunOutcome;
+use strata_ingest::import::run::{self, RunOutcome};
 
 fn hostile_file() -> Vec<u8> {
     let mut file = Vec::new();
@@ -61,7 +61,11 @@ async fn every_hostile_row_is_stored_or_reported() {
     assert_eq!(c.blank_lines, 1);
 
     let mut rejected: BTreeMap<u64, (String, String)> = BTreeMap::new();
-    for key in &state.rejection_files {
+    let files = run::rejection_files(local.blobs.as_ref(), &state.id)
+        .await
+        .expect("list");
+    assert_eq!(files.len() as u64, state.rejection_files);
+    for key in &files {
         let object = local.blobs.get(key).await.expect("rejection file");
         let text =
             String::from_utf8(blob::collect(object.body).await.expect("body")).expect("utf-8");
@@ -230,4 +234,89 @@ async fn an_unknown_mapping_fails_the_import_with_a_reason() {
     let report: serde_json::Value =
         serde_json::from_slice(&blob::collect(report.body).await.expect("body")).expect("json");
     assert_eq!(report["status"], "failed");
+}
+
+/// A customers export of `chunks` chunks of ten rows, each with one row
+/// whose e-mail is malformed.
+fn one_bad_row_per_chunk(chunks: usize) -> Vec<u8> {
+    let mut file = String::from("email,name,phone,birth_date\n");
+    for n in 0..chunks * 10 {
+        if n % 10 == 7 {
+            file.push_str(&format!("not-an-email-{n},Bad {n},,\n"));
+        } else {
+            file.push_str(&format!("r{n}@shop.cn,Row {n},,\n"));
+        }
+    }
+    file.into_bytes()
+}
+
+/// The stored import item's size: it is written after every chunk, and a
+/// table item has a size limit (400 KB in DynamoDB), so it must not grow
+/// with the number of chunks that rejected rows.
+async fn import_item_size(local: &common::Local, id: &str) -> usize {
+    let mut start = None;
+    loop {
+        let page = local.table.scan(0, 1, start, None).await.expect("scan");
+        let found = page
+            .items
+            .iter()
+            .filter(|item| {
+                strata_store::RecordKind::of(item) == Some(strata_store::RecordKind::Import)
+            })
+            .find(|item| item.get("id").and_then(|v| v.as_str()) == Some(id));
+        if let Some(item) = found {
+            return strata_domain::ports::table::item_size(item);
+        }
+        start = Some(page.next.expect("the import's item"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_import_record_stays_the_same_size_however_many_rejection_files() {
+    let mut local = common::local().await;
+    local.importer.chunk_rows = 10;
+    let mut sizes = Vec::new();
+    for (name, chunks) in [("few", 3), ("many", 60)] {
+        let key = format!("imports/customers/{name}.csv");
+        let object =
+            common::upload(local.blobs.as_ref(), &key, one_bad_row_per_chunk(chunks)).await;
+        let RunOutcome::Completed(state) = local
+            .importer
+            .run(object, "test", None)
+            .await
+            .expect("import")
+        else {
+            panic!()
+        };
+        assert_eq!(state.counts.rejected, chunks as u64);
+        assert!(state.counts.reconciles(), "{:?}", state.counts);
+        assert_eq!(state.rejection_files, chunks as u64, "one file per chunk");
+        let files = run::rejection_files(local.blobs.as_ref(), &state.id)
+            .await
+            .expect("list");
+        assert_eq!(files.len(), chunks, "{files:?}");
+        // Key order is row order: each file's first line is the chunk's bad row.
+        let mut rows = Vec::new();
+        for file in &files {
+            let object = local.blobs.get(file).await.expect("rejection file");
+            let text =
+                String::from_utf8(blob::collect(object.body).await.expect("body")).expect("utf-8");
+            let line: serde_json::Value =
+                serde_json::from_str(text.lines().next().expect("a line")).expect("json");
+            rows.push(line["row"].as_u64().expect("row"));
+        }
+        let expected: Vec<u64> = (0..chunks as u64).map(|c| c * 10 + 8).collect();
+        assert_eq!(rows, expected);
+        let report = run::report(&state);
+        assert_eq!(report["rejections"]["files"], chunks as u64);
+        assert_eq!(
+            report["rejections"]["prefix"],
+            format!("reports/{}/rejected/", state.id)
+        );
+        sizes.push(import_item_size(&local, &state.id).await);
+    }
+    assert!(
+        sizes[1] <= sizes[0] + 8,
+        "the import item grew with its rejection files: {sizes:?} bytes"
+    );
 }

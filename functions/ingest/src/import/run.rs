@@ -155,7 +155,7 @@ impl Importer {
             counts: ImportCounts::default(),
             rows_done: 0,
             invocations: 0,
-            rejection_files: Vec::new(),
+            rejection_files: 0,
             report_key: None,
             error: None,
             started_at: now,
@@ -429,9 +429,13 @@ impl Importer {
         add_created(counts, created);
         if !rejections.is_empty() {
             rejections.sort_by_key(|r| r.row);
+            // Named by the chunk's first rejected row, so a chunk retried
+            // after a crash writes the same file again, and key order is
+            // row order.
             let key = format!(
-                "{REPORTS_PREFIX}{}/rejected/{:012}.jsonl",
-                state.id, rejections[0].row
+                "{}{:012}.jsonl",
+                rejection_prefix(&state.id),
+                rejections[0].row
             );
             let mut body = Vec::new();
             for rejection in &rejections {
@@ -444,7 +448,7 @@ impl Importer {
                 ..PutOptions::default()
             };
             self.blobs.put(&key, blob::body_from(body), options).await?;
-            state.rejection_files.push(key);
+            state.rejection_files += 1;
         }
         state.rows_done = last_row;
         state.updated_at = Utc::now();
@@ -511,11 +515,38 @@ pub fn report(state: &ImportState) -> serde_json::Value {
             "reviews": state.counts.reviews_created,
             "products_upserted": state.counts.products_upserted,
         },
-        "rejection_files": state.rejection_files,
+        "rejections": {
+            "prefix": rejection_prefix(&state.id),
+            "files": state.rejection_files,
+        },
         "invocations": state.invocations,
         "started_at": state.started_at,
         "finished_at": state.finished_at,
     })
+}
+
+/// Where an import's rejection files are kept: one JSON Lines file per chunk
+/// with rejected rows, `<prefix><first rejected row, 12 digits>.jsonl`.
+pub fn rejection_prefix(import: &str) -> String {
+    format!("{REPORTS_PREFIX}{import}/rejected/")
+}
+
+/// The keys of an import's rejection files, in row order.
+pub async fn rejection_files(
+    blobs: &dyn BlobStore,
+    import: &str,
+) -> Result<Vec<String>, BlobError> {
+    let prefix = rejection_prefix(import);
+    let mut keys = Vec::new();
+    let mut continuation = None;
+    loop {
+        let page = blobs.list(&prefix, continuation, 1000).await?;
+        keys.extend(page.objects.into_iter().map(|o| o.key));
+        match page.next {
+            Some(next) => continuation = Some(next),
+            None => return Ok(keys),
+        }
+    }
 }
 
 fn add_created(counts: &mut ImportCounts, created: Created) {

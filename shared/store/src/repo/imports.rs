@@ -68,8 +68,11 @@ pub struct ImportState {
     /// Rows fully processed: a resumed run skips this many.
     pub rows_done: u64,
     pub invocations: u32,
-    /// Blob keys of the rejection files written so far (one per run).
-    pub rejection_files: Vec<String>,
+    /// Rejection files written so far (at most one per chunk), under
+    /// `reports/<id>/rejected/`. A count, not their keys: the state is saved
+    /// after every chunk and a table item has a size limit, so what it holds
+    /// must not grow with the file.
+    pub rejection_files: u64,
     pub report_key: Option<String>,
     pub error: Option<String>,
     pub started_at: DateTime<Utc>,
