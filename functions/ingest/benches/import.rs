@@ -55,6 +55,9 @@ struct Options {
     backend: String,
     /// `cdnow`: the real log through the S3 trigger instead of a generated file.
     dataset: Option<String>,
+    /// How often a long import says where it is (often under `cargo test`,
+    /// so the progress line is exercised there too).
+    progress_every: Duration,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -86,6 +89,11 @@ fn options() -> anyhow::Result<Options> {
         rows,
         backend,
         dataset,
+        progress_every: if benchmarking {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_millis(500)
+        },
     })
 }
 
@@ -132,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         Some(table) => Arc::new(table.clone()),
         None => backend.fresh_table().await?,
     };
-    let counting = Arc::new(CountingTable::new(inner));
+    let counting = Arc::new(CountingTable::new(inner.clone()));
     let table: Arc<dyn Table> = counting.clone();
     let blobs = backend.fresh_store(false).await?;
     let receipt = blobs
@@ -160,6 +168,12 @@ async fn main() -> anyhow::Result<()> {
     let sampler = heap::Sampler::start(Duration::from_millis(200));
     let cpu_before = cpu_time();
     let started = Instant::now();
+    let progress = tokio::spawn(report_progress(
+        ImportRepository::new(inner.clone()),
+        counting.clone(),
+        strata_ingest::import::run::import_id(&object),
+        options.progress_every,
+    ));
     let mut outcomes = match options.dataset {
         Some(_) => {
             let event = event_for(&object)?;
@@ -170,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     let cpu = cpu_time().saturating_sub(cpu_before);
     let heap_samples = sampler.finish();
+    progress.abort();
     let (Some(RunOutcome::Completed(state)), true) = (outcomes.pop(), outcomes.is_empty()) else {
         bail!("the import did not complete in one run");
     };
@@ -253,6 +268,39 @@ async fn main() -> anyhow::Result<()> {
         per_k(requests.query),
     );
     Ok(())
+}
+
+/// Prints the import's figures so far from its checkpoint, read through the
+/// uncounted table: a run too long to wait for (a million rows at moto's
+/// pace) still leaves figures when it is stopped.
+async fn report_progress(
+    imports: ImportRepository,
+    counting: Arc<CountingTable>,
+    id: String,
+    every: Duration,
+) {
+    let (started, cpu_before) = (Instant::now(), cpu_time());
+    loop {
+        tokio::time::sleep(every).await;
+        let Ok(Some(state)) = imports.get(&id).await else {
+            continue;
+        };
+        if state.rows_done == 0 {
+            continue;
+        }
+        let rows = state.rows_done as f64;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "progress    {} rows in {seconds:.0} s: {:.0} rows/s, {:.0} CPU-ms and {:.0} DynamoDB \
+             requests per 1,000 rows, live heap {:.0} MiB, peak RSS {:.0} MiB",
+            state.rows_done,
+            rows / seconds,
+            cpu_time().saturating_sub(cpu_before).as_secs_f64() * 1e6 / rows,
+            counting.counts().total() as f64 * 1000.0 / rows,
+            heap::live_bytes() as f64 / (1024.0 * 1024.0),
+            peak_memory_mib(),
+        );
+    }
 }
 
 /// The ObjectCreated fixture from `events/`, naming the uploaded object.
