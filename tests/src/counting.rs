@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use strata_domain::ports::keys::{
+    DataKey, EncryptionContext, GeneratedKey, KeyError, KeyService, WrappedKey,
+};
 use strata_domain::ports::table::{Table, TableError};
 
 use crate::intercept::{Intercepted, Interceptor, Operation};
@@ -85,5 +88,65 @@ impl CountingTable {
         for counter in &self.interceptor().0 {
             counter.store(0, Ordering::Relaxed);
         }
+    }
+}
+
+/// A key service that counts its calls: in AWS each is a KMS request
+/// (GenerateDataKey, Decrypt, Encrypt), billed and throttled per account.
+pub struct CountingKeys {
+    inner: Arc<dyn KeyService>,
+    generated: AtomicU64,
+    decrypted: AtomicU64,
+    encrypted: AtomicU64,
+}
+
+/// Key-service calls: (generate, decrypt, encrypt).
+pub type KeyCalls = (u64, u64, u64);
+
+impl CountingKeys {
+    pub fn new(inner: Arc<dyn KeyService>) -> Self {
+        CountingKeys {
+            inner,
+            generated: AtomicU64::new(0),
+            decrypted: AtomicU64::new(0),
+            encrypted: AtomicU64::new(0),
+        }
+    }
+
+    pub fn calls(&self) -> KeyCalls {
+        (
+            self.generated.load(Ordering::Relaxed),
+            self.decrypted.load(Ordering::Relaxed),
+            self.encrypted.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl KeyService for CountingKeys {
+    async fn generate_data_key(
+        &self,
+        context: &EncryptionContext,
+    ) -> Result<GeneratedKey, KeyError> {
+        self.generated.fetch_add(1, Ordering::Relaxed);
+        self.inner.generate_data_key(context).await
+    }
+
+    async fn decrypt_data_key(
+        &self,
+        wrapped: &WrappedKey,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KeyError> {
+        self.decrypted.fetch_add(1, Ordering::Relaxed);
+        self.inner.decrypt_data_key(wrapped, context).await
+    }
+
+    async fn encrypt_data_key(
+        &self,
+        key: &DataKey,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KeyError> {
+        self.encrypted.fetch_add(1, Ordering::Relaxed);
+        self.inner.encrypt_data_key(key, context).await
     }
 }
