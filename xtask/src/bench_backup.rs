@@ -17,7 +17,7 @@ pub fn bench(root: &Path, items: u64, aws_items: u64) -> anyhow::Result<()> {
     step(&format!("backup benchmark: embedded, {items} items"));
     run(&mut benchmark("embedded", items))?;
     step("start moto");
-    let server = moto::Server::start(&venv, &root.join("target"))?;
+    let server = moto::Server::start(&venv, &root.join("target"), moto::Answers::Direct)?;
     step(&format!("backup benchmark: aws (moto), {aws_items} items"));
     let mut aws = benchmark("aws", aws_items);
     server.configure(&mut aws);

@@ -22,7 +22,7 @@ pub fn bench(root: &Path, rows: u64, aws_rows: u64) -> anyhow::Result<()> {
     step(&format!("import benchmark: embedded, {rows} rows"));
     run(&mut benchmark("embedded", rows))?;
     step("start moto");
-    let server = moto::Server::start(&venv, &root.join("target"))?;
+    let server = moto::Server::start(&venv, &root.join("target"), moto::Answers::Direct)?;
     step(&format!("import benchmark: aws (moto), {aws_rows} rows"));
     let mut aws = benchmark("aws", aws_rows);
     server.configure(&mut aws);

@@ -16,7 +16,7 @@ pub fn bench(root: &Path, customers: u64, aws_customers: u64) -> anyhow::Result<
     ));
     run(&mut benchmark("embedded", customers))?;
     step("start moto");
-    let server = moto::Server::start(&venv, &root.join("target"))?;
+    let server = moto::Server::start(&venv, &root.join("target"), moto::Answers::Direct)?;
     step(&format!(
         "tiering benchmark: aws (moto), {aws_customers} customers"
     ));

@@ -182,7 +182,7 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     package::package(root, &venv, package::Arch::host()?)?;
     println!("packaging took {:.0} s", packaging.elapsed().as_secs_f64());
     step("start moto");
-    let server = moto::Server::start(&venv, &root.join("target"))?;
+    let server = moto::Server::start(&venv, &root.join("target"), moto::Answers::Checked)?;
     println!("moto listening on {}", server.endpoint());
     step("run tests");
     let mut tests = Command::new("cargo");
@@ -192,8 +192,9 @@ fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
     tests.env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?);
     tests.env(package::PACKAGES_VAR, root.join("target/lambda"));
     let outcome = run_counting_tests(&mut tests);
-    drop(server);
+    let answers = server.finish();
     outcome?;
+    answers?;
     step("api contract");
     contract::run(root, &venv, &churn::ort_library(&venv)?)
 }

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,17 +15,36 @@ use crate::python::Venv;
 /// the script says why.
 const SERVER_SCRIPT: &str = include_str!("moto_server.py");
 
+/// What the script prints when its direct JSON answer differs from moto's own.
+const DIFFERENCE_MARK: &str = "fast json differs";
+
+/// How the server answers DynamoDB requests (see the script's point 4).
+pub enum Answers {
+    /// Written directly: benchmarks.
+    Direct,
+    /// Written directly and checked against moto's own serializer, which
+    /// answers instead where they differ: the test run, so every operation
+    /// the tests use proves the direct answers right.
+    Checked,
+}
+
 pub struct Server {
     child: Child,
     address: SocketAddr,
+    log: PathBuf,
 }
 
 impl Server {
-    pub fn start(venv: &Venv, log_dir: &Path) -> anyhow::Result<Server> {
+    pub fn start(venv: &Venv, log_dir: &Path, answers: Answers) -> anyhow::Result<Server> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         std::fs::create_dir_all(log_dir)?;
-        let log = File::create(log_dir.join("moto.log"))?;
-        let child = Command::new(venv.bin("python"))
+        let log_path = log_dir.join("moto.log");
+        let log = File::create(&log_path)?;
+        let mut command = Command::new(venv.bin("python"));
+        if let Answers::Checked = answers {
+            command.env("STRATA_MOTO_VERIFY_FAST_JSON", "1");
+        }
+        let child = command
             .args(["-c", SERVER_SCRIPT, &port.to_string()])
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -35,6 +54,7 @@ impl Server {
         let mut server = Server {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], port)),
+            log: log_path,
         };
         server.wait_until_ready()?;
         Ok(server)
@@ -52,6 +72,27 @@ impl Server {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true");
+    }
+
+    /// Stops the server; fails if a checked answer differed from moto's own.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.stop();
+        let log = std::fs::read_to_string(&self.log)
+            .with_context(|| format!("reading {}", self.log.display()))?;
+        let differences = log.matches(DIFFERENCE_MARK).count();
+        if differences > 0 {
+            bail!(
+                "moto's direct JSON answers differed from its serializer's {differences} times; \
+                 see \"{DIFFERENCE_MARK}\" in {}",
+                self.log.display()
+            );
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     fn wait_until_ready(&mut self) -> anyhow::Result<()> {
@@ -74,7 +115,6 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

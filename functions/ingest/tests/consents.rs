@@ -10,7 +10,6 @@ use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use strata_domain::ids::CustomerId;
 use strata_ingest::api::{ApiState, router};
-use strata_ingest::import::run::RunOutcome;
 use strata_store::ConsentLedger;
 use tower::ServiceExt;
 
@@ -182,14 +181,7 @@ async fn an_import_records_each_rows_decisions_with_its_row() {
         cy@shop.cn,no,,terms-4,2026-04-01T10:00:00Z\n"
         .to_vec();
     let object = common::upload(local.blobs.as_ref(), "imports/customers/consents.csv", file).await;
-    let RunOutcome::Completed(state) = local
-        .importer
-        .run(object.clone(), "test", None)
-        .await
-        .expect("import")
-    else {
-        panic!("the import completes")
-    };
+    let state = common::import_to_end(&local.importer, object.clone()).await;
     let customers = local.importer_customers();
     let id = customers
         .find(&strata_domain::customer::Identifier::Email(

@@ -9,6 +9,19 @@ use strata_domain::customer::Identifier;
 use strata_domain::ports::blob::{self, PutOptions};
 use strata_ingest::import::run::{self, RunOutcome};
 
+async fn profile_by_email(
+    customers: &strata_store::CustomerRepository,
+    address: &str,
+) -> strata_domain::customer::Customer {
+    let email = strata_domain::contact::Email::parse("email", address).expect("email");
+    let id = customers
+        .find(&Identifier::Email(email))
+        .await
+        .expect("find")
+        .unwrap_or_else(|| panic!("no customer stored under {address}"));
+    customers.get(id).await.expect("get").expect("profile")
+}
+
 fn hostile_file() -> Vec<u8> {
     let mut file = Vec::new();
     file.extend_from_slice(b"\xEF\xBB\xBFemail,name,phone,birth_date\r\n");
@@ -42,14 +55,7 @@ async fn every_hostile_row_is_stored_or_reported() {
         hostile_file(),
     )
     .await;
-    let RunOutcome::Completed(state) = local
-        .importer
-        .run(object, "test", None)
-        .await
-        .expect("import")
-    else {
-        panic!()
-    };
+    let state = common::import_to_end(&local.importer, object).await;
     let c = state.counts;
     assert_eq!(c.rows_read, 13);
     assert_eq!(
@@ -104,48 +110,25 @@ async fn every_hostile_row_is_stored_or_reported() {
     assert_eq!(rejected.len(), 7);
 
     let customers = local.importer_customers();
-    let find = |email: &str| {
-        Identifier::Email(strata_domain::contact::Email::parse("e", email).expect("email"))
-    };
-    let formula = customers
-        .find(&find("h@shop.cn"))
-        .await
-        .expect("find")
-        .expect("stored");
-    let formula = customers.get(formula).await.expect("get").expect("profile");
+    let formula = profile_by_email(&customers, "h@shop.cn").await;
     assert_eq!(
         formula.identity.name.as_deref(),
         Some("=HYPERLINK(\"http://evil\")"),
         "stored as text, as given"
     );
-    let chinese = customers
-        .find(&find("i@shop.cn"))
-        .await
-        .expect("find")
-        .expect("stored");
-    let chinese = customers.get(chinese).await.expect("get").expect("profile");
+    let chinese = profile_by_email(&customers, "i@shop.cn").await;
     assert_eq!(chinese.identity.name.as_deref(), Some("王小明🎉"));
     assert_eq!(
         chinese.identity.phone.as_ref().map(|p| p.as_str()),
         Some("+8613912345678"),
         "the later row merged its phone"
     );
-    let quoted = customers
-        .find(&find("a@shop.cn"))
-        .await
-        .expect("find")
-        .expect("stored");
-    let quoted = customers.get(quoted).await.expect("get").expect("profile");
+    let quoted = profile_by_email(&customers, "a@shop.cn").await;
     assert_eq!(
         quoted.identity.name.as_deref(),
         Some("Li, \"Lei\" second line")
     );
-    let dated = customers
-        .find(&find("g@shop.cn"))
-        .await
-        .expect("find")
-        .expect("stored");
-    let dated = customers.get(dated).await.expect("get").expect("profile");
+    let dated = profile_by_email(&customers, "g@shop.cn").await;
     assert_eq!(
         dated.identity.birth_date.map(|d| d.to_string()).as_deref(),
         Some("1990-03-02")
@@ -168,14 +151,7 @@ async fn a_declared_legacy_encoding_is_decoded() {
         .expect("mapping");
     let file = b"id,name\nE-1,\xd5\xc5\xc8\xfd\n".to_vec(); // 张三 in GBK
     let object = common::upload(local.blobs.as_ref(), "imports/legacy-erp/export.csv", file).await;
-    let RunOutcome::Completed(state) = local
-        .importer
-        .run(object, "test", None)
-        .await
-        .expect("import")
-    else {
-        panic!()
-    };
+    let state = common::import_to_end(&local.importer, object).await;
     assert_eq!((state.counts.accepted, state.counts.rejected), (1, 0));
     let source = strata_domain::customer::SourceRef {
         source: "legacy-erp".into(),
@@ -280,14 +256,7 @@ async fn the_import_record_stays_the_same_size_however_many_rejection_files() {
         let key = format!("imports/customers/{name}.csv");
         let object =
             common::upload(local.blobs.as_ref(), &key, one_bad_row_per_chunk(chunks)).await;
-        let RunOutcome::Completed(state) = local
-            .importer
-            .run(object, "test", None)
-            .await
-            .expect("import")
-        else {
-            panic!()
-        };
+        let state = common::import_to_end(&local.importer, object).await;
         assert_eq!(state.counts.rejected, chunks as u64);
         assert!(state.counts.reconciles(), "{:?}", state.counts);
         assert_eq!(state.rejection_files, chunks as u64, "one file per chunk");

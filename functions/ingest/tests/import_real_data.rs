@@ -17,14 +17,7 @@ async fn cdnow_imports_exactly_and_only_once() {
     )
     .await;
 
-    let RunOutcome::Completed(state) = local
-        .importer
-        .run(object.clone(), "test", None)
-        .await
-        .expect("import")
-    else {
-        panic!("the import must complete in one run without a deadline");
-    };
+    let state = common::import_to_end(&local.importer, object.clone()).await;
     let counts = state.counts;
     assert_eq!(counts.rows_read, 69_659);
     assert_eq!(counts.accepted, 69_659);
@@ -46,14 +39,7 @@ async fn cdnow_imports_exactly_and_only_once() {
 
     // The same file uploaded under another name: every row is a duplicate.
     let copy = common::upload(local.blobs.as_ref(), "imports/cdnow/copy.txt", bytes).await;
-    let RunOutcome::Completed(second) = local
-        .importer
-        .run(copy, "test", None)
-        .await
-        .expect("import copy")
-    else {
-        panic!()
-    };
+    let second = common::import_to_end(&local.importer, copy).await;
     assert_eq!(
         (second.counts.accepted, second.counts.duplicates),
         (0, 69_659)
@@ -77,14 +63,7 @@ async fn superstore_order_lines_become_orders_with_products() {
         bytes,
     )
     .await;
-    let RunOutcome::Completed(state) = local
-        .importer
-        .run(object, "test", None)
-        .await
-        .expect("import")
-    else {
-        panic!()
-    };
+    let state = common::import_to_end(&local.importer, object).await;
     let counts = state.counts;
     assert_eq!(counts.rows_read, 9_994);
     assert!(counts.reconciles(), "{counts:?}");

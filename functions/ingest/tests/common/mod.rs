@@ -9,9 +9,9 @@ use std::sync::Arc;
 use strata_domain::ReadOptions;
 use strata_domain::ports::blob::{self, BlobStore, PutOptions};
 use strata_domain::ports::table::Table;
-use strata_ingest::import::run::Importer;
+use strata_ingest::import::run::{Importer, RunOutcome};
 use strata_ingest::ingest::Ingestor;
-use strata_store::{ImportRepository, ImportedObject, Privacy};
+use strata_store::{ImportRepository, ImportState, ImportedObject, Privacy};
 use tempfile::TempDir;
 
 pub struct Local {
@@ -62,6 +62,15 @@ pub async fn upload(blobs: &dyn BlobStore, key: &str, bytes: Vec<u8>) -> Importe
         version: None,
         etag: receipt.etag,
         size: receipt.size,
+    }
+}
+
+/// Runs an import that has no deadline, so must finish in one run, and
+/// returns its record.
+pub async fn import_to_end(importer: &Importer, object: ImportedObject) -> ImportState {
+    match importer.run(object, "test", None).await.expect("import") {
+        RunOutcome::Completed(state) => state,
+        other => panic!("the import must complete in one run without a deadline: {other:?}"),
     }
 }
 
