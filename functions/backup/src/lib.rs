@@ -7,8 +7,8 @@
 //! [`handle`] is what the Lambda runs; the local host and the tests call it
 //! (or the service) the same way.
 
-pub mod aws;
 pub mod events;
+pub mod lambda;
 pub mod local;
 mod service;
 mod settings;

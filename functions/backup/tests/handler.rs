@@ -233,6 +233,7 @@ async fn embedded_week_of_backups_then_restore() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aws_week_of_backups_then_restore() {
+    strata_tests::require_moto!();
     let config = strata_tests::backend::moto_config().await.expect("moto");
     let suffix = unique_suffix();
     let name = |what: &str| format!("strata-fn-{what}-{suffix}");
@@ -271,8 +272,12 @@ async fn aws_week_of_backups_then_restore() {
         ("STRATA_BACKUP_SEGMENTS", "4".to_owned()),
         ("STRATA_ARCHIVE_LOCK_DAYS", "1".to_owned()),
     ]);
-    let env = EnvReader::from_lookup(move |var| vars.get(var).cloned());
-    let service = strata_backup::aws::service_from_env(&config, env).expect("configuration");
+    let mut env = EnvReader::from_lookup(move |var| vars.get(var).cloned());
+    let names = strata_aws::DeploymentNames::read(&mut env);
+    let settings = strata_backup::lambda::Settings::from_env(&mut env);
+    env.finish().expect("configuration");
+    let deployment = strata_aws::Deployment::connect(config.clone(), names);
+    let service = strata_backup::lambda::service(&deployment, settings);
     let target = name("restored");
     week_of_backups_then_restore(
         &service,
@@ -287,9 +292,10 @@ async fn aws_week_of_backups_then_restore() {
 
 #[test]
 fn missing_settings_are_all_named() {
-    let env = EnvReader::from_lookup(|var| (var == "STRATA_TABLE").then(|| "t".to_owned()));
-    let config = aws_config::SdkConfig::builder().build();
-    let Err(error) = strata_backup::aws::service_from_env(&config, env) else {
+    let mut env = EnvReader::from_lookup(|var| (var == "STRATA_TABLE").then(|| "t".to_owned()));
+    strata_aws::DeploymentNames::read(&mut env);
+    strata_backup::lambda::Settings::from_env(&mut env);
+    let Err(error) = env.finish() else {
         panic!("the configuration is incomplete");
     };
     let named: Vec<&String> = error.problems.keys().collect();
@@ -426,6 +432,7 @@ async fn embedded_copies_in_deep_archive_are_not_copied_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn aws_copies_in_deep_archive_are_not_copied_again() {
+    strata_tests::require_moto!();
     let backend = Backend::aws().await.expect("backend");
     copies_in_deep_archive_are_not_copied_again(&backend).await;
 }

@@ -1,16 +1,22 @@
-//! What the Lambda entrypoints build once per cold start (settings, the
-//! AWS adapters, the serving model) and the event handlers.
+//! What the churn functions build once per cold start from the deployment
+//! (`strata_aws::Deployment`): their settings, the serving model, the API's
+//! router, the batch and retraining services, and the event handlers.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use axum::Router;
 use chrono::Utc;
+use strata_auth::{Authenticator, Guard};
+use strata_aws::{Deployment, DeploymentError};
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
-use strata_store::cold::ColdTier;
+use strata_store::cold::{API_CACHE_BYTES, ColdTier, JOB_CACHE_BYTES};
+
+use crate::api::{ChurnApi, router};
 
 use crate::batch::{self, BatchError, BatchReport, BatchSettings};
 use crate::model::{ChurnModel, ColdStart};
@@ -21,58 +27,142 @@ use crate::retraining::run::Outcome;
 use crate::retraining::{RetrainError, RetrainSettings, Retraining};
 use strata_domain::churn::RetrainPolicy;
 
+/// The churn functions' own settings (the table and cold bucket are the
+/// deployment's).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub table: String,
+    /// Where models, cards and training runs live (`STRATA_BUCKET`).
     pub bucket: String,
-    /// Where tiering moved old records; the batch reads them back.
-    pub cold_bucket: Option<String>,
     pub batch: BatchSettings,
+    pub retrain: RetrainSettings,
+    /// The CodeBuild project that trains a challenger
+    /// (`STRATA_CHURN_TRAINING_PROJECT`; the retraining function's only).
+    pub training_project: Option<String>,
+    /// How long audit entries are kept (`STRATA_AUDIT_RETENTION_DAYS`).
+    pub audit_retention: chrono::Duration,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, `STRATA_BUCKET`, and optional `STRATA_COLD_BUCKET`, `STRATA_CHURN_SEGMENTS`,
-    /// `STRATA_CHURN_BATCH`, `STRATA_CHURN_RETRAIN_GROWTH`, `STRATA_CONSENT_POLICY`.
-    pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
-        let defaults = BatchSettings::default();
-        let settings = Settings {
-            table: env.required("STRATA_TABLE"),
+    /// `STRATA_BUCKET`, and optional `STRATA_CHURN_SEGMENTS`, `STRATA_CHURN_BATCH`,
+    /// `STRATA_CHURN_RETRAIN_GROWTH`, `STRATA_CHURN_RETRAIN_MAX_AGE_DAYS`,
+    /// `STRATA_CHURN_RUN_TIMEOUT_HOURS`, `STRATA_CONSENT_POLICY`,
+    /// `STRATA_CHURN_TRAINING_PROJECT`, `STRATA_CHURN_HORIZON_DAYS`,
+    /// `STRATA_AUDIT_RETENTION_DAYS`.
+    pub fn from_env(env: &mut EnvReader) -> Settings {
+        let batch = BatchSettings::default();
+        let retrain = RetrainSettings::default();
+        let policy = retrain.policy;
+        let segments = env.parsed_or("STRATA_CHURN_SEGMENTS", batch.segments);
+        let growth = env.parsed_or("STRATA_CHURN_RETRAIN_GROWTH", batch.retrain_growth);
+        Settings {
             bucket: env.required("STRATA_BUCKET"),
-            cold_bucket: env.optional("STRATA_COLD_BUCKET"),
             batch: BatchSettings {
-                segments: env.parsed_or("STRATA_CHURN_SEGMENTS", defaults.segments),
-                batch_size: env.parsed_or("STRATA_CHURN_BATCH", defaults.batch_size),
-                retrain_growth: env
-                    .parsed_or("STRATA_CHURN_RETRAIN_GROWTH", defaults.retrain_growth),
-                consent: env.parsed_or("STRATA_CONSENT_POLICY", defaults.consent),
-                ..defaults
+                segments,
+                batch_size: env.parsed_or("STRATA_CHURN_BATCH", batch.batch_size),
+                retrain_growth: growth,
+                consent: env.parsed_or("STRATA_CONSENT_POLICY", batch.consent),
+                ..batch
             },
-        };
-        env.finish()?;
-        Ok(settings)
+            retrain: RetrainSettings {
+                policy: RetrainPolicy {
+                    growth,
+                    max_age: chrono::Duration::days(env.parsed_or(
+                        "STRATA_CHURN_RETRAIN_MAX_AGE_DAYS",
+                        policy.max_age.num_days(),
+                    )),
+                    run_timeout: chrono::Duration::hours(env.parsed_or(
+                        "STRATA_CHURN_RUN_TIMEOUT_HOURS",
+                        policy.run_timeout.num_hours(),
+                    )),
+                },
+                segments,
+                horizon_days: env.parsed_or("STRATA_CHURN_HORIZON_DAYS", retrain.horizon_days),
+                ..retrain
+            },
+            training_project: env.optional("STRATA_CHURN_TRAINING_PROJECT"),
+            audit_retention: strata_auth::audit_retention(env),
+        }
     }
 }
 
-/// The DynamoDB table and S3 bucket, from clients built once.
-pub fn aws_backend(
-    config: &aws_config::SdkConfig,
-    settings: &Settings,
-) -> (Arc<dyn Table>, Arc<dyn BlobStore>) {
-    let table = strata_aws::DynamoTable::new(strata_aws::dynamodb_client(config), &settings.table);
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), &settings.bucket);
-    (Arc::new(table), Arc::new(blobs))
+/// The churn HTTP API (`churn-api`): scores from the serving model, loaded
+/// once; API Gateway's JWT authorizer verified the token, the guard reads
+/// its claims.
+pub async fn api(deployment: &Deployment, settings: Settings) -> Result<Router, InitError> {
+    let table = deployment.table();
+    let model = serving_model(table.clone(), deployment.bucket(&settings.bucket)).await?;
+    let api = ChurnApi {
+        consent: settings.batch.consent,
+        ..ChurnApi::new(table.clone(), model)
+    }
+    .with_cold_tier(deployment.cold_tier(API_CACHE_BYTES)?);
+    let guard = Guard::new(Authenticator::Gateway, table, settings.audit_retention);
+    Ok(guard.protect(router(Arc::new(api))))
 }
 
-/// The cold tier, when the function is given its bucket, keeping up to
-/// `cache_bytes` of parsed objects (one object serves many customers).
-pub fn aws_cold_tier(
-    config: &aws_config::SdkConfig,
-    settings: &Settings,
-    cache_bytes: u64,
-) -> Option<ColdTier> {
-    let bucket = settings.cold_bucket.as_ref()?;
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), bucket);
-    Some(ColdTier::new(Arc::new(blobs)).with_cache(cache_bytes))
+/// The scheduled batch scoring (`churn-batch`).
+pub struct BatchFunction {
+    table: Arc<dyn Table>,
+    cold: ColdTier,
+    model: Arc<ChurnModel>,
+    settings: BatchSettings,
+}
+
+impl BatchFunction {
+    pub async fn build(deployment: &Deployment, settings: Settings) -> Result<Self, InitError> {
+        let table = deployment.table();
+        Ok(BatchFunction {
+            model: serving_model(table.clone(), deployment.bucket(&settings.bucket)).await?,
+            cold: deployment.cold_tier(JOB_CACHE_BYTES)?,
+            table,
+            settings: settings.batch,
+        })
+    }
+
+    /// A failed run fails the invocation, so EventBridge retries it.
+    pub async fn handle(&self, event: EventBridgeEvent) -> Result<BatchReport, BatchError> {
+        on_schedule(
+            self.table.clone(),
+            self.cold.clone(),
+            self.model.clone(),
+            self.settings,
+            event,
+        )
+        .await
+    }
+}
+
+/// The retraining service (`churn-retrain`) on DynamoDB, S3 and CodeBuild.
+pub fn retraining(deployment: &Deployment, settings: Settings) -> Result<Retraining, InitError> {
+    let project = settings.training_project.ok_or_else(|| ConfigError {
+        problems: [(
+            "STRATA_CHURN_TRAINING_PROJECT".to_owned(),
+            "is required but not set".to_owned(),
+        )]
+        .into(),
+    })?;
+    let trainer = Arc::new(CodeBuildTrainer::new(
+        aws_sdk_codebuild::Client::new(deployment.sdk()),
+        &project,
+    ));
+    Ok(Retraining::new(
+        deployment.table(),
+        deployment.cold_tier(JOB_CACHE_BYTES)?,
+        deployment.bucket(&settings.bucket),
+        trainer,
+        settings.retrain,
+    ))
+}
+
+/// Why a churn function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Deployment(#[from] DeploymentError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Model(#[from] RegistryError),
 }
 
 /// Loads the serving model and logs how long the cold start took, split
@@ -98,7 +188,7 @@ pub async fn serving_model(
 /// The scheduled run: scores as of the event's time (now if it has none).
 pub async fn on_schedule(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     event: EventBridgeEvent,
@@ -127,66 +217,6 @@ pub async fn on_schedule(
         );
     }
     Ok(report)
-}
-
-/// The retraining function's settings.
-#[derive(Debug, Clone)]
-pub struct RetrainConfig {
-    pub table: String,
-    pub bucket: String,
-    /// The CodeBuild project that trains a challenger.
-    pub project: String,
-    pub retrain: RetrainSettings,
-}
-
-impl RetrainConfig {
-    /// `STRATA_TABLE`, `STRATA_BUCKET`, `STRATA_CHURN_TRAINING_PROJECT`, and
-    /// optional `STRATA_CHURN_RETRAIN_GROWTH`, `STRATA_CHURN_RETRAIN_MAX_AGE_DAYS`,
-    /// `STRATA_CHURN_RUN_TIMEOUT_HOURS`, `STRATA_CHURN_SEGMENTS`.
-    pub fn read(mut env: EnvReader) -> Result<RetrainConfig, ConfigError> {
-        let defaults = RetrainSettings::default();
-        let policy = defaults.policy;
-        let config = RetrainConfig {
-            table: env.required("STRATA_TABLE"),
-            bucket: env.required("STRATA_BUCKET"),
-            project: env.required("STRATA_CHURN_TRAINING_PROJECT"),
-            retrain: RetrainSettings {
-                policy: RetrainPolicy {
-                    growth: env.parsed_or("STRATA_CHURN_RETRAIN_GROWTH", policy.growth),
-                    max_age: chrono::Duration::days(env.parsed_or(
-                        "STRATA_CHURN_RETRAIN_MAX_AGE_DAYS",
-                        policy.max_age.num_days(),
-                    )),
-                    run_timeout: chrono::Duration::hours(env.parsed_or(
-                        "STRATA_CHURN_RUN_TIMEOUT_HOURS",
-                        policy.run_timeout.num_hours(),
-                    )),
-                },
-                segments: env.parsed_or("STRATA_CHURN_SEGMENTS", defaults.segments),
-                ..defaults
-            },
-        };
-        env.finish()?;
-        Ok(config)
-    }
-
-    /// The retraining service on DynamoDB, S3 and CodeBuild.
-    pub async fn service(&self) -> Retraining {
-        let config = strata_aws::load_sdk_config().await;
-        let table = Arc::new(strata_aws::DynamoTable::new(
-            strata_aws::dynamodb_client(&config),
-            &self.table,
-        ));
-        let blobs = Arc::new(strata_aws::S3BlobStore::new(
-            strata_aws::s3_client(&config),
-            &self.bucket,
-        ));
-        let trainer = Arc::new(CodeBuildTrainer::new(
-            aws_sdk_codebuild::Client::new(&config),
-            &self.project,
-        ));
-        Retraining::new(table, blobs, trainer, self.retrain)
-    }
 }
 
 /// One retraining event, with its outcome as EMF metrics.

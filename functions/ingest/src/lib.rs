@@ -2,7 +2,7 @@
 //! bulk import of data exports — through one ingest service.
 
 pub mod api;
-pub mod config;
 pub mod import;
 pub mod ingest;
+pub mod lambda;
 pub mod retention;

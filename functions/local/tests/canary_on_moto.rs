@@ -25,18 +25,11 @@ use axum::Router;
 use common::canary::{self, Captured};
 use http::StatusCode;
 use serde_json::{Value, json};
-use strata_auth::{Authenticator, Guard};
 use strata_domain::ports::blob::{self, BlobStore, PutOptions};
-use strata_domain::ports::table::Table;
-use strata_ingest::api::rights::Erasure;
-use strata_ingest::api::{ApiState, router};
-use strata_ingest::config::IngestConfig;
-use strata_ingest::import::run::{Importer, RunOutcome};
+use strata_ingest::import::run::RunOutcome;
 use strata_ingest::import::trigger;
-use strata_ingest::ingest::Ingestor;
+use strata_ingest::lambda::ImportFunction;
 use strata_lambda_kit::EnvReader;
-use strata_store::cold::{API_CACHE_BYTES, ColdTier};
-use strata_store::{CustomerEraser, ErasureLedger, ImportRepository, TieringRepository};
 use strata_tests::raw::{self, Place};
 use tower::ServiceExt;
 
@@ -117,13 +110,6 @@ impl Deployment {
         &self.vars[name]
     }
 
-    fn table(&self) -> Arc<dyn Table> {
-        Arc::new(strata_aws::DynamoTable::new(
-            strata_aws::dynamodb_client(&self.config),
-            self.var("STRATA_TABLE"),
-        ))
-    }
-
     fn bucket(&self, var: &str) -> Arc<dyn BlobStore> {
         Arc::new(strata_aws::S3BlobStore::new(
             strata_aws::s3_client(&self.config),
@@ -131,43 +117,33 @@ impl Deployment {
         ))
     }
 
-    /// The ingest API as `strata-ingest-api` builds it.
-    async fn api(&self) -> Router {
+    /// The composition root and a function's settings, read from the
+    /// template's environment as `Deployment::from_env` reads them.
+    fn wired<S>(&self, read: impl FnOnce(&mut EnvReader) -> S) -> (strata_aws::Deployment, S) {
         let mut env = self.env();
-        let config = IngestConfig::from_env(&mut env).expect("ingest settings");
-        let audit_retention = strata_auth::audit_retention(&mut env);
-        let privacy = strata_ingest::config::aws_privacy(&self.config, &config)
-            .await
-            .expect("key table");
-        let table = self.table();
-        let ingestor = Ingestor::new(table.clone(), privacy.clone(), config.read).with_cold_tier(
-            ColdTier::new(self.bucket("STRATA_COLD_BUCKET")).with_cache(API_CACHE_BYTES),
-        );
-        let ledger = ErasureLedger::new(self.bucket("STRATA_SNAPSHOT_BUCKET"));
-        let state = ApiState::new(table.clone(), ingestor).with_erasure(Erasure {
-            eraser: CustomerEraser::new(table.clone(), privacy, ledger.clone()),
-            ledger,
-        });
-        Guard::new(Authenticator::Gateway, table, audit_retention).protect(router(state))
+        let names = strata_aws::DeploymentNames::read(&mut env);
+        let settings = read(&mut env);
+        env.finish().expect("the template's environment");
+        (
+            strata_aws::Deployment::connect(self.config.clone(), names),
+            settings,
+        )
     }
 
-    /// The import trigger's importer as `strata-ingest-import` builds it.
-    async fn importer(&self) -> Importer {
-        let mut env = self.env();
-        let config = IngestConfig::from_env(&mut env).expect("ingest settings");
-        let privacy = strata_ingest::config::aws_privacy(&self.config, &config)
+    /// The ingest API as `ingest-api` builds it.
+    async fn api(&self) -> Router {
+        let (deployment, settings) = self.wired(strata_ingest::lambda::Settings::from_env);
+        strata_ingest::lambda::api(&deployment, settings)
             .await
-            .expect("key table");
-        let table = self.table();
-        let ingestor = Ingestor::new(table.clone(), privacy, config.read)
-            .with_cold_tier(ColdTier::new(self.bucket("STRATA_COLD_BUCKET")));
-        let mut importer = Importer::new(
-            ingestor,
-            self.bucket("STRATA_IMPORTS_BUCKET"),
-            ImportRepository::new(table),
-        );
-        importer.max_object_bytes = config.import_max_bytes;
-        importer
+            .expect("ingest API")
+    }
+
+    /// The import function as `ingest-import` builds it.
+    async fn import_function(&self) -> ImportFunction {
+        let (deployment, settings) = self.wired(strata_ingest::lambda::Settings::from_env);
+        ImportFunction::build(&deployment, settings)
+            .await
+            .expect("import function")
     }
 
     /// Everything under the prefix, read raw: tables, then buckets.
@@ -279,6 +255,7 @@ fn found_in(places: &[Place], label_holds: &str, needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_plaintext_personal_value_reaches_dynamodb_s3_backups_or_logs() {
+    strata_tests::require_moto!();
     // As Lambda logs (JSON, span fields included), at debug level.
     let logs = Captured::default();
     let writer = logs.clone();
@@ -325,41 +302,42 @@ async fn no_plaintext_personal_value_reaches_dynamodb_s3_backups_or_logs() {
         )
         .await
         .expect("upload");
-    let importer = deployment.importer().await;
+    let function = deployment.import_function().await;
     let event = object_created(
         deployment.var("STRATA_IMPORTS_BUCKET"),
         canary::EXPORT_KEY,
         receipt.size,
         &receipt.etag,
     );
-    let outcomes = trigger::handle(&importer, imports.as_ref(), event, "canary-request", None)
-        .await
-        .expect("import");
+    let outcomes = trigger::handle(
+        function.importer(),
+        imports.as_ref(),
+        event,
+        "canary-request",
+        None,
+    )
+    .await
+    .expect("import");
     let [RunOutcome::Completed(state)] = outcomes.as_slice() else {
         panic!("the import did not complete: {outcomes:?}")
     };
     assert_eq!(state.counts.accepted, 1, "{:?}", state.counts);
 
     // The tiering job, as its schedule runs it once the records are old.
-    let settings = strata_tiering::lambda::Settings::read(deployment.env()).expect("settings");
-    let repository = TieringRepository::new(
-        deployment.table(),
-        ColdTier::new(deployment.bucket("STRATA_COLD_BUCKET")),
-    );
+    let (aws, settings) = deployment.wired(strata_tiering::lambda::Settings::from_env);
+    let tiering =
+        strata_tiering::lambda::TieringFunction::build(&aws, settings).expect("tiering settings");
     let as_of = json!(canary::tiering_as_of().to_rfc3339());
-    let tiering = strata_tiering::lambda::on_schedule(
-        repository,
-        settings.job,
-        scheduled("tiering-schedule.json", &[("time", as_of)]),
-    )
-    .await
-    .expect("tiering");
+    let tiering = tiering
+        .handle(scheduled("tiering-schedule.json", &[("time", as_of)]))
+        .await
+        .expect("tiering");
     assert!(tiering.moved.records >= 4, "{tiering:?}");
 
     // A full backup an operator asks for, then a restore of it into a new
     // table and bucket, through the backup Lambda's handler.
-    let backup = strata_backup::aws::service_from_env(&deployment.config, deployment.env())
-        .expect("backup settings");
+    let (aws, settings) = deployment.wired(strata_backup::lambda::Settings::from_env);
+    let backup = strata_backup::lambda::service(&aws, settings);
     let now = json!(chrono::Utc::now().to_rfc3339());
     let run = strata_backup::handle(
         &backup,

@@ -184,10 +184,10 @@ fn fixtures_for(template: &Template, logical: &str, binary: &str) -> Vec<String>
             "Schedule" => match binary {
                 "churn-batch" => read("churn-schedule.json"),
                 "churn-retrain" => read("churn-retrain-schedule.json"),
-                "strata-backup" => read("backup-scheduled.json"),
+                "backup-job" => read("backup-scheduled.json"),
                 "recommend-job" => read("recommend-schedule.json"),
                 "tiering-job" => read("tiering-schedule.json"),
-                "strata-ingest-import" => read("inactive-erasure-schedule.json"),
+                "ingest-import" => read("inactive-erasure-schedule.json"),
                 _ => None,
             },
             _ => None,
@@ -240,6 +240,7 @@ fn environment(
 
 #[tokio::test]
 async fn every_package_starts_like_lambda_starts_it_and_answers_its_trigger() {
+    strata_tests::require_moto!();
     let packages = PathBuf::from(std::env::var(PACKAGES_VAR).unwrap_or_else(|_| {
         panic!(
             "{PACKAGES_VAR} is not set: run `cargo xtask test`, which packages the functions first"

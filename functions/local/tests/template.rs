@@ -199,28 +199,30 @@ fn the_churn_functions_find_onnx_runtime_where_the_package_puts_it() {
     }
 }
 
-/// Runs the binary's own configuration reader; `None` for an unknown binary.
+/// Runs the binary's own configuration reader (the deployment's names and
+/// the function's settings, as `Deployment::from_env` reads them); `None`
+/// for an unknown binary.
 fn read_configuration(binary: &str, mut env: EnvReader) -> Option<Result<(), ConfigError>> {
-    Some(match binary {
-        "strata-ingest-api" | "strata-ingest-import" => {
-            let config = strata_ingest::config::IngestConfig::from_env(&mut env);
-            // Read by the entrypoints themselves (their cold-tier fallback).
-            env.optional("STRATA_COLD_BUCKET");
-            config.and_then(|_| env.finish())
+    strata_aws::DeploymentNames::read(&mut env);
+    match binary {
+        "ingest-api" | "ingest-import" => {
+            strata_ingest::lambda::Settings::from_env(&mut env);
         }
-        "churn-api" | "churn-batch" => strata_churn::lambda::Settings::read(env).map(drop),
-        "churn-retrain" => strata_churn::lambda::RetrainConfig::read(env).map(drop),
-        "tiering-job" => strata_tiering::lambda::Settings::read(env).map(drop),
+        "churn-api" | "churn-batch" | "churn-retrain" => {
+            strata_churn::lambda::Settings::from_env(&mut env);
+        }
+        "tiering-job" => {
+            strata_tiering::lambda::Settings::from_env(&mut env);
+        }
         "recommend-api" | "recommend-job" => {
-            strata_recommend::lambda::Settings::read(env).map(drop)
+            strata_recommend::lambda::Settings::from_env(&mut env);
         }
-        "strata-backup" => {
-            strata_backup::aws::AwsNames::from_env(&mut env);
-            strata_backup::BackupSettings::from_env(&mut env);
-            env.finish()
+        "backup-job" => {
+            strata_backup::lambda::Settings::from_env(&mut env);
         }
         _ => return None,
-    })
+    }
+    Some(env.finish())
 }
 
 /// Variables a binary's libraries read directly, not through `EnvReader`.

@@ -1,34 +1,37 @@
-//! What both Lambda entrypoints build once per cold start (settings, the
-//! DynamoDB adapter) and the scheduled event's handler.
+//! What the recommendation functions build once per cold start from the
+//! deployment (`strata_aws::Deployment`), and the scheduled event's handler.
 
 use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use axum::Router;
 use chrono::Utc;
+use strata_auth::{Authenticator, Guard};
+use strata_aws::Deployment;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 use strata_lambda_kit::{ConfigError, EnvReader};
 use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
 
+use crate::api::{RecommendApi, router};
 use crate::job::{self, JobError, JobReport, JobSettings};
 
+/// The recommendation functions' own settings (the table and cold bucket
+/// are the deployment's).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub table: String,
-    /// Where tiering moved old records; the job reads them back.
-    pub cold_bucket: Option<String>,
     pub job: JobSettings,
+    /// How long audit entries are kept (`STRATA_AUDIT_RETENTION_DAYS`).
+    pub audit_retention: chrono::Duration,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, optional `STRATA_CONSENT_POLICY`, and for the job optional
-    /// `STRATA_COLD_BUCKET`, `STRATA_RECOMMEND_SEGMENTS`,
-    /// `STRATA_RECOMMEND_JUST_BOUGHT_DAYS`, `STRATA_RECOMMEND_HALF_LIFE_DAYS`.
-    pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
+    /// Optional `STRATA_CONSENT_POLICY`, `STRATA_RECOMMEND_SEGMENTS`,
+    /// `STRATA_RECOMMEND_JUST_BOUGHT_DAYS`, `STRATA_RECOMMEND_HALF_LIFE_DAYS`,
+    /// `STRATA_AUDIT_RETENTION_DAYS`.
+    pub fn from_env(env: &mut EnvReader) -> Settings {
         let defaults = JobSettings::default();
-        let settings = Settings {
-            table: env.required("STRATA_TABLE"),
-            cold_bucket: env.optional("STRATA_COLD_BUCKET"),
+        Settings {
             job: JobSettings {
                 segments: env.parsed_or("STRATA_RECOMMEND_SEGMENTS", defaults.segments),
                 consent: env.parsed_or("STRATA_CONSENT_POLICY", defaults.consent),
@@ -45,32 +48,61 @@ impl Settings {
                 },
                 ..defaults
             },
-        };
-        env.finish()?;
-        Ok(settings)
+            audit_retention: strata_auth::audit_retention(env),
+        }
     }
 }
 
-/// The DynamoDB table, from a client built once.
-pub fn aws_table(config: &aws_config::SdkConfig, settings: &Settings) -> Arc<dyn Table> {
-    Arc::new(strata_aws::DynamoTable::new(
-        strata_aws::dynamodb_client(config),
-        &settings.table,
-    ))
+/// The recommendation HTTP API (`recommend-api`): reads the precomputed
+/// lists; API Gateway's JWT authorizer verified the token, the guard reads
+/// its claims.
+pub fn api(deployment: &Deployment, settings: Settings) -> Router {
+    let table = deployment.table();
+    let guard = Guard::new(
+        Authenticator::Gateway,
+        table.clone(),
+        settings.audit_retention,
+    );
+    let api = RecommendApi {
+        consent: settings.job.consent,
+        ..RecommendApi::new(table)
+    };
+    guard.protect(router(Arc::new(api)))
 }
 
-/// The cold tier, when the function is given its bucket; objects shared by
-/// many customers are cached for the run.
-pub fn aws_cold_tier(config: &aws_config::SdkConfig, settings: &Settings) -> Option<ColdTier> {
-    let bucket = settings.cold_bucket.as_ref()?;
-    let blobs = strata_aws::S3BlobStore::new(strata_aws::s3_client(config), bucket);
-    Some(ColdTier::new(Arc::new(blobs)).with_cache(JOB_CACHE_BYTES))
+/// The scheduled precompute (`recommend-job`).
+pub struct PrecomputeFunction {
+    table: Arc<dyn Table>,
+    cold: ColdTier,
+    settings: JobSettings,
+}
+
+impl PrecomputeFunction {
+    pub fn build(deployment: &Deployment, settings: Settings) -> Result<Self, ConfigError> {
+        Ok(PrecomputeFunction {
+            table: deployment.table(),
+            cold: deployment.cold_tier(JOB_CACHE_BYTES)?,
+            settings: settings.job,
+        })
+    }
+
+    /// A failed run fails the invocation, so EventBridge retries it; every
+    /// write is a replacement, so a rerun is harmless.
+    pub async fn handle(&self, event: EventBridgeEvent) -> Result<JobReport, JobError> {
+        on_schedule(
+            self.table.clone(),
+            self.cold.clone(),
+            self.settings.clone(),
+            event,
+        )
+        .await
+    }
 }
 
 /// The scheduled run: precomputes as of the event's time (now if it has none).
 pub async fn on_schedule(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     settings: JobSettings,
     event: EventBridgeEvent,
 ) -> Result<JobReport, JobError> {

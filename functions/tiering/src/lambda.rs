@@ -1,12 +1,9 @@
-//! What the Lambda entrypoint builds once per cold start, and the handler
-//! of the scheduled event.
-
-use std::sync::Arc;
+//! What the tiering function builds once per cold start from the deployment
+//! (`strata_aws::Deployment`), and the handler of the scheduled event.
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
-use strata_domain::ports::blob::BlobStore;
-use strata_domain::ports::table::Table;
+use strata_aws::Deployment;
 use strata_domain::retention::RetentionPolicy;
 use strata_domain::tiering::TieringPolicy;
 use strata_lambda_kit::metrics::{Metrics, Unit};
@@ -16,22 +13,19 @@ use strata_store::cold::ColdTier;
 
 use crate::job::{self, JobSettings, RunReport, TieringError};
 
+/// The tiering function's own settings (the table, cold bucket and key
+/// table are the deployment's).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub table: String,
-    pub cold_bucket: String,
-    /// The key table, whose retention keys the run destroys (never reads).
-    pub key_table: String,
     pub job: JobSettings,
 }
 
 impl Settings {
-    /// `STRATA_TABLE`, `STRATA_COLD_BUCKET`, `STRATA_KEY_TABLE`, and optional
-    /// `STRATA_TIERING_POLICY` (JSON, see `TieringPolicy`; unnamed fields keep
-    /// their defaults), `STRATA_TIERING_SEGMENTS`, `STRATA_TIERING_TARGET_BYTES`,
-    /// `STRATA_TIERING_MIN_OBJECT_BYTES`, `STRATA_RETENTION_POLICY` (JSON, see
-    /// `RetentionPolicy`).
-    pub fn read(mut env: EnvReader) -> Result<Settings, ConfigError> {
+    /// Optional `STRATA_TIERING_POLICY` (JSON, see `TieringPolicy`; unnamed
+    /// fields keep their defaults), `STRATA_TIERING_SEGMENTS`,
+    /// `STRATA_TIERING_TARGET_BYTES`, `STRATA_TIERING_MIN_OBJECT_BYTES`,
+    /// `STRATA_RETENTION_POLICY` (JSON, see `RetentionPolicy`).
+    pub fn from_env(env: &mut EnvReader) -> Settings {
         let defaults = JobSettings::default();
         let policy = env
             .parsed_or("STRATA_TIERING_POLICY", PolicyJson(defaults.policy.clone()))
@@ -42,10 +36,7 @@ impl Settings {
                 RetentionJson(defaults.retention.clone()),
             )
             .0;
-        let settings = Settings {
-            table: env.required("STRATA_TABLE"),
-            cold_bucket: env.required("STRATA_COLD_BUCKET"),
-            key_table: env.required("STRATA_KEY_TABLE"),
+        Settings {
             job: JobSettings {
                 policy,
                 retention,
@@ -56,9 +47,35 @@ impl Settings {
                     .parsed_or("STRATA_TIERING_MIN_OBJECT_BYTES", defaults.min_object_bytes),
                 ..defaults
             },
-        };
-        env.finish()?;
-        Ok(settings)
+        }
+    }
+}
+
+/// The scheduled tiering run (`tiering-job`).
+pub struct TieringFunction {
+    repo: TieringRepository,
+    settings: JobSettings,
+}
+
+impl TieringFunction {
+    /// The table, the cold tier (uncached: the job writes objects, it reads
+    /// few back) and the key table, whose retention keys the run destroys
+    /// (never reads).
+    pub fn build(deployment: &Deployment, settings: Settings) -> Result<Self, ConfigError> {
+        Ok(TieringFunction {
+            repo: TieringRepository::new(
+                deployment.table(),
+                ColdTier::new(deployment.cold_bucket()?),
+            )
+            .with_retention_keys(deployment.key_table()?),
+            settings: settings.job,
+        })
+    }
+
+    /// A failed run fails the invocation; the next run (or the retry)
+    /// finishes what it left, from the journal.
+    pub async fn handle(&self, event: EventBridgeEvent) -> Result<RunReport, TieringError> {
+        on_schedule(self.repo.clone(), self.settings.clone(), event).await
     }
 }
 
@@ -82,24 +99,6 @@ impl std::str::FromStr for RetentionJson {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         serde_json::from_str(text).map(RetentionJson)
     }
-}
-
-/// The DynamoDB table and the cold bucket, from clients built once.
-pub async fn aws_backend(settings: &Settings) -> TieringRepository {
-    let config = strata_aws::load_sdk_config().await;
-    let table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
-        strata_aws::dynamodb_client(&config),
-        &settings.table,
-    ));
-    let blobs: Arc<dyn BlobStore> = Arc::new(strata_aws::S3BlobStore::new(
-        strata_aws::s3_client(&config),
-        &settings.cold_bucket,
-    ));
-    let key_table: Arc<dyn Table> = Arc::new(strata_aws::DynamoTable::new(
-        strata_aws::dynamodb_client(&config),
-        &settings.key_table,
-    ));
-    TieringRepository::new(table, ColdTier::new(blobs)).with_retention_keys(key_table)
 }
 
 /// The scheduled run, as of the event's time (now if it has none).

@@ -2,16 +2,19 @@
 //! port on DynamoDB, [`S3BlobStore`] the blob port on S3 and
 //! [`KmsKeyService`] the key port on KMS.
 //!
-//! Build the SDK configuration once per cold start with [`load_sdk_config`]
-//! and derive both clients from it.
+//! [`Deployment::from_env`] is every Lambda function's composition root: one
+//! SDK configuration and one client per service per cold start, and the
+//! table, buckets, key table, customers' privacy and cold tier built from them.
 
 mod config;
+mod deployment;
 mod dynamodb;
 mod error;
 mod kms;
 mod s3;
 
 pub use config::{dynamodb_client, kms_client, load_sdk_config, s3_client};
+pub use deployment::{Deployment, DeploymentError, DeploymentNames};
 pub use dynamodb::{DynamoTable, create_table};
 pub use error::SetupError;
 pub use kms::{KmsKeyService, create_key};

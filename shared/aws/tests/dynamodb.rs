@@ -28,6 +28,7 @@ fn item(pk: &str, sk: &str, attrs: impl IntoIterator<Item = (&'static str, Value
 
 #[tokio::test]
 async fn every_value_variant_survives_a_round_trip() {
+    strata_tests::require_moto!();
     let table = table().await;
     let nested = Value::M(BTreeMap::from([
         (
@@ -67,6 +68,7 @@ async fn every_value_variant_survives_a_round_trip() {
 
 #[tokio::test]
 async fn failed_conditions_map_to_port_errors() {
+    strata_tests::require_moto!();
     let table = table().await;
     let key = Key::new("CUST#2", "PROFILE");
     let first = item(
@@ -131,6 +133,7 @@ async fn failed_conditions_map_to_port_errors() {
 
 #[tokio::test]
 async fn updates_use_reserved_names_and_return_the_new_item() {
+    strata_tests::require_moto!();
     let table = table().await;
     let key = Key::new("CUST#4", "PROFILE");
     table
@@ -170,6 +173,7 @@ async fn updates_use_reserved_names_and_return_the_new_item() {
 
 #[tokio::test]
 async fn queries_page_through_the_table_and_the_indexes() {
+    strata_tests::require_moto!();
     let table = table().await;
     let writes = (0..5)
         .map(|i| {

@@ -41,6 +41,7 @@ fn chunked(data: &[u8], chunk: usize) -> ByteStream {
 
 #[tokio::test]
 async fn large_bodies_go_up_in_parts_and_come_back_whole() {
+    strata_tests::require_moto!();
     let (store, _, _) = store().await;
     let data = pattern(20 * MIB);
     let options = PutOptions {
@@ -68,6 +69,7 @@ async fn large_bodies_go_up_in_parts_and_come_back_whole() {
 
 #[tokio::test]
 async fn a_body_of_exactly_one_part_is_a_single_put() {
+    strata_tests::require_moto!();
     let (store, _, _) = store().await;
     let store = store.with_part_size(5 * MIB).expect("valid part size");
     let data = pattern(5 * MIB);
@@ -82,6 +84,7 @@ async fn a_body_of_exactly_one_part_is_a_single_put() {
 
 #[tokio::test]
 async fn a_failing_body_aborts_the_multipart_upload() {
+    strata_tests::require_moto!();
     let (store, client, bucket) = store().await;
     let data = pattern(10 * MIB);
     let body = chunked(&data, MIB).chain(futures::stream::once(async {
@@ -108,6 +111,7 @@ async fn a_failing_body_aborts_the_multipart_upload() {
 
 #[tokio::test]
 async fn archived_objects_refuse_reads_until_restored() {
+    strata_tests::require_moto!();
     let (store, _, _) = store().await;
     let glacier = PutOptions {
         storage_class: StorageClass::DeepArchive,
@@ -155,6 +159,7 @@ async fn archived_objects_refuse_reads_until_restored() {
 
 #[tokio::test]
 async fn copies_keep_metadata_and_accept_awkward_keys() {
+    strata_tests::require_moto!();
     let (store, _, _) = store().await;
     let options = PutOptions {
         metadata: BTreeMap::from([("owner".to_owned(), "crm".to_owned())]),
@@ -190,6 +195,7 @@ async fn copies_keep_metadata_and_accept_awkward_keys() {
 
 #[tokio::test]
 async fn missing_objects_and_listing() {
+    strata_tests::require_moto!();
     let (store, _, _) = store().await;
     assert_eq!(store.head("nope").await.expect("head"), None);
     assert!(matches!(store.get("nope").await, Err(BlobError::NotFound(k)) if k == "nope"));

@@ -3,17 +3,16 @@
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{LambdaEvent, service_fn};
-use strata_churn::lambda::{self, RetrainConfig};
-use strata_lambda_kit::EnvReader;
+use strata_aws::Deployment;
+use strata_churn::lambda::{self, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
-    let config = RetrainConfig::read(EnvReader::from_process())?;
-    let service = config.service().await;
-    let service = &service;
+    let (deployment, settings) = Deployment::from_env(Settings::from_env).await?;
+    let service = &lambda::retraining(&deployment, settings)?;
     lambda_runtime::run(service_fn(
-        |event: LambdaEvent<EventBridgeEvent>| async move {
+        move |event: LambdaEvent<EventBridgeEvent>| async move {
             // A failure fails the invocation: retried, then the dead-letter queue.
             lambda::on_retrain_event(service, event.payload)
                 .await
