@@ -71,6 +71,21 @@ fn ensure_train_venv(root: &Path) -> anyhow::Result<Venv> {
     Ok(venv)
 }
 
+/// Where train.py's tests are (stdlib unittest on synthetic exports).
+const TRAINER_TESTS: &str = "functions/churn/training";
+
+/// train.py's tests, run by the training venv's Python (made or brought up
+/// to date as `cargo xtask train` does it).
+pub fn trainer_tests(root: &Path) -> anyhow::Result<Command> {
+    let mut command = Command::new(ensure_train_venv(root)?.bin("python"));
+    command
+        .current_dir(root)
+        .args(["-m", "unittest", "discover", "-s"])
+        .arg(root.join(TRAINER_TESTS))
+        .args(["-p", "test_*.py"]);
+    Ok(command)
+}
+
 fn churn_tool(venv: &Venv) -> anyhow::Result<Command> {
     let mut command = Command::new("cargo");
     command
@@ -79,10 +94,11 @@ fn churn_tool(venv: &Venv) -> anyhow::Result<Command> {
             "--quiet",
             "--release",
             "--package",
-            "strata-churn",
+            "strata-local",
             "--bin",
-            "churn",
+            "strata",
             "--",
+            "churn",
         ])
         .env(ORT_DYLIB_VAR, ort_library(venv)?);
     Ok(command)

@@ -1,7 +1,7 @@
-//! `churn`: the churn function's local tool on the embedded backend — the
-//! training export, the serving/training parity check, the retraining job
-//! (the Lambda's service with a local trainer), promotion and rollback, a
-//! batch run, and the benchmark behind `cargo xtask train`, `retrain` and
+//! `strata churn`: the churn function's local tool on the embedded backend —
+//! the training export, the serving/training parity check, the retraining
+//! job (the Lambda's service with a local trainer), promotion and rollback,
+//! a batch run, and the benchmark behind `cargo xtask train`, `retrain` and
 //! `bench-churn`.
 
 use std::fs::File;
@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use strata_churn::api::{ChurnApi, online_score};
 use strata_churn::batch::{self, BatchSettings};
 use strata_churn::model::ChurnModel;
 use strata_churn::registry::{ModelRegistry, version_of};
 use strata_churn::retraining::local::LocalTrainer;
 use strata_churn::retraining::run::Outcome;
-use strata_churn::retraining::{RetrainSettings, Retraining};
+use strata_churn::retraining::{DEFAULT_HORIZON_DAYS, RetrainSettings, Retraining};
 use strata_churn::{evaluate, export, scoring};
 use strata_domain::churn::{FeatureVector, Promotion, RetrainPolicy, TrainingCutoffs};
 use strata_domain::ids::CustomerId;
@@ -29,15 +29,8 @@ use strata_embedded::EmbeddedBackend;
 use strata_store::cold::{ColdTier, JOB_CACHE_BYTES};
 use strata_store::{ChurnRepository, CustomerRecords};
 
-#[derive(Parser)]
-#[command(name = "churn", about = "Strata's churn function, locally")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Writes every formal customer's features at monthly cut-offs, with the label, as CSV.
     ExportFeatures {
         #[arg(long)]
@@ -45,7 +38,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// The label: no purchase in this many days after the cut-off.
-        #[arg(long, default_value_t = 90)]
+        #[arg(long, default_value_t = DEFAULT_HORIZON_DAYS)]
         horizon_days: u32,
         /// At most this many (latest) training cut-offs.
         #[arg(long, default_value_t = 12)]
@@ -99,6 +92,9 @@ enum Command {
         /// Train again once the champion is this many days old.
         #[arg(long, default_value_t = RetrainPolicy::default().max_age.num_days())]
         max_age_days: i64,
+        /// The label: no purchase in this many days after a cut-off.
+        #[arg(long, default_value_t = DEFAULT_HORIZON_DAYS)]
+        horizon_days: u32,
     },
     /// Points the serving model back at a stored version.
     Rollback {
@@ -124,10 +120,8 @@ enum Command {
 
 const SEGMENTS: u32 = 4;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    strata_lambda_kit::logging::init();
-    match Cli::parse().command {
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::ExportFeatures {
             data_dir,
             out,
@@ -151,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
             force,
             growth,
             max_age_days,
+            horizon_days,
         } => {
             let (table, blobs) = open(&data_dir)?;
             let mut trainer = LocalTrainer::new(blobs.clone(), python, work_dir);
@@ -164,9 +159,11 @@ async fn main() -> anyhow::Result<()> {
                     ..RetrainPolicy::default()
                 },
                 segments: SEGMENTS,
+                horizon_days,
                 ..RetrainSettings::default()
             };
-            let report = Retraining::new(table, blobs, Arc::new(trainer), settings)
+            let cold = ColdTier::new(blobs.clone()).with_cache(JOB_CACHE_BYTES);
+            let report = Retraining::new(table, cold, blobs, Arc::new(trainer), settings)
                 .on_schedule(Utc::now(), force)
                 .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
@@ -196,9 +193,11 @@ fn open(data_dir: &Path) -> anyhow::Result<(Arc<dyn Table>, Arc<dyn BlobStore>)>
     Ok((Arc::new(backend.table), Arc::new(backend.blobs)))
 }
 
+/// Every customer of the store, history whole (hot and cold).
 async fn customers(data_dir: &Path) -> anyhow::Result<Vec<CustomerRecords>> {
-    let (table, _) = open(data_dir)?;
-    Ok(export::read_customers(table, SEGMENTS).await?)
+    let (table, blobs) = open(data_dir)?;
+    let cold = ColdTier::new(blobs).with_cache(JOB_CACHE_BYTES);
+    Ok(export::read_customers(table, cold, SEGMENTS).await?)
 }
 
 fn read_model(dir: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
@@ -228,16 +227,21 @@ async fn export_features(
     file.flush()?;
     let train = &summary.cutoffs.train;
     println!(
-        "exported {} rows ({} holdout at {}, {} training cut-offs {}..{}) from {} customers to {}",
+        "exported {} rows ({} holdout at {}, {:.1}% of them churned within {} days; {} training cut-offs {}..{}) from {} customers to {}",
         summary.rows,
         summary.holdout_rows,
         summary.cutoffs.holdout.date_naive(),
+        summary.holdout_churned_share() * 100.0,
+        horizon_days,
         train.len(),
         train[0].date_naive(),
         train[train.len() - 1].date_naive(),
         customers.len(),
         out.display()
     );
+    if let Some(warning) = summary.label_warning() {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }
 
@@ -331,7 +335,7 @@ async fn score(data_dir: &Path, as_of: Option<DateTime<Utc>>) -> anyhow::Result<
     );
     let report = batch::run(
         table.clone(),
-        Some(cold_tier),
+        cold_tier,
         Arc::new(model),
         BatchSettings::default(),
         as_of,

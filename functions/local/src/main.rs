@@ -1,6 +1,9 @@
 //! `strata`: runs Strata locally on the embedded backend.
 
 mod backup;
+mod churn;
+mod import;
+mod tiering;
 mod token;
 
 use std::path::PathBuf;
@@ -105,6 +108,25 @@ enum Command {
     /// Prints a bearer token for `strata serve`, signed with the data
     /// directory's local key: `curl -H "Authorization: Bearer $(strata token --role admin)" …`.
     Token(token::TokenArgs),
+    /// Imports one export into the embedded store as the import function
+    /// does on an upload, and prints the import report.
+    Import {
+        /// The export (CSV, JSON Lines, optionally gzip/zstd compressed).
+        file: PathBuf,
+        /// The mapping that reads it: cdnow, superstore, or one stored as mappings/<name>.json.
+        #[arg(long)]
+        mapping: String,
+        /// The store's directory.
+        #[arg(long, default_value = ".strata/local")]
+        data_dir: PathBuf,
+    },
+    /// The churn model's tools: training export, parity check, promotion,
+    /// retraining, rollback, batch scoring and benchmark.
+    #[command(subcommand)]
+    Churn(churn::Command),
+    /// The cold tier's tools: cost report and a local tiering run.
+    #[command(subcommand)]
+    Tiering(tiering::Command),
 }
 
 #[tokio::main]
@@ -174,5 +196,12 @@ async fn main() -> anyhow::Result<()> {
         } => backup::restore(&places, &snapshot, &into, from, allow_non_empty).await,
         Command::Erase { places, customer } => backup::erase(&places, &customer).await,
         Command::Token(args) => token::run(args),
+        Command::Import {
+            file,
+            mapping,
+            data_dir,
+        } => import::run(&file, &mapping, &data_dir).await,
+        Command::Churn(command) => churn::run(command).await,
+        Command::Tiering(command) => tiering::run(command).await,
     }
 }

@@ -1,12 +1,12 @@
-//! The operator's tool: `tiering report` (monthly cost before/after for a
-//! shop, from published prices and measured sizes) and `tiering run` (one
-//! tiering run on a local embedded store, e.g. the demo's).
+//! `strata tiering`: `report` (monthly cost before/after for a shop, from
+//! published prices and measured sizes) and `run` (one tiering run on a
+//! local embedded store, e.g. the demo's).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::ports::table::Table;
 use strata_store::TieringRepository;
@@ -14,18 +14,8 @@ use strata_store::cold::ColdTier;
 use strata_tiering::job::{self, JobSettings};
 use strata_tiering::report::{self, Shape, US_EAST_1_2026_11_22};
 
-#[derive(Parser)]
-#[command(
-    name = "tiering",
-    about = "Strata's cold tier: cost report and local runs"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Monthly storage cost before and after tiering (us-east-1 prices).
     Report {
         #[arg(long, default_value_t = 1_000_000)]
@@ -61,9 +51,8 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Report {
             customers,
             records_per_customer,

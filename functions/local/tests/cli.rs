@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use strata_domain::ids::CustomerId;
 use strata_embedded::EmbeddedBackend;
+use strata_store::cold::ColdTier;
 use strata_store::{CustomerRepository, CustomerScan};
 
 fn strata(args: &[&str]) -> String {
@@ -29,7 +30,8 @@ fn strata(args: &[&str]) -> String {
 
 async fn some_customer(store: &Path) -> CustomerId {
     let backend = EmbeddedBackend::open(store).expect("open the store");
-    let mut scan = CustomerScan::new(Arc::new(backend.table), 0, 1, 100);
+    let cold = ColdTier::new(Arc::new(backend.blobs));
+    let mut scan = CustomerScan::new(Arc::new(backend.table), cold, 0, 1, 100);
     loop {
         let customer = scan.next().await.expect("scan").expect("a customer");
         if customer.profile.is_some() {
@@ -137,4 +139,63 @@ async fn demo_then_backup_erase_and_restore_from_the_command_line() {
     assert!(!holds(&restored, customer).await);
     let other = some_customer(&restored).await;
     assert_ne!(other, customer);
+}
+
+fn strata_fails(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .expect("run strata");
+    assert!(!output.status.success(), "strata {args:?} succeeded");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn import_runs_one_export_and_prints_its_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // CDNOW's layout (as the lifetimes package ships it); one row is malformed.
+    let export = dir.path().join("orders.txt");
+    std::fs::write(
+        &export,
+        " customer_id  date number_of_cds  dollar_value\n 00001 19970101  1   11.77\n\
+         00002 19970112  1   12.00\n 00002 19970112  5   77.00\n 00003 19970102  2   20.76\n\
+         00003 1997013x  2   20.76\n",
+    )
+    .expect("write the export");
+    let (export, data) = (
+        export.to_str().expect("utf-8 path"),
+        dir.path().join("store"),
+    );
+    let data = data.to_str().expect("utf-8 path");
+    let report: serde_json::Value = serde_json::from_str(&strata(&[
+        "import",
+        export,
+        "--mapping",
+        "cdnow",
+        "--data-dir",
+        data,
+    ]))
+    .expect("the report is JSON");
+    assert_eq!(report["status"], "completed", "{report}");
+    assert_eq!(report["rows"]["read"], 5, "{report}");
+    assert_eq!(report["rows"]["rejected"], 1, "{report}");
+    assert_eq!(report["rows"]["reconciles"], true, "{report}");
+    assert_eq!(report["created"]["customers"], 3, "{report}");
+
+    // The same file again is recognised, not imported twice.
+    let again: serde_json::Value = serde_json::from_str(&strata(&[
+        "import",
+        export,
+        "--mapping",
+        "cdnow",
+        "--data-dir",
+        data,
+    ]))
+    .expect("the report is JSON");
+    assert_eq!(again["import_id"], report["import_id"], "{again}");
+
+    let refused = strata_fails(&["import", export, "--mapping", "../x", "--data-dir", data]);
+    assert!(refused.contains("--mapping"), "{refused}");
+    let missing = strata_fails(&["import", "no-such-file.csv", "--mapping", "cdnow"]);
+    assert!(missing.contains("no-such-file.csv"), "{missing}");
 }

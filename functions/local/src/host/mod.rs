@@ -30,8 +30,42 @@ use strata_snapshot::SnapshotSource;
 use strata_store::cold::{API_CACHE_BYTES, ColdTier, JOB_CACHE_BYTES};
 use strata_store::{CustomerEraser, ErasureLedger, ImportRepository, Privacy, TieringRepository};
 
-pub use inbox::Inbox;
+pub use inbox::{Inbox, object_created};
 pub use jobs::Schedules;
+
+/// An embedded store's table, objects and customers' keys, and the importer
+/// on them: what an import needs (no model, no backups).
+pub struct Store {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub key_table: Arc<dyn Table>,
+    pub privacy: Arc<Privacy>,
+    pub importer: Arc<Importer>,
+}
+
+impl Store {
+    pub async fn open(backend: EmbeddedBackend, options: ReadOptions) -> anyhow::Result<Store> {
+        let table: Arc<dyn Table> = Arc::new(backend.table);
+        let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
+        let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
+        let privacy = Privacy::open(Arc::new(backend.personal_keys), key_table.clone())
+            .await
+            .context("opening the key table of customers' data keys")?;
+        let importer = Importer::new(
+            Ingestor::new(table.clone(), privacy.clone(), options)
+                .with_cold_tier(ColdTier::new(blobs.clone()).with_cache(API_CACHE_BYTES)),
+            blobs.clone(),
+            ImportRepository::new(table.clone()),
+        );
+        Ok(Store {
+            table,
+            blobs,
+            key_table,
+            privacy,
+            importer: Arc::new(importer),
+        })
+    }
+}
 
 /// Every service of Strata on one embedded store.
 pub struct Host {
@@ -57,18 +91,13 @@ impl Host {
     pub async fn open(data_dir: &Path, options: ReadOptions) -> anyhow::Result<Host> {
         let backend = EmbeddedBackend::open(data_dir)
             .with_context(|| format!("opening the store in {}", data_dir.display()))?;
-        let table: Arc<dyn Table> = Arc::new(backend.table);
-        let blobs: Arc<dyn BlobStore> = Arc::new(backend.blobs);
-        let key_table: Arc<dyn Table> = Arc::new(backend.key_table);
-        let privacy = Privacy::open(Arc::new(backend.personal_keys), key_table.clone())
-            .await
-            .context("opening the key table of customers' data keys")?;
-        let importer = Importer::new(
-            Ingestor::new(table.clone(), privacy.clone(), options)
-                .with_cold_tier(ColdTier::new(blobs.clone())),
-            blobs.clone(),
-            ImportRepository::new(table.clone()),
-        );
+        let Store {
+            table,
+            blobs,
+            key_table,
+            privacy,
+            importer,
+        } = Store::open(backend, options).await?;
         let churn_model = strata_churn::lambda::serving_model(table.clone(), blobs.clone())
             .await
             .context("loading the churn model (set ORT_DYLIB_PATH to the onnxruntime wheel's libonnxruntime.so; see the README)")?;
@@ -100,7 +129,7 @@ impl Host {
             table,
             blobs,
             privacy,
-            importer: Arc::new(importer),
+            importer,
             churn_model,
             backup: Arc::new(backup),
             options,
