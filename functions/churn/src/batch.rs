@@ -87,11 +87,11 @@ pub struct BatchReport {
 }
 
 /// Scores every formal customer as of `as_of` and rewrites the monthly counts.
-/// With the cold tier, histories include the records tiering moved there,
-/// so tiering changes no score and no month's counts.
+/// Histories include the records tiering moved to the cold tier, so
+/// tiering changes no score and no month's counts.
 pub async fn run(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     as_of: DateTime<Utc>,
@@ -156,17 +156,14 @@ struct SegmentResult {
 
 async fn score_segment(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     model: Arc<ChurnModel>,
     settings: BatchSettings,
     segment: u32,
     as_of: DateTime<Utc>,
 ) -> Result<SegmentResult, BatchError> {
     let repository = ChurnRepository::new(table.clone());
-    let mut scan = CustomerScan::new(table, segment, settings.segments, settings.page_size);
-    if let Some(cold) = cold {
-        scan = scan.with_cold_tier(cold);
-    }
+    let mut scan = CustomerScan::new(table, cold, segment, settings.segments, settings.page_size);
     let mut result = SegmentResult::default();
     let mut pending = Pending::with_capacity(settings.batch_size);
     let horizon = model.card().label.horizon_days;

@@ -9,20 +9,22 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::future::try_join_all;
 use strata_domain::churn::{Feature, History, TrainingCutoffs};
 use strata_domain::ports::table::Table;
+use strata_store::cold::ColdTier;
 use strata_store::{CustomerRecords, CustomerScan, StoreError};
 
 /// Customers read per scan request.
 const SCAN_PAGE: u32 = 1_000;
 
-/// Reads every customer partition with a parallel scan.
+/// Reads every customer, history whole (hot and cold), with a parallel scan.
 pub async fn read_customers(
     table: Arc<dyn Table>,
+    cold: ColdTier,
     segments: u32,
 ) -> Result<Vec<CustomerRecords>, StoreError> {
     let readers = (0..segments).map(|segment| {
-        let table = table.clone();
+        let (table, cold) = (table.clone(), cold.clone());
         async move {
-            let mut scan = CustomerScan::new(table, segment, segments, SCAN_PAGE);
+            let mut scan = CustomerScan::new(table, cold, segment, segments, SCAN_PAGE);
             let mut customers = Vec::new();
             while let Some(customer) = scan.next().await? {
                 customers.push(customer);
@@ -64,7 +66,34 @@ fn export_key(customer: &CustomerRecords) -> String {
 pub struct ExportSummary {
     pub rows: usize,
     pub holdout_rows: usize,
+    /// Holdout rows whose customer churned within the horizon.
+    pub holdout_churned: usize,
     pub cutoffs: TrainingCutoffs,
+}
+
+impl ExportSummary {
+    /// Share of the holdout that churned (0 for an empty holdout).
+    pub fn holdout_churned_share(&self) -> f64 {
+        if self.holdout_rows == 0 {
+            0.0
+        } else {
+            self.holdout_churned as f64 / self.holdout_rows as f64
+        }
+    }
+
+    /// A warning when the share makes the label nearly constant (below 5 %
+    /// or above 95 % churned), as train.py warns.
+    pub fn label_warning(&self) -> Option<String> {
+        let share = self.holdout_churned_share();
+        (self.holdout_rows > 0 && !(0.05..=0.95).contains(&share)).then(|| {
+            format!(
+                "{:.1}% of the holdout's customers churned within {} days: the label is nearly \
+                 constant at this horizon; choose a horizon from the shop's purchase cycle",
+                share * 100.0,
+                self.cutoffs.horizon_days
+            )
+        })
+    }
 }
 
 /// Writes `customer,cutoff,split,<features…>,churned`, sorted by cut-off
@@ -83,7 +112,7 @@ pub fn write_csv(
     let mut keyed: Vec<(String, &CustomerRecords)> =
         customers.iter().map(|c| (export_key(c), c)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
-    let (mut rows, mut holdout_rows) = (0, 0);
+    let (mut rows, mut holdout_rows, mut holdout_churned) = (0, 0, 0);
     for cutoff in cutoffs.all() {
         let split = if cutoff == cutoffs.holdout {
             "holdout"
@@ -108,12 +137,14 @@ pub fn write_csv(
             rows += 1;
             if split == "holdout" {
                 holdout_rows += 1;
+                holdout_churned += usize::from(churned);
             }
         }
     }
     Ok(ExportSummary {
         rows,
         holdout_rows,
+        holdout_churned,
         cutoffs,
     })
 }

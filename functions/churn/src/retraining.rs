@@ -19,6 +19,7 @@ pub mod run;
 pub mod trainer;
 
 use std::sync::Arc;
+use strata_store::cold::ColdTier;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -72,7 +73,15 @@ pub struct RetrainSettings {
     pub segments: u32,
     /// At most this many (latest) monthly training cut-offs.
     pub max_train_cutoffs: usize,
+    /// The label: a customer churned when they make no purchase in this
+    /// many days after a cut-off. The shop's setting: choose it from the
+    /// shop's purchase cycle (docs/churn-model.md); a challenger's card
+    /// records it.
+    pub horizon_days: u32,
 }
+
+/// The label horizon when the shop sets none: a quarter.
+pub const DEFAULT_HORIZON_DAYS: u32 = 90;
 
 impl Default for RetrainSettings {
     fn default() -> Self {
@@ -80,6 +89,7 @@ impl Default for RetrainSettings {
             policy: RetrainPolicy::default(),
             segments: 4,
             max_train_cutoffs: 12,
+            horizon_days: DEFAULT_HORIZON_DAYS,
         }
     }
 }
@@ -98,13 +108,18 @@ pub struct Retraining {
     registry: ModelRegistry,
     runs: Runs,
     table: Arc<dyn Table>,
+    /// Histories are exported whole: a challenger trained on what tiering
+    /// left hot would learn (and be reviewed) on truncated histories.
+    cold: ColdTier,
     trainer: Arc<dyn Trainer>,
     pub settings: RetrainSettings,
 }
 
 impl Retraining {
+    /// `blobs` holds models and runs; `cold` is the cold tier.
     pub fn new(
         table: Arc<dyn Table>,
+        cold: ColdTier,
         blobs: Arc<dyn BlobStore>,
         trainer: Arc<dyn Trainer>,
         settings: RetrainSettings,
@@ -112,6 +127,7 @@ impl Retraining {
         Retraining {
             registry: ModelRegistry::new(table.clone(), blobs.clone()),
             runs: Runs::new(blobs),
+            cold,
             table,
             trainer,
             settings,
@@ -159,7 +175,12 @@ impl Retraining {
                 .as_ref()
                 .map_or(card.data.customers, |p| p.customers),
         };
-        let customers = export::read_customers(self.table.clone(), self.settings.segments).await?;
+        let customers = export::read_customers(
+            self.table.clone(),
+            self.cold.clone(),
+            self.settings.segments,
+        )
+        .await?;
         let formal = customers
             .iter()
             .filter(|c| scoring::view(&c.history).is_formal_at(now))
@@ -210,7 +231,7 @@ impl Retraining {
         reason: RetrainReason,
         now: DateTime<Utc>,
     ) -> Result<Option<TrainingRun>, RetrainError> {
-        let horizon_days = champion.label.horizon_days;
+        let horizon_days = self.settings.horizon_days;
         let Some((first, last)) = export::purchase_span(customers) else {
             return Ok(None);
         };
@@ -222,6 +243,9 @@ impl Retraining {
         let mut csv = Vec::new();
         let summary = export::write_csv(customers, cutoffs, &mut csv)
             .map_err(|e| RetrainError::Export(e.to_string()))?;
+        if let Some(warning) = summary.label_warning() {
+            tracing::warn!(horizon_days, "{warning}");
+        }
         let run = TrainingRun {
             id: new_run_id(now),
             started_at: now,
@@ -231,6 +255,7 @@ impl Retraining {
             rows: summary.rows,
             holdout_rows: summary.holdout_rows,
             holdout_cutoff: summary.cutoffs.holdout.date_naive().to_string(),
+            holdout_churned_share: summary.holdout_churned_share(),
             horizon_days,
             champion: champion.version.clone(),
             job: None,

@@ -28,6 +28,7 @@ use strata_domain::customer::{Customer, CustomerInput, Origin};
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderStatus};
+use strata_store::cold::ColdTier;
 use strata_store::{ActivityRepository, BatchPolicy, CustomerRepository};
 use strata_tests::backend::Backend;
 
@@ -242,7 +243,13 @@ fn service(b: &Backend, trainer: Arc<dyn Trainer>) -> Retraining {
         segments: 3,
         ..RetrainSettings::default()
     };
-    Retraining::new(b.table.clone(), b.blobs.clone(), trainer, settings)
+    Retraining::new(
+        b.table.clone(),
+        ColdTier::new(b.blobs.clone()),
+        b.blobs.clone(),
+        trainer,
+        settings,
+    )
 }
 
 async fn handle(service: &Retraining, event: EventBridgeEvent) -> Handled {
@@ -567,6 +574,7 @@ fn a_run(id: &str) -> TrainingRun {
         rows: 2,
         holdout_rows: 1,
         holdout_cutoff: "1998-04-01".into(),
+        holdout_churned_share: 0.0,
         horizon_days: 90,
         champion: version_of(BUNDLED_MODEL),
         job: None,
@@ -575,6 +583,7 @@ fn a_run(id: &str) -> TrainingRun {
 
 #[tokio::test]
 async fn the_codebuild_trainer_starts_a_build_per_run_in_moto() {
+    strata_tests::require_moto!();
     let (client, project) = codebuild_project().await;
     let trainer = CodeBuildTrainer::new(client.clone(), &project);
     let job = trainer

@@ -24,6 +24,7 @@ use strata_domain::ids::{CustomerId, InteractionId, OrderId};
 use strata_domain::interaction::{Interaction, InteractionKind};
 use strata_domain::money::{Currency, Money};
 use strata_domain::order::{Order, OrderStatus};
+use strata_store::cold::ColdTier;
 use strata_store::{ActivityRepository, BatchPolicy, ChurnRepository, CustomerRepository};
 use strata_tests::backend::Backend;
 use tower::ServiceExt;
@@ -36,6 +37,11 @@ fn fixture(name: &str) -> String {
 /// The schedule fixture's time: the day after the seeded data ends.
 fn as_of() -> DateTime<Utc> {
     "1998-07-01T02:00:00Z".parse().unwrap()
+}
+
+/// The backend's cold tier (the jobs always read histories whole).
+fn cold(b: &Backend) -> ColdTier {
+    ColdTier::new(b.blobs.clone())
 }
 
 fn model() -> Arc<ChurnModel> {
@@ -187,7 +193,7 @@ pub async fn scheduled_run_scores_formal_customers_and_lists_early_warning(b: &B
         page_size: 10,
         ..BatchSettings::default()
     };
-    let report = lambda::on_schedule(b.table.clone(), None, model(), settings, event)
+    let report = lambda::on_schedule(b.table.clone(), cold(b), model(), settings, event)
         .await
         .expect("batch run");
     assert_eq!(report.customers, 50, "every customer partition, once");
@@ -494,7 +500,7 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
         segments: 2,
         ..BatchSettings::default()
     };
-    let before = batch::run(b.table.clone(), None, model(), settings, as_of())
+    let before = batch::run(b.table.clone(), cold(b), model(), settings, as_of())
         .await
         .expect("batch run");
     assert_eq!(before.scored, 48);
@@ -519,7 +525,7 @@ pub async fn withdrawn_consent_stops_scoring_and_counting(b: &Backend) {
     withdraw(b, seeded.intent, Purpose::Profiling).await;
     withdraw(b, uncontacted, Purpose::Marketing).await;
 
-    let after = batch::run(b.table.clone(), None, model(), settings, as_of())
+    let after = batch::run(b.table.clone(), cold(b), model(), settings, as_of())
         .await
         .expect("batch run");
     assert_eq!(after.scored, 47);

@@ -10,13 +10,20 @@ the probabilities onnxruntime gives for them, which the Rust tests must
 reproduce) and evaluation.json (every candidate and baseline on the holdout,
 and the serving champion on the same holdout when --champion is given).
 
+A baseline never ends a run: BG/NBD is fitted with increasing penalizers
+until one converges, and is recorded as unavailable, with the reason, when
+none does. The holdout's churned share is recorded with the horizon, and a
+warning printed when the label is nearly constant at that horizon.
+
 Run through `cargo xtask train` (the committed model) or `cargo xtask
 retrain` (a challenger from a store), and by the CodeBuild retraining
 job in AWS; pinned versions are in requirements.txt next to this file.
 """
 
 import argparse
+import contextlib
 import hashlib
+import io
 import json
 import platform
 import sys
@@ -30,6 +37,7 @@ import pandas as pd
 import sklearn
 import skl2onnx
 from lifetimes import BetaGeoFitter
+from lifetimes.utils import ConvergenceError
 from skl2onnx import to_onnx
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -46,6 +54,21 @@ CLEARLY_BETTER = 0.005
 RISK_BANDS = {"high": 0.7, "medium": 0.5}
 GOLDEN_ROWS = 64
 CALIBRATION_BINS = 10
+# BG/NBD's penalizers, tried in this order until a fit converges: the
+# unpenalised fit diverges on some shops (e.g. regular buyers of whom
+# nobody seems to leave, where the dropout parameters run off to zero).
+BGNBD_PENALIZERS = (0.0, 0.001, 0.01, 0.1, 1.0)
+# A holdout churned share outside these bounds: the label hardly varies.
+NEARLY_CONSTANT = (0.05, 0.95)
+
+
+class NonFiniteFit(ArithmeticError):
+    """A fit that ended with parameters or scores that are not finite."""
+
+
+# What a failed BG/NBD fit raises; any other error is a bug and ends the run.
+FIT_FAILURES = (ConvergenceError, np.linalg.LinAlgError, FloatingPointError,
+                OverflowError, NonFiniteFit)
 
 
 def candidates():
@@ -97,29 +120,88 @@ def calibration(y, p):
     return {"expected_calibration_error": float(ece), "bins": bins}
 
 
-def bgnbd_baseline(holdout, horizon_days):
-    """BG/NBD on the holdout cut-off's own calibration data (weeks)."""
+def bgnbd_inputs(holdout):
+    """The holdout cut-off's own calibration data for BG/NBD, in weeks:
+    frequency (repeat purchase days), recency (first to last purchase) and
+    age (first purchase to the cut-off)."""
     frequency = np.rint(np.expm1(holdout["ln_repeat_days"].to_numpy())).astype(int)
-    age = holdout["tenure_days"].to_numpy() / 7.0
-    recency = (holdout["tenure_days"] - holdout["recency_days"]).to_numpy() / 7.0
-    model = BetaGeoFitter(penalizer_coef=0.0)
-    model.fit(frequency, recency, age)
-    p_alive = model.conditional_probability_alive(frequency, recency, age)
-    expected = model.conditional_expected_number_of_purchases_up_to_time(
-        horizon_days / 7.0, frequency, recency, age
-    )
+    age = holdout["tenure_days"].to_numpy(dtype=float) / 7.0
+    recency = (holdout["tenure_days"] - holdout["recency_days"]).to_numpy(dtype=float) / 7.0
+    # Purchases count by day: several orders on one day are no repeat,
+    # whatever hours they were placed at.
+    recency = np.where(frequency == 0, 0.0, np.clip(recency, 0.0, age))
+    return frequency, recency, age
+
+
+def fit_bgnbd(penalizer, frequency, recency, age, horizon_days):
+    """One BG/NBD fit and its scores; raises one of FIT_FAILURES."""
+    model = BetaGeoFitter(penalizer_coef=penalizer)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), np.errstate(all="ignore"):
+            model.fit(frequency, recency, age)
+    except ConvergenceError as e:
+        # lifetimes prints scipy's result before raising; keep its message.
+        why = [line.split(":", 1)[1].strip() for line in printed.getvalue().splitlines()
+               if line.strip().startswith("message:")]
+        if why:
+            e.args = (f"{' '.join(str(e).split())} (scipy: {why[0]})",)
+        raise
+    params = {k: float(v) for k, v in model.params_.items()}
+    if not all(np.isfinite(v) for v in params.values()):
+        raise NonFiniteFit(f"parameters are not finite: {params}")
+    with np.errstate(all="ignore"):
+        p_alive = np.asarray(model.conditional_probability_alive(frequency, recency, age))
+        expected = np.asarray(model.conditional_expected_number_of_purchases_up_to_time(
+            horizon_days / 7.0, frequency, recency, age))
+    for name, score in (("P(alive)", p_alive), ("expected purchases", expected)):
+        if not np.isfinite(score).all():
+            raise NonFiniteFit(f"{name} is not finite for {int((~np.isfinite(score)).sum())} "
+                               f"customers with parameters {params}")
+    return params, p_alive, expected
+
+
+def bgnbd_baseline(holdout, horizon_days):
+    """BG/NBD on the holdout cut-off's own calibration data (weeks), with
+    the first of BGNBD_PENALIZERS whose fit converges. `bgnbd` says which,
+    or that none did and why; the scores are there only when one did."""
+    frequency, recency, age = bgnbd_inputs(holdout)
     y = holdout["churned"].to_numpy()
-    return {
-        "bgnbd_p_alive": {
-            "score": "1 - P(alive)", **metrics(y, 1.0 - np.asarray(p_alive))
-        },
-        "bgnbd_expected_purchases": {
-            "score": "-E[purchases in the horizon]",
-            "roc_auc": float(roc_auc_score(y, -np.asarray(expected))),
-            "pr_auc": float(average_precision_score(y, -np.asarray(expected))),
-        },
-        "params": {k: float(v) for k, v in model.params_.items()},
-    }
+    tried, failures = [], []
+    for penalizer in BGNBD_PENALIZERS:
+        tried.append(penalizer)
+        try:
+            params, p_alive, expected = fit_bgnbd(penalizer, frequency, recency, age,
+                                                  horizon_days)
+        except FIT_FAILURES as e:
+            error = f"{type(e).__name__}: {' '.join(str(e).split())}"
+            failures.append({"penalizer_coef": penalizer, "error": error})
+            print(f"BG/NBD with penalizer {penalizer} failed: {error}")
+            continue
+        return {
+            "bgnbd": {"available": True, "penalizer_coef": penalizer,
+                      "penalizers_tried": tried, "failures": failures},
+            "bgnbd_p_alive": {"score": "1 - P(alive)", **metrics(y, 1.0 - p_alive)},
+            "bgnbd_expected_purchases": {
+                "score": "-E[purchases in the horizon]",
+                "roc_auc": float(roc_auc_score(y, -expected)),
+                "pr_auc": float(average_precision_score(y, -expected)),
+            },
+            "params": params,
+        }
+    print(f"warning: no BG/NBD baseline: no fit converged with penalizers {tried}")
+    return {"bgnbd": {"available": False, "reason": failures[-1]["error"],
+                      "penalizers_tried": tried, "failures": failures}}
+
+
+def label_warning(churned_share, horizon_days):
+    """The warning for a nearly constant label, or None."""
+    low, high = NEARLY_CONSTANT
+    if low <= churned_share <= high:
+        return None
+    return (f"{churned_share:.1%} of the holdout's customers churned within "
+            f"{horizon_days} days: the label is nearly constant at this horizon; "
+            "choose a horizon from the shop's purchase cycle")
 
 
 def onnx_probabilities(model_bytes, x, output="probabilities"):
@@ -139,14 +221,14 @@ def champion_on_holdout(champion_dir, holdout, y):
     return {"version": card["version"], **metrics(y, p)}
 
 
-def main():
+def main(argv=None):
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--features", type=Path, required=True)
     args.add_argument("--out", type=Path, required=True)
     args.add_argument("--source", default="unknown")
     args.add_argument("--horizon-days", type=int, default=90)
     args.add_argument("--champion", type=Path)
-    opts = args.parse_args()
+    opts = args.parse_args(argv)
 
     raw = opts.features.read_bytes()
     data = pd.read_csv(opts.features, dtype={"customer": str})
@@ -161,6 +243,11 @@ def main():
     print(f"{len(train)} training rows ({train.cutoff.nunique()} cut-offs), "
           f"{len(holdout)} holdout rows at {holdout.cutoff.iloc[0]}; "
           f"features {features}; constant in training, dropped: {constant}")
+    churned_share = float(y_hold.mean())
+    print(f"churned at the holdout within {opts.horizon_days} days: {churned_share:.1%}")
+    warning = label_warning(churned_share, opts.horizon_days)
+    if warning:
+        print(f"warning: {warning}")
 
     results, fitted = {}, {}
     for name, model in candidates().items():
@@ -173,7 +260,7 @@ def main():
         }
         print(f"{name}: {results[name]}")
     baselines = bgnbd_baseline(holdout, opts.horizon_days)
-    print(f"BG/NBD: {baselines['bgnbd_p_alive']}")
+    print(f"BG/NBD: {baselines.get('bgnbd_p_alive', baselines['bgnbd'])}")
 
     best_other = max((n for n in results if n != "mlp"), key=lambda n: results[n]["roc_auc"])
     chosen = "mlp"
@@ -202,6 +289,9 @@ def main():
     version = hashlib.sha256(model_bytes).hexdigest()[:12]
     evaluation = {
         "holdout_cutoff": str(holdout.cutoff.iloc[0]),
+        "horizon_days": opts.horizon_days,
+        "holdout_churned_share": churned_share,
+        "label_warning": warning,
         "chosen": chosen,
         "candidates": results,
         "baselines": baselines,
@@ -228,6 +318,8 @@ def main():
                           "days from the cut-off on; rows are formal customers "
                           "(a purchase before the cut-off)",
             "horizon_days": opts.horizon_days,
+            "holdout_churned_share": churned_share,
+            "warning": warning,
         },
         "risk_bands": RISK_BANDS,
         "onnx": {"input": "X", "output": "probabilities", "churn_column": 1, "opset": 17},
@@ -269,10 +361,15 @@ def main():
         "probabilities": golden_p.tolist(),
     }) + "\n")
     (opts.out / "evaluation.json").write_text(json.dumps(evaluation, indent=2) + "\n")
+    bgnbd = baselines["bgnbd"]
+    if bgnbd["available"]:
+        versus = (f"BG/NBD (penalizer {bgnbd['penalizer_coef']}) P(alive) ROC AUC "
+                  f"{baselines['bgnbd_p_alive']['roc_auc']:.4f}, PR AUC "
+                  f"{baselines['bgnbd_p_alive']['pr_auc']:.4f}")
+    else:
+        versus = f"no BG/NBD baseline ({bgnbd['reason']})"
     print(f"model {version} ({chosen}): holdout ROC AUC {served['roc_auc']:.4f}, "
-          f"PR AUC {served['pr_auc']:.4f}; BG/NBD P(alive) ROC AUC "
-          f"{baselines['bgnbd_p_alive']['roc_auc']:.4f}, PR AUC "
-          f"{baselines['bgnbd_p_alive']['pr_auc']:.4f} -> {opts.out}")
+          f"PR AUC {served['pr_auc']:.4f}; {versus} -> {opts.out}")
 
 
 if __name__ == "__main__":

@@ -277,7 +277,7 @@ async fn every_success_response_matches_the_document() {
     let as_of = Utc.with_ymd_and_hms(2018, 1, 1, 0, 0, 0).unwrap();
     strata_churn::batch::run(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         host.churn_model.clone(),
         strata_churn::batch::BatchSettings::default(),
         as_of,
@@ -286,7 +286,7 @@ async fn every_success_response_matches_the_document() {
     .expect("churn batch");
     strata_recommend::job::run(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         strata_recommend::job::JobSettings::default(),
         as_of,
     )

@@ -25,6 +25,7 @@ use strata_domain::recommend::{
     Catalogue, CategoryScope, CoPurchase, CustomerSignals, LeaveLastOut, Model, ModelSettings,
     Ranking, RankingMetrics, Request, recommend,
 };
+use strata_store::cold::ColdTier;
 use strata_store::{CustomerRecords, CustomerScan, RecommendRepository, StoreError};
 
 pub mod movielens;
@@ -65,9 +66,10 @@ pub fn comparison(results: &[(&str, &Evaluation)]) -> String {
     table
 }
 
-/// The catalogue and every customer partition of a store.
+/// The catalogue and every customer, history whole, of a store.
 pub async fn load(
     table: Arc<dyn Table>,
+    cold: ColdTier,
     segments: u32,
 ) -> Result<(Catalogue, Vec<CustomerRecords>), StoreError> {
     let repository = RecommendRepository::new(table.clone());
@@ -79,7 +81,7 @@ pub async fn load(
                 .products_in_segment(segment, segments, 1_000)
                 .await?,
         );
-        let mut scan = CustomerScan::new(table.clone(), segment, segments, 1_000);
+        let mut scan = CustomerScan::new(table.clone(), cold.clone(), segment, segments, 1_000);
         while let Some(records) = scan.next().await? {
             customers.push(records);
         }

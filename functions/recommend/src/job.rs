@@ -81,11 +81,11 @@ pub struct JobReport {
     pub seconds: f64,
 }
 
-/// Runs the precompute as of `as_of`. With the cold tier, histories include
-/// the records tiering moved there, so tiering changes no recommendation.
+/// Runs the precompute as of `as_of`. Histories include the records
+/// tiering moved to the cold tier, so tiering changes no recommendation.
 pub async fn run(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     settings: JobSettings,
     as_of: DateTime<Utc>,
 ) -> Result<JobReport, JobError> {
@@ -169,7 +169,7 @@ async fn read_catalogue(
 /// many customer partitions were read, and who withdrew personalisation.
 async fn read_customers(
     table: Arc<dyn Table>,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
     catalogue: Arc<Catalogue>,
     settings: &JobSettings,
     as_of: DateTime<Utc>,
@@ -180,10 +180,7 @@ async fn read_customers(
             let cold = cold.clone();
             tokio::spawn(async move {
                 let mut scan =
-                    CustomerScan::new(table, segment, settings.segments, settings.page_size);
-                if let Some(cold) = cold {
-                    scan = scan.with_cold_tier(cold);
-                }
+                    CustomerScan::new(table, cold, segment, settings.segments, settings.page_size);
                 let mut counts = CoPurchase::default();
                 let mut signals = Vec::new();
                 let mut customers = 0u64;

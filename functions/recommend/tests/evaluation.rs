@@ -16,6 +16,7 @@ use strata_domain::recommend::ModelSettings;
 use strata_ingest::import::run::{Importer, RunOutcome};
 use strata_ingest::ingest::Ingestor;
 use strata_recommend::evaluate;
+use strata_store::cold::ColdTier;
 use strata_store::{ImportRepository, ImportedObject};
 
 fn movielens() -> PathBuf {
@@ -61,7 +62,9 @@ async fn on_superstore_the_full_method_beats_most_popular() {
     let outcome = importer.run(object, "test", None).await.expect("import");
     assert!(matches!(outcome, RunOutcome::Completed(_)), "{outcome:?}");
 
-    let (catalogue, customers) = evaluate::load(table, 4).await.expect("load");
+    let (catalogue, customers) = evaluate::load(table, ColdTier::new(blobs), 4)
+        .await
+        .expect("load");
     assert_eq!(catalogue.len(), 1_862);
     assert_eq!(customers.len(), 793);
     let evaluation = evaluate::evaluate(catalogue, &customers, &ModelSettings::default(), 10);

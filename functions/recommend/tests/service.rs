@@ -25,6 +25,7 @@ use strata_recommend::api::{RecommendApi, router};
 use strata_recommend::catalogue;
 use strata_recommend::job::JobSettings;
 use strata_recommend::lambda;
+use strata_store::cold::ColdTier;
 use strata_store::{
     ActivityRepository, BatchPolicy, CustomerRepository, ProductRepository, RecommendRepository,
 };
@@ -208,9 +209,14 @@ async fn precompute_with(b: &Backend, consent: ConsentPolicy) -> strata_recommen
         consent,
         ..JobSettings::default()
     };
-    lambda::on_schedule(b.table.clone(), None, settings, event)
-        .await
-        .expect("precompute")
+    lambda::on_schedule(
+        b.table.clone(),
+        ColdTier::new(b.blobs.clone()),
+        settings,
+        event,
+    )
+    .await
+    .expect("precompute")
 }
 
 async fn call(

@@ -201,8 +201,8 @@ async fn histories_intact(
 ) -> anyhow::Result<()> {
     // The scheduled jobs' path: a scan that completes histories from the
     // cold tier (through its object cache) yields every record once.
-    let mut scan = CustomerScan::new(table.clone(), 0, 1, 100)
-        .with_cold_tier(ColdTier::new(blobs.clone()).with_cache(64 * 1024 * 1024));
+    let cold = ColdTier::new(blobs.clone()).with_cache(64 * 1024 * 1024);
+    let mut scan = CustomerScan::new(table.clone(), cold, 0, 1, 100);
     let mut scanned = 0;
     while let Some(customer) = scan.next().await? {
         let Some((records, _)) = before.get(&customer.id) else {
@@ -350,6 +350,7 @@ async fn embedded_a_crash_after_any_write_loses_nothing_and_a_rerun_settles() ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_a_crash_mid_run_is_finished_by_the_next_run() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     let backend = Backend::aws().await?;
     let f = fixture(10, 3)?;
     let writes = writes_of_a_run(&backend, &f).await?;
@@ -461,6 +462,7 @@ async fn embedded_histories_read_back_restore_and_rewarm() -> anyhow::Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_histories_read_back_restore_and_rewarm() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     read_back(&Backend::aws().await?).await
 }
 

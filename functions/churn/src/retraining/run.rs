@@ -110,6 +110,10 @@ pub struct TrainingRun {
     pub rows: usize,
     pub holdout_rows: usize,
     pub holdout_cutoff: String,
+    /// Share of the holdout's customers who churned within the horizon: near
+    /// 0 or 1, the label says little and the horizon wants changing.
+    #[serde(default)]
+    pub holdout_churned_share: f64,
     pub horizon_days: u32,
     /// The version serving when the run started.
     pub champion: String,

@@ -68,8 +68,7 @@ impl Census {
 pub async fn take(table: Arc<dyn Table>, cold: &ColdTier) -> anyhow::Result<Census> {
     let mut segments = JoinSet::new();
     for segment in 0..SEGMENTS {
-        let scan = CustomerScan::new(table.clone(), segment, SEGMENTS, PAGE_SIZE)
-            .with_cold_tier(cold.clone());
+        let scan = CustomerScan::new(table.clone(), cold.clone(), segment, SEGMENTS, PAGE_SIZE);
         segments.spawn(scan_segment(scan));
     }
     let mut census = Census::default();

@@ -4,7 +4,7 @@
 //! with a read-back of what moved, and a verified backup — and every step
 //! reports what it did and how long it took.
 
-mod census;
+pub mod census;
 mod progress;
 mod report;
 
@@ -146,7 +146,7 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
     let clock = Instant::now();
     let churn = strata_churn::batch::run(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         host.churn_model.clone(),
         settings.churn,
         as_of,
@@ -159,7 +159,7 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
     let clock = Instant::now();
     let recommend = strata_recommend::job::run(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         settings.recommend.clone(),
         as_of,
     )

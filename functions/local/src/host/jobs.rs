@@ -86,7 +86,7 @@ pub async fn run_churn(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String>
     let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
     let report = strata_churn::lambda::on_schedule(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         host.churn_model.clone(),
         BatchSettings::default(),
         event,
@@ -101,7 +101,7 @@ pub async fn run_recommend(host: &Host, at: DateTime<Utc>) -> anyhow::Result<Str
     let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
     let report = strata_recommend::lambda::on_schedule(
         host.table.clone(),
-        Some(host.cold.clone()),
+        host.cold.clone(),
         strata_recommend::job::JobSettings::default(),
         event,
     )
@@ -122,7 +122,7 @@ pub async fn run_tiering(host: &Host, at: DateTime<Utc>) -> anyhow::Result<Strin
     Ok(serde_json::to_string(&report)?)
 }
 
-/// One backup run, as the `strata-backup` Lambda runs it.
+/// One backup run, as the `backup-job` Lambda runs it.
 pub async fn run_backup(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String> {
     let event = scheduled_event("strata-local-backup", at)?;
     let outcome = strata_backup::handle(&host.backup, event).await?;

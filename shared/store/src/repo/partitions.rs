@@ -137,33 +137,35 @@ fn sort_key(item: &Item) -> Option<&str> {
 pub struct CustomerRecords {
     pub id: CustomerId,
     pub profile: Option<Customer>,
-    /// Hot records, and cold ones too when the scan has the cold tier.
+    /// Hot records and cold ones.
     pub history: History,
     /// Pointers to the customer's records in the cold tier.
     pub cold_pointers: Vec<ColdPointer>,
-    /// Cold records the history lacks: the scan has no cold tier, or their
-    /// object is in an archive class.
+    /// Cold records the history lacks: their object is in an archive class
+    /// (a scan never thaws the archive).
     pub cold_unread: u64,
 }
 
-/// Reads one scan segment customer by customer.
+/// Reads one scan segment customer by customer, each history whole: the
+/// cold tier is part of the scan, so a reader sees the same history before
+/// and after the tiering job moved part of it.
 pub struct CustomerScan {
     partitions: PartitionScan,
-    cold: Option<ColdTier>,
+    cold: ColdTier,
 }
 
 impl CustomerScan {
-    pub fn new(table: Arc<dyn Table>, segment: u32, total_segments: u32, page_size: u32) -> Self {
+    pub fn new(
+        table: Arc<dyn Table>,
+        cold: ColdTier,
+        segment: u32,
+        total_segments: u32,
+        page_size: u32,
+    ) -> Self {
         CustomerScan {
             partitions: PartitionScan::new(table, segment, total_segments, page_size),
-            cold: None,
+            cold,
         }
-    }
-
-    /// Completes every history from the cold tier.
-    pub fn with_cold_tier(mut self, cold: ColdTier) -> Self {
-        self.cold = Some(cold);
-        self
     }
 
     /// The next whole customer of the segment, or `None` at its end.
@@ -195,14 +197,7 @@ impl CustomerScan {
         if records.cold_pointers.is_empty() {
             return Ok(());
         }
-        let Some(cold) = &self.cold else {
-            records.cold_unread = records
-                .cold_pointers
-                .iter()
-                .map(|p| p.sort_keys.len() as u64)
-                .sum();
-            return Ok(());
-        };
+        let cold = &self.cold;
         let hot: HashSet<&str> = partition.items.iter().filter_map(sort_key).collect();
         let mut cold_items = Vec::new();
         for pointer in &records.cold_pointers {
