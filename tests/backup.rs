@@ -39,6 +39,7 @@ macro_rules! drills {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
+                    strata_tests::require_moto!();
                     let backend = strata_tests::backend::Backend::aws().await.expect("backend");
                     super::$case(&backend).await;
                 }

@@ -11,6 +11,46 @@ use tempfile::TempDir;
 
 /// Set by `cargo xtask test` to the moto server it started on 127.0.0.1.
 pub const AWS_ENDPOINT_VAR: &str = "STRATA_TEST_AWS_ENDPOINT";
+/// Set by `cargo xtask test`: an AWS case that would skip fails instead.
+pub const REQUIRE_AWS_VAR: &str = "STRATA_TEST_REQUIRE_AWS";
+
+/// Whether the AWS (moto) cases can run. Without a server (a plain
+/// `cargo test -p <crate>`) they skip, and the first to skip prints one line
+/// saying how to run them; under `cargo xtask test` a missing server fails.
+pub fn moto_available() -> bool {
+    if std::env::var_os(AWS_ENDPOINT_VAR).is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    if std::env::var_os(REQUIRE_AWS_VAR).is_some() {
+        panic!("{REQUIRE_AWS_VAR} is set but {AWS_ENDPOINT_VAR} is not: the AWS cases would skip");
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        // Straight to the process's stderr: libtest captures `eprintln!`.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping the AWS (moto) cases: {AWS_ENDPOINT_VAR} is not set; \
+             `cargo xtask test` starts moto and runs them"
+        );
+    });
+    false
+}
+
+/// What a skipped test returns: `()` or `Ok(())`.
+pub trait Skipped {
+    fn skipped() -> Self;
+}
+
+impl Skipped for () {
+    fn skipped() {}
+}
+
+impl<E> Skipped for Result<(), E> {
+    fn skipped() -> Self {
+        Ok(())
+    }
+}
 
 pub struct Backend {
     pub name: &'static str,

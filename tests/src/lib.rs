@@ -15,6 +15,17 @@ pub mod heap;
 pub mod intercept;
 pub mod raw;
 
+/// Returns from an AWS test when no moto server is there (see
+/// `backend::moto_available`).
+#[macro_export]
+macro_rules! require_moto {
+    () => {
+        if !$crate::backend::moto_available() {
+            return $crate::backend::Skipped::skipped();
+        }
+    };
+}
+
 /// Runs each named case (`async fn(&Backend)` in the calling module) as a
 /// test on every adapter: `embedded::<case>` and `aws::<case>` (moto).
 #[macro_export]
@@ -33,6 +44,7 @@ macro_rules! on_every_adapter {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
+                    $crate::require_moto!();
                     let backend = $crate::backend::Backend::aws().await.expect("moto backend");
                     super::$case(&backend).await;
                 }

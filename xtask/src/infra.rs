@@ -12,7 +12,8 @@ use crate::python::Venv;
 
 pub const TEMPLATES: [&str; 2] = ["infra/template.yaml", "infra/archive.yaml"];
 
-pub fn lint(root: &Path, venv: &Venv) -> anyhow::Result<()> {
+/// The checks, their output kept (to print after work running beside them).
+pub fn lint_captured(root: &Path, venv: &Venv, output: &mut String) -> anyhow::Result<()> {
     let mut cfn_lint = Command::new(venv.bin("cfn-lint"));
     cfn_lint
         .current_dir(root)
@@ -20,7 +21,7 @@ pub fn lint(root: &Path, venv: &Venv) -> anyhow::Result<()> {
         .args(TEMPLATES)
         // The SAM transform wants a region; nothing is called.
         .env("AWS_DEFAULT_REGION", "us-east-1");
-    run(&mut cfn_lint, "cfn-lint")?;
+    run(&mut cfn_lint, "cfn-lint", output)?;
     let mut checkov = Command::new(venv.bin("checkov"));
     checkov.current_dir(root);
     for template in TEMPLATES {
@@ -37,15 +38,18 @@ pub fn lint(root: &Path, venv: &Venv) -> anyhow::Result<()> {
         // No telemetry, no update check: the machines are offline.
         .env("BC_SKIP_MAPPING", "TRUE")
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false");
-    run(&mut checkov, "checkov")?;
-    println!("templates: cfn-lint (with serverless rules) and checkov found nothing");
+    run(&mut checkov, "checkov", output)?;
+    output.push_str("templates: cfn-lint (with serverless rules) and checkov found nothing\n");
     Ok(())
 }
 
-fn run(command: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = command
-        .status()
+fn run(command: &mut Command, what: &str, output: &mut String) -> anyhow::Result<()> {
+    let done = command
+        .output()
         .with_context(|| format!("starting {what}"))?;
+    output.push_str(&String::from_utf8_lossy(&done.stdout));
+    output.push_str(&String::from_utf8_lossy(&done.stderr));
+    let status = done.status;
     if !status.success() {
         bail!(
             "{what} found problems in the templates ({status}); fix them or skip inline with a reason"

@@ -6,22 +6,24 @@ mod bench_tiering;
 mod churn;
 mod contract;
 mod datasets;
+mod docs;
 mod infra;
 mod moto;
 mod package;
 mod python;
 mod recommend;
+mod test;
+mod testbins;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Strata's project automation")]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Task,
 }
@@ -38,8 +40,9 @@ enum Task {
         #[arg(long, default_value = ".strata/demo")]
         data_dir: PathBuf,
     },
-    /// Runs every check and test: format, lints, unit tests, and the
-    /// conformance suite against the embedded store and a local moto server.
+    /// Runs every check and test: format, lints, templates, the package
+    /// start check, every test on both backends (a local moto server), and
+    /// the API contract; prints how long each step took.
     Test {
         /// Skip `cargo fmt --check` and clippy.
         #[arg(long)]
@@ -97,7 +100,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Task::Setup => python::ensure_venv(&root).map(drop),
         Task::Demo { data_dir } => demo(&root, &data_dir),
-        Task::Test { no_lint } => test(&root, no_lint),
+        Task::Test { no_lint } => test::test(&root, no_lint),
         Task::BenchIngest { rows, aws_rows } => bench_ingest::bench(&root, rows, aws_rows),
         Task::BenchBackup { items, aws_items } => bench_backup::bench(&root, items, aws_items),
         Task::BenchTiering {
@@ -149,105 +152,11 @@ fn demo(root: &Path, data_dir: &Path) -> anyhow::Result<()> {
         .env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?))
 }
 
-fn test(root: &Path, no_lint: bool) -> anyhow::Result<()> {
-    let venv = python::ensure_venv(root)?;
-    if !no_lint {
-        step("format");
-        run(Command::new("cargo").args(["fmt", "--all", "--", "--check"]))?;
-        step("lints");
-        run(Command::new("cargo").args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--quiet",
-            "--",
-            "-D",
-            "warnings",
-        ]))?;
-    }
-    step("templates");
-    infra::lint(root, &venv)?;
-    step("datasets");
-    let datasets = datasets::environment(root, &venv)?;
-    step("build tests");
-    run(Command::new("cargo").args([
-        "test",
-        "--workspace",
-        "--all-targets",
-        "--no-run",
-        "--quiet",
-    ]))?;
-    step("package");
-    let packaging = std::time::Instant::now();
-    package::package(root, &venv, package::Arch::host()?)?;
-    println!("packaging took {:.0} s", packaging.elapsed().as_secs_f64());
-    step("start moto");
-    let server = moto::Server::start(&venv, &root.join("target"), moto::Answers::Checked)?;
-    println!("moto listening on {}", server.endpoint());
-    step("run tests");
-    let mut tests = Command::new("cargo");
-    tests.args(["test", "--workspace", "--all-targets"]);
-    server.configure(&mut tests);
-    tests.envs(datasets);
-    tests.env(churn::ORT_DYLIB_VAR, churn::ort_library(&venv)?);
-    tests.env(package::PACKAGES_VAR, root.join("target/lambda"));
-    let outcome = run_counting_tests(&mut tests);
-    let answers = server.finish();
-    outcome?;
-    answers?;
-    step("api contract");
-    contract::run(root, &venv, &churn::ort_library(&venv)?)
-}
-
-/// Runs `cargo test`, passing its output through, and closes with one line
-/// that totals every test binary's result.
-fn run_counting_tests(command: &mut Command) -> anyhow::Result<()> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {command:?}"))?;
-    let (mut passed, mut failed, mut ignored) = (0u64, 0u64, 0u64);
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines() {
-            let line = line?;
-            println!("{line}");
-            if let Some(counts) = line.strip_prefix("test result: ") {
-                passed += count_before(counts, " passed");
-                failed += count_before(counts, " failed");
-                ignored += count_before(counts, " ignored");
-            }
-        }
-    }
-    let status = child.wait()?;
-    println!("\nxtask: {passed} passed, {failed} failed, {ignored} skipped");
-    if !status.success() {
-        bail!("{command:?} failed ({status})");
-    }
-    if passed == 0 {
-        bail!("no test ran");
-    }
-    Ok(())
-}
-
-/// `"ok. 14 passed; 0 failed"`, `" passed"` → 14.
-fn count_before(counts: &str, label: &str) -> u64 {
-    counts
-        .split(';')
-        .find_map(|part| {
-            part.trim()
-                .trim_start_matches("ok. ")
-                .trim_start_matches("FAILED. ")
-                .strip_suffix(label.trim_start())
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn step(name: &str) {
+pub(crate) fn step(name: &str) {
     println!("\n== xtask: {name}");
 }
 
-fn run(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run(command: &mut Command) -> anyhow::Result<()> {
     let status = command
         .status()
         .with_context(|| format!("starting {command:?}"))?;

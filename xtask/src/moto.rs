@@ -66,12 +66,21 @@ impl Server {
 
     /// Points a test run at this server with throwaway credentials.
     pub fn configure(&self, command: &mut Command) {
-        command
-            .env("STRATA_TEST_AWS_ENDPOINT", self.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command.envs(self.environment());
+    }
+
+    /// The variables `configure` sets.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        [
+            ("STRATA_TEST_AWS_ENDPOINT", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     /// Stops the server; fails if a checked answer differed from moto's own.
@@ -99,7 +108,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                bail!("moto_server exited early ({status}); see target/moto.log");
+                bail!(
+                    "moto_server exited early ({status}); see {}",
+                    self.log.display()
+                );
             }
             if TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_ok() {
                 return Ok(());
@@ -107,8 +119,9 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!(
-            "moto_server did not listen on {} within 60 s; see target/moto.log",
-            self.address
+            "moto_server did not listen on {} within 60 s; see {}",
+            self.address,
+            self.log.display()
         )
     }
 }

@@ -290,3 +290,137 @@ fn path_with(dir: &Path) -> anyhow::Result<std::ffi::OsString> {
     ));
     Ok(std::env::join_paths(paths)?)
 }
+
+/// Lays out the debug binaries the test build made as Lambda packages
+/// (`<dir>/<binary>/bootstrap`, ONNX Runtime in `lib/` where the template
+/// points `ORT_DYLIB_PATH`), for the package start check. Returns the dir.
+pub fn lay_out_debug(root: &Path, ort_library: &Path) -> anyhow::Result<PathBuf> {
+    let packages = root.join("target/lambda-debug");
+    for function in template_functions(root)? {
+        let binary = root.join("target/debug").join(&function.binary);
+        if !binary.is_file() {
+            bail!(
+                "{} is missing: the test build makes every binary",
+                binary.display()
+            );
+        }
+        let dir = packages.join(&function.binary);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        link_or_copy(&binary, &dir.join("bootstrap"))?;
+        if function.needs_onnx_runtime {
+            std::fs::create_dir_all(dir.join("lib"))?;
+            link_or_copy(ort_library, &dir.join(ORT_IN_PACKAGE))?;
+        }
+    }
+    println!("packages of the debug binaries in {}", packages.display());
+    Ok(packages)
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// The function the test run builds for Lambda to prove the toolchain:
+/// cargo-lambda, zig linking against Amazon Linux's glibc, the release
+/// profile. Any function proves it; this one links the fewest crates.
+pub const TOOLCHAIN_PROBE: &str = "recommend-api";
+
+/// The release `cargo lambda build` of the probe, running in the background.
+pub struct ToolchainProbe {
+    child: std::process::Child,
+    started: Instant,
+    log: PathBuf,
+}
+
+/// Starts one release `cargo lambda build` for this machine's architecture
+/// at the lowest CPU priority, in a target directory of its own (so it
+/// never waits for the test build's lock), logging to `target/`. It proves
+/// the toolchain: cargo-lambda, zig compiling the C dependencies and
+/// linking against Amazon Linux's glibc, release optimisation. Thin LTO
+/// and a single codegen unit (the deployable profile, `cargo xtask
+/// package`) are left out here: they add minutes and prove nothing more.
+pub fn start_toolchain_probe(root: &Path, venv: &Venv) -> anyhow::Result<ToolchainProbe> {
+    let arch = Arch::host()?;
+    let log = root.join("target/lambda-probe.log");
+    std::fs::create_dir_all(root.join("target"))?;
+    let output = std::fs::File::create(&log)?;
+    let child = Command::new("nice")
+        .current_dir(root)
+        .args([
+            "-n",
+            "19",
+            "cargo",
+            "lambda",
+            "build",
+            "--release",
+            "--target",
+        ])
+        .arg(arch.triple())
+        .args(["--bin", TOOLCHAIN_PROBE, "--lambda-dir"])
+        .arg(root.join("target/lambda-probe"))
+        .env("CARGO_TARGET_DIR", root.join("target/probe"))
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("PATH", path_with(&venv.dir.join("bin"))?)
+        .stdout(output.try_clone()?)
+        .stderr(output)
+        .spawn()
+        .context("starting cargo lambda (is cargo-lambda in the venv? `cargo xtask setup`)")?;
+    Ok(ToolchainProbe {
+        child,
+        started: Instant::now(),
+        log,
+    })
+}
+
+/// A run that fails before waiting for the probe stops it.
+impl Drop for ToolchainProbe {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl ToolchainProbe {
+    /// Waits for the build and checks its bootstrap.
+    pub fn finish(&mut self, root: &Path) -> anyhow::Result<()> {
+        let status = self.child.wait()?;
+        if !status.success() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            bail!(
+                "cargo lambda build --release --bin {TOOLCHAIN_PROBE} failed ({status}):\n{}",
+                log.lines()
+                    .rev()
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        let bootstrap = root
+            .join("target/lambda-probe")
+            .join(TOOLCHAIN_PROBE)
+            .join("bootstrap");
+        let bytes = std::fs::metadata(&bootstrap)
+            .with_context(|| format!("{} is missing", bootstrap.display()))?
+            .len();
+        println!(
+            "{TOOLCHAIN_PROBE}: {:.1} MB release bootstrap for {:?}, built in {:.0} s beside the tests",
+            bytes as f64 / 1_048_576.0,
+            Arch::host()?,
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    }
+}

@@ -28,6 +28,7 @@ fn fixture(name: &str) -> String {
 
 #[tokio::test]
 async fn the_api_fixture_goes_through_the_lambda_request_path() {
+    strata_tests::require_moto!();
     let table = moto_table().await;
     let privacy = strata_tests::backend::moto_privacy()
         .await

@@ -75,6 +75,7 @@ async fn import(moto: &Moto, key: &str, bytes: Vec<u8>) -> Vec<RunOutcome> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_export_imports_once_through_the_trigger() {
+    strata_tests::require_moto!();
     let moto = moto().await;
     let csv = "\
 customer_id,email,name,order_id,order_date,amount
@@ -98,6 +99,7 @@ c3,not-an-email,Cy,o4,2026-02-02,3
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn superstore_imports_exactly_through_the_trigger() {
+    strata_tests::require_moto!();
     let moto = moto().await;
     let bytes =
         std::fs::read(common::dataset("STRATA_SUPERSTORE_PATH")).expect("Superstore orders");

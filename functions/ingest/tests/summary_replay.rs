@@ -206,6 +206,7 @@ async fn a_crash_after_any_write_counts_every_record_once_embedded() -> anyhow::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_any_write_counts_every_record_once_on_moto() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     // Every write is one moto round trip and a fresh table per crash point;
     // every third write keeps the test short (the embedded run covers every
     // point) and still lands inside each chunk's order claims, between its
@@ -289,6 +290,7 @@ async fn a_chunk_applied_twice_counts_once_embedded() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_applied_twice_counts_once_on_moto() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     chunk_applied_twice(Backend::aws().await?).await
 }
 

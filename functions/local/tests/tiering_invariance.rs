@@ -30,8 +30,11 @@ use strata_store::{
 use strata_tests::backend::Backend;
 use strata_tiering::job::{self as tiering, JobSettings as TieringSettings};
 
-/// Superstore's first order lines: about 200 customers, 2014–2017.
-const LINES: usize = 400;
+/// Superstore's first order lines, 2014–2017: about 170 customers on the
+/// embedded backend, 70 on moto (which serves one request at a time).
+fn lines(backend: &Backend) -> usize {
+    if backend.name == "embedded" { 400 } else { 150 }
+}
 const SEGMENTS: u32 = 3;
 
 /// What every reader gave.
@@ -43,6 +46,9 @@ struct Readings {
     batch: String,
     months: Vec<MonthlyCounts>,
     profiles: BTreeMap<CustomerId, Profile>,
+    /// The census without which customers have cold records (tiering's
+    /// very effect): customers, orders per customer, records not read,
+    /// interactions, reviews, the last order, revenue per year.
     census: String,
 }
 
@@ -61,7 +67,7 @@ async fn import(backend: &Backend) -> Vec<CustomerId> {
         .blobs
         .put(
             key,
-            blob::body_from(common::superstore_head(LINES).into_bytes()),
+            blob::body_from(common::superstore_head(lines(backend)).into_bytes()),
             PutOptions::default(),
         )
         .await
@@ -77,7 +83,7 @@ async fn import(backend: &Backend) -> Vec<CustomerId> {
     let RunOutcome::Completed(state) = outcome else {
         panic!("the import did not complete: {outcome:?}")
     };
-    assert!(state.counts.customers_created > 150, "{:?}", state.counts);
+    assert!(state.counts.customers_created > 50, "{:?}", state.counts);
     let mut ids = Vec::new();
     for segment in 0..SEGMENTS {
         let mut scan = strata_store::CustomerScan::new(
@@ -172,14 +178,23 @@ async fn read_everything(backend: &Backend, customers: &[CustomerId]) -> Reading
         ),
         months,
         profiles,
-        census: format!("{census:?}"),
+        census: format!(
+            "{} {:?} {} {} {} {:?} {:?}",
+            census.customers,
+            census.orders.into_iter().collect::<BTreeMap<_, _>>(),
+            census.cold_unread,
+            census.interactions,
+            census.reviews,
+            census.last_order_at,
+            census.revenue
+        ),
     }
 }
 
 async fn readers_see_the_same_history_after_tiering(backend: &Backend) {
     let customers = import(backend).await;
     let before = read_everything(backend, &customers).await;
-    assert!(before.export_rows > 500, "{} rows", before.export_rows);
+    assert!(before.export_rows > 200, "{} rows", before.export_rows);
     assert!(!before.scores.is_empty() && !before.profiles.is_empty());
 
     // The weekly tiering run long after the import (profiles count as
@@ -198,8 +213,8 @@ async fn readers_see_the_same_history_after_tiering(backend: &Backend) {
     .await
     .expect("tiering");
     assert!(
-        moved.moved.records as usize > before.export_rows / 4,
-        "tiering moved most records: {moved:?}"
+        moved.moved.records > 50 && moved.customers_inactive * 2 > moved.customers,
+        "tiering moved most customers' records: {moved:?}"
     );
 
     let after = read_everything(backend, &customers).await;

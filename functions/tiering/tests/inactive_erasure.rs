@@ -273,6 +273,7 @@ async fn embedded_inactive_customers_are_marked_then_erased() -> anyhow::Result<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_inactive_customers_are_marked_then_erased() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     inactive_customers_are_marked_then_erased(&Backend::aws().await?).await
 }
 
@@ -283,5 +284,6 @@ async fn embedded_markers_without_a_limit_erase_no_one() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_markers_without_a_limit_erase_no_one() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     markers_without_a_limit_erase_no_one(&Backend::aws().await?).await
 }

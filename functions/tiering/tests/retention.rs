@@ -400,6 +400,7 @@ async fn embedded_content_expires_past_its_limit() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_content_expires_past_its_limit() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     expires_content_past_its_limit(&Backend::aws().await?).await
 }
 
@@ -410,6 +411,7 @@ async fn embedded_network_traces_expire_with_their_month() -> anyhow::Result<()>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_network_traces_expire_with_their_month() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     expires_network_traces(&Backend::aws().await?).await
 }
 
@@ -420,5 +422,6 @@ async fn embedded_texts_in_cold_copies_expire_with_their_month() -> anyhow::Resu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_texts_in_cold_copies_expire_with_their_month() -> anyhow::Result<()> {
+    strata_tests::require_moto!();
     expires_texts_in_cold_copies(&Backend::aws().await?).await
 }
