@@ -340,8 +340,12 @@ pub struct ToolchainProbe {
 }
 
 /// Starts one release `cargo lambda build` for this machine's architecture
-/// at the lowest CPU priority, in a target directory of its own (so it
-/// never waits for the test build's lock), logging to `target/`. It proves
+/// at the lowest CPU priority, logging to `target/`. Its target directory
+/// is the machine's, outside the work tree (`$XDG_CACHE_HOME` or
+/// `~/.cache`, `strata/lambda-probe-target`), as the cargo registry and
+/// pip's wheels are: the first run on a machine compiles every dependency
+/// for the Lambda target (minutes), later runs, from any clone, only what
+/// changed; it never waits for the test build's lock. It proves
 /// the toolchain: cargo-lambda, zig compiling the C dependencies and
 /// linking against Amazon Linux's glibc, release optimisation. Thin LTO
 /// and a single codegen unit (the deployable profile, `cargo xtask
@@ -365,7 +369,7 @@ pub fn start_toolchain_probe(root: &Path, venv: &Venv) -> anyhow::Result<Toolcha
         .arg(arch.triple())
         .args(["--bin", TOOLCHAIN_PROBE, "--lambda-dir"])
         .arg(root.join("target/lambda-probe"))
-        .env("CARGO_TARGET_DIR", root.join("target/probe"))
+        .env("CARGO_TARGET_DIR", probe_target_dir(root))
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
         .env("PATH", path_with(&venv.dir.join("bin"))?)
@@ -378,6 +382,17 @@ pub fn start_toolchain_probe(root: &Path, venv: &Venv) -> anyhow::Result<Toolcha
         started: Instant::now(),
         log,
     })
+}
+
+/// The probe's target directory: the machine's cache, else `target/probe`.
+fn probe_target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map_or_else(
+            || root.join("target/probe"),
+            |cache| cache.join("strata/lambda-probe-target"),
+        )
 }
 
 /// A run that fails before waiting for the probe stops it.

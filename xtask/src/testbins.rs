@@ -57,10 +57,12 @@ pub fn build(envs: &[(&'static str, String)]) -> anyhow::Result<Vec<TestBinary>>
             Ok(message) => message,
             Err(_) => continue,
         };
-        if message["reason"] != "compiler-artifact"
-            || !message["profile"]["test"].as_bool().unwrap_or(false)
-                && message["target"]["kind"][0] != "bench"
-        {
+        // Test-harness builds, and benches (`harness = false`: cargo test
+        // runs them too, in their quick mode); not the plain binaries built
+        // for integration tests.
+        let built_to_test = message["profile"]["test"].as_bool().unwrap_or(false)
+            || message["target"]["kind"][0] == "bench";
+        if message["reason"] != "compiler-artifact" || !built_to_test {
             continue;
         }
         let Some(executable) = message["executable"].as_str() else {
