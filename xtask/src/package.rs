@@ -339,17 +339,18 @@ pub struct ToolchainProbe {
     log: PathBuf,
 }
 
-/// Starts one release `cargo lambda build` for this machine's architecture
-/// at the lowest CPU priority, logging to `target/`. Its target directory
-/// is the machine's, outside the work tree (`$XDG_CACHE_HOME` or
+/// Starts one `cargo lambda build --release` for this machine's
+/// architecture at the lowest CPU priority, logging to `target/`. Its target
+/// directory is the machine's, outside the work tree (`$XDG_CACHE_HOME` or
 /// `~/.cache`, `strata/lambda-probe-target`), as the cargo registry and
-/// pip's wheels are: the first run on a machine compiles every dependency
-/// for the Lambda target (minutes), later runs, from any clone, only what
-/// changed; it never waits for the test build's lock. It proves
-/// the toolchain: cargo-lambda, zig compiling the C dependencies and
-/// linking against Amazon Linux's glibc, release optimisation. Thin LTO
-/// and a single codegen unit (the deployable profile, `cargo xtask
-/// package`) are left out here: they add minutes and prove nothing more.
+/// pip's wheels are: later runs on a machine, from any clone, compile only
+/// what changed; it never waits for the test build's lock. It proves the
+/// toolchain: cargo-lambda, zig compiling the C dependencies and linking
+/// against Amazon Linux's glibc, the release profile's panic and strip
+/// settings. Optimisation, thin LTO and a single codegen unit are turned off
+/// here: they are rustc's own passes, add about ten minutes on two cores and
+/// prove nothing about cross-linking; `cargo xtask package` (the deployable
+/// build) runs them.
 pub fn start_toolchain_probe(root: &Path, venv: &Venv) -> anyhow::Result<ToolchainProbe> {
     let arch = Arch::host()?;
     let log = root.join("target/lambda-probe.log");
@@ -371,7 +372,8 @@ pub fn start_toolchain_probe(root: &Path, venv: &Venv) -> anyhow::Result<Toolcha
         .arg(root.join("target/lambda-probe"))
         .env("CARGO_TARGET_DIR", probe_target_dir(root))
         .env("CARGO_PROFILE_RELEASE_LTO", "false")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
         .env("PATH", path_with(&venv.dir.join("bin"))?)
         .stdout(output.try_clone()?)
         .stderr(output)
@@ -431,7 +433,7 @@ impl ToolchainProbe {
             .with_context(|| format!("{} is missing", bootstrap.display()))?
             .len();
         println!(
-            "{TOOLCHAIN_PROBE}: {:.1} MB release bootstrap for {:?}, built in {:.0} s beside the tests",
+            "{TOOLCHAIN_PROBE}: {:.1} MB bootstrap for {:?} (release profile, unoptimised), built in {:.0} s beside the tests",
             bytes as f64 / 1_048_576.0,
             Arch::host()?,
             self.started.elapsed().as_secs_f64()

@@ -25,10 +25,12 @@ use crate::{churn, contract, datasets, infra, moto, package, python, testbins};
 /// Test binaries run at once: more than the cores, as many wait on moto
 /// or on child processes.
 const TEST_JOBS: usize = 3;
-/// moto servers: each serves one request at a time (its conditional writes
-/// must be atomic), so two let two binaries' AWS cases run at once. Every
-/// binary makes its own tables and buckets, so any binary may use any server.
-const MOTO_SERVERS: usize = 2;
+/// moto servers, one per test job: each serves one request at a time (its
+/// conditional writes must be atomic), and a binary sharing one waited for
+/// the other's requests (the tiering-invariance test: 17 s alone, two
+/// minutes beside the moto import). Every binary makes its own tables and
+/// buckets, so any binary may use any server.
+const MOTO_SERVERS: usize = 3;
 /// Makes an AWS case that would skip for want of moto fail instead.
 const REQUIRE_AWS_VAR: &str = "STRATA_TEST_REQUIRE_AWS";
 
@@ -130,9 +132,11 @@ fn run_all(root: &Path, no_lint: bool, timings: &mut Timings) -> anyhow::Result<
     for server in &servers {
         println!("moto listening on {}", server.endpoint());
     }
+    let scratch = ScratchDir::create()?;
     timings.step("run tests (both backends)", || {
         // An AWS case that would skip fails instead.
         let mut envs = vec![(REQUIRE_AWS_VAR.to_owned(), "1".to_owned())];
+        envs.push(("TMPDIR".to_owned(), scratch.path.display().to_string()));
         envs.extend(
             datasets
                 .iter()
@@ -157,6 +161,39 @@ fn run_all(root: &Path, no_lint: bool, timings: &mut Timings) -> anyhow::Result<
     timings.step("api contract (schemathesis)", || {
         contract::run(root, &venv, &ort)
     })
+}
+
+/// Where the tests' temporary files go: a directory in RAM when the machine
+/// has one (`/dev/shm`), removed at the end. The embedded store's files are
+/// temporary in every test; on disk their commits wait on the device (the
+/// real-data import spent a quarter of its time in the kernel's write-back),
+/// and no test is about the disk itself.
+struct ScratchDir {
+    path: std::path::PathBuf,
+    owned: bool,
+}
+
+impl ScratchDir {
+    fn create() -> anyhow::Result<Self> {
+        let shm = Path::new("/dev/shm");
+        if !shm.is_dir() {
+            return Ok(Self {
+                path: std::env::temp_dir(),
+                owned: false,
+            });
+        }
+        let path = shm.join(format!("strata-test-{}", std::process::id()));
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self { path, owned: true })
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if self.owned {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 /// What the checks beside the build printed, took and found.
