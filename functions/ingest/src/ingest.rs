@@ -25,12 +25,14 @@ use strata_domain::ports::table::Table;
 use strata_domain::product::Product;
 use strata_domain::review::Review;
 use strata_domain::review::ReviewInput;
+use strata_domain::value::{AssessmentCause, TierChange};
 use strata_domain::{Invalid, ReadOptions};
 use strata_store::Privacy;
 use strata_store::cold::ColdTier;
 use strata_store::{
     ActivityRepository, BatchPolicy, ConsentLedger, CustomerRepository, Holder, MergeEntry,
-    MergeLog, ProductRepository, Recorded, Recount, Sameness, StoreError, Stored,
+    MergeLog, ProductRepository, Recorded, Recount, Sameness, StoreError, Stored, TierChangeRecord,
+    ValueRepository,
 };
 
 use crate::import::record::ImportRecord;
@@ -140,6 +142,7 @@ pub struct Ingestor {
     products: ProductRepository,
     merges: MergeLog,
     consents: ConsentLedger,
+    values: ValueRepository,
     pub options: ReadOptions,
     policy: BatchPolicy,
 }
@@ -202,6 +205,7 @@ impl Ingestor {
             privacy,
             products: ProductRepository::new(table.clone()),
             merges: MergeLog::new(table.clone()),
+            values: ValueRepository::new(table.clone()),
             consents: ConsentLedger::new(table),
             options,
             policy: BatchPolicy::default(),
@@ -912,6 +916,9 @@ impl Ingestor {
         let mut pending: Vec<CustomerId> = touched.keys().copied().collect();
         let mut merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>> = HashMap::new();
         let mut created_by_chunk = HashSet::new();
+        // Read once per chunk or request: a policy change reaches the other
+        // customers through the daily refresh.
+        let policy = self.values.policy().await?.policy;
         for _ in 0..SAVE_ATTEMPTS {
             if pending.is_empty() {
                 return Ok(Refreshed {
@@ -947,6 +954,7 @@ impl Ingestor {
             let recounts = self.recounts_of(recount).await?;
             let mut changes = Vec::new();
             let mut entries = Vec::new();
+            let mut tier_changes = Vec::new();
             for id in &pending {
                 let Some(before) = profiles.get(id) else {
                     continue;
@@ -978,6 +986,26 @@ impl Ingestor {
                 if let Some(import) = import {
                     add_chunk(&mut after, import, added, recounts.contains_key(id));
                 }
+                // The tier follows the purchases (and is set on the first
+                // write after the policy existed, for older profiles).
+                if after.activity != before.activity
+                    || (after.value.is_none() && after.activity.purchases > 0)
+                {
+                    let now = Utc::now();
+                    let value = policy.assess(&after.activity, self.options.currency, now);
+                    if let Some(change) = TierChange::between(
+                        before.value.as_ref(),
+                        value.as_ref(),
+                        now,
+                        AssessmentCause::Purchases,
+                    ) {
+                        tier_changes.push(TierChangeRecord {
+                            customer_id: *id,
+                            change,
+                        });
+                    }
+                    after.set_value(value);
+                }
                 merged.insert(*id, fields);
                 if after != *before {
                     changes.push((before.clone(), after));
@@ -986,14 +1014,23 @@ impl Ingestor {
             let results = self.customers.save_many(&changes).await;
             let mut retry = Vec::new();
             let mut saved_entries = Vec::new();
+            let mut saved_tier_changes = Vec::new();
             for ((before, _), result) in changes.iter().zip(results) {
                 match result {
-                    Ok(_) => saved_entries.extend(
-                        entries
-                            .iter()
-                            .filter(|e| e.customer_id == before.id)
-                            .cloned(),
-                    ),
+                    Ok(_) => {
+                        saved_entries.extend(
+                            entries
+                                .iter()
+                                .filter(|e| e.customer_id == before.id)
+                                .cloned(),
+                        );
+                        saved_tier_changes.extend(
+                            tier_changes
+                                .iter()
+                                .filter(|c| c.customer_id == before.id)
+                                .cloned(),
+                        );
+                    }
                     Err(StoreError::Conflict { .. } | StoreError::IdentifierTaken { .. }) => {
                         retry.push(before.id)
                     }
@@ -1001,6 +1038,7 @@ impl Ingestor {
                 }
             }
             self.merges.append(&saved_entries).await?;
+            self.values.record(&saved_tier_changes).await?;
             for id in &retry {
                 merged.remove(id);
             }

@@ -64,6 +64,9 @@ enum Command {
         /// Minutes between tiering runs (0: never).
         #[arg(long, default_value_t = 1440)]
         tiering_every: u64,
+        /// Minutes between value refreshes (tiers for the time passed; 0: never).
+        #[arg(long, default_value_t = 1440)]
+        value_every: u64,
     },
     /// Takes a snapshot of the embedded store (full or incremental as the
     /// weekly schedule says, unless told), verifies it, copies it to the
@@ -169,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             backup_every,
             recommend_every,
             tiering_every,
+            value_every,
         } => {
             let minutes = |m: u64| (m > 0).then(|| Duration::from_secs(m * 60));
             strata_local::host::serve(strata_local::host::ServeOptions {
@@ -180,6 +184,7 @@ async fn main() -> anyhow::Result<()> {
                     backup: minutes(backup_every),
                     recommend: minutes(recommend_every),
                     tiering: minutes(tiering_every),
+                    value: minutes(value_every),
                 },
                 read: strata_domain::ReadOptions::default(),
             })

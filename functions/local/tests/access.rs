@@ -236,6 +236,12 @@ fn matrix() -> Vec<Row> {
             READERS_OF_A,
             OK,
         ),
+        row("GET", "/v1/tiers/policy", ADMIN_OPS, OK),
+        row("PUT", "/v1/tiers/policy", &[Admin], OK),
+        row("GET", "/v1/tiers", ADMIN_OPS, OK),
+        row("GET", "/v1/tiers/movements", ADMIN_OPS, OK),
+        row("GET", "/v1/tiers/{tier}/customers", ADMIN_OPS, OK),
+        row("GET", "/v1/customers/{id}/tier-history", READERS_OF_A, OK),
         row("GET", "/v1/audit", &[Admin], OK),
         row(
             "GET",
@@ -262,6 +268,8 @@ fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
         "/v1/imports/{id}" => "/v1/imports/no-such-import".to_owned(),
         "/v1/audit" => format!("/v1/audit?customer={a}"),
         "/v1/salespeople/{salesperson}/customers" => "/v1/salespeople/s-1/customers".to_owned(),
+        "/v1/tiers/{tier}/customers" => "/v1/tiers/bronze/customers".to_owned(),
+        "/v1/tiers/movements" => "/v1/tiers/movements?from=2026-01&to=2026-12".to_owned(),
         route => route.replace("{id}", &a.to_string()),
     };
     let body = match (row.method, row.route) {
@@ -284,6 +292,9 @@ fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
             json!({"records": [{"type": "customer", "customer": {"email": format!("batch{n}@shop.cn")}}]}),
         ),
         ("PUT", "/v1/conversion/criteria") => Some(criteria()),
+        ("PUT", "/v1/tiers/policy") => Some(
+            serde_json::to_value(strata_domain::value::ValuePolicy::default()).expect("policy"),
+        ),
         _ => None,
     };
     (path, body)
@@ -385,6 +396,7 @@ async fn a_customer_token_never_reads_another_customers_data() {
         "/v1/customers/{id}",
         "/v1/customers/{id}/history",
         "/v1/customers/{id}/merges",
+        "/v1/customers/{id}/tier-history",
         "/v1/customers/{id}/recommendations",
         "/v1/customers/{id}/churn",
         "/v1/customers/{id}/conversion",

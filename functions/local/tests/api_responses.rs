@@ -328,6 +328,37 @@ async fn every_success_response_matches_the_document() {
         "GET /v1/customers/{id}/history",
         format!("/v1/customers/{id}/history")
     );
+
+    // Value tiers: the imported buyer has one, with its history.
+    let tier = imported["customer"]["tier"]
+        .as_str()
+        .expect("an imported buyer has a tier")
+        .to_owned();
+    let history = call!(
+        "GET /v1/customers/{id}/tier-history",
+        format!("/v1/customers/{buyer}/tier-history")
+    );
+    assert_eq!(history["changes"][0]["to"], json!(tier), "{history}");
+    let counts = call!("GET /v1/tiers", "/v1/tiers");
+    assert!(
+        counts["tiers"][&tier].as_u64().expect("count") >= 1,
+        "{counts}"
+    );
+    call!(
+        "GET /v1/tiers/{tier}/customers",
+        format!("/v1/tiers/{tier}/customers?limit=5")
+    );
+    let month = Utc::now().format("%Y-%m").to_string();
+    call!(
+        "GET /v1/tiers/movements",
+        format!("/v1/tiers/movements?from={month}&to={month}")
+    );
+    let policy = call!("GET /v1/tiers/policy", "/v1/tiers/policy");
+    call!(
+        "PUT /v1/tiers/policy",
+        "/v1/tiers/policy",
+        Some(policy["policy"].clone())
+    );
     call!(
         "GET /v1/customers/{id}/merges",
         format!("/v1/customers/{id}/merges")

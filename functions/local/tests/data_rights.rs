@@ -212,6 +212,13 @@ async fn an_export_holds_the_cold_history_and_waits_for_an_archived_part() {
         .await;
     assert_eq!(export["history"]["orders"], history["orders"]);
     assert!(export["merges"].is_array());
+    // The tier changes are the customer's data too: the newest put them in
+    // the tier their profile shows.
+    assert_eq!(
+        export["tier_history"][0]["to"], export["customer"]["tier"],
+        "{export}"
+    );
+    assert_ne!(export["customer"]["tier"], Value::Null);
     assert_eq!(export["assignment"], Value::Null);
 
     // Both requests are `export` entries, with what was answered.
@@ -291,7 +298,7 @@ async fn an_erased_customer_is_gone_everywhere_but_the_ledger_and_the_audit_log(
     );
 
     let admin = api.admin();
-    for route in ["", "/export", "/history"] {
+    for route in ["", "/export", "/history", "/tier-history"] {
         let (status, _, body) = api
             .call(&admin, "GET", &format!("/v1/customers/{a}{route}"), None)
             .await;
@@ -320,6 +327,25 @@ async fn an_erased_customer_is_gone_everywhere_but_the_ledger_and_the_audit_log(
         .filter_map(|c| c["customer_id"].as_str())
         .collect();
     assert_eq!(listed, [b.to_string()]);
+    // Their tier and tier changes went with the partition: the counts and
+    // this month's movements hold only the other customer.
+    let counts = api.ok("GET", "/v1/tiers", None).await;
+    assert_eq!(counts["customers_with_a_tier"], 1, "{counts}");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let moves = api
+        .ok(
+            "GET",
+            &format!("/v1/tiers/movements?from={month}&to={month}"),
+            None,
+        )
+        .await;
+    let ups: u64 = moves["months"][0]["up"]
+        .as_object()
+        .expect("ups")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(ups, 1, "{moves}");
 
     // On record in the ledger restores read; repeating is idempotent.
     let ledger = ErasureLedger::new(api.host.backup.snapshots.blobs.clone());

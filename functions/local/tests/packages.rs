@@ -187,6 +187,7 @@ fn fixtures_for(template: &Template, logical: &str, binary: &str) -> Vec<String>
                 "backup-job" => read("backup-scheduled.json"),
                 "recommend-job" => read("recommend-schedule.json"),
                 "tiering-job" => read("tiering-schedule.json"),
+                "value-job" => read("value-schedule.json"),
                 "ingest-import" => read("inactive-erasure-schedule.json"),
                 _ => None,
             },

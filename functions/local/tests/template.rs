@@ -214,6 +214,9 @@ fn read_configuration(binary: &str, mut env: EnvReader) -> Option<Result<(), Con
         "tiering-job" => {
             strata_tiering::lambda::Settings::from_env(&mut env);
         }
+        "value-job" => {
+            strata_value::lambda::Settings::from_env(&mut env);
+        }
         "recommend-api" | "recommend-job" => {
             strata_recommend::lambda::Settings::from_env(&mut env);
         }

@@ -25,6 +25,12 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
     ("GET", "/v1/churn/model", ReadAnalytics),
     ("GET", "/v1/conversion/criteria", ReadConfig),
     ("PUT", "/v1/conversion/criteria", WriteConfig),
+    ("GET", "/v1/tiers/policy", ReadConfig),
+    ("PUT", "/v1/tiers/policy", WriteConfig),
+    ("GET", "/v1/tiers", ReadAnalytics),
+    ("GET", "/v1/tiers/movements", ReadAnalytics),
+    ("GET", "/v1/tiers/{tier}/customers", ReadAnalytics),
+    ("GET", "/v1/customers/{id}/tier-history", ReadCustomer),
     (
         "GET",
         "/v1/customers/{id}/recommendations",

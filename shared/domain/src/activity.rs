@@ -38,6 +38,10 @@ impl Stage {
 pub struct ActivitySummary {
     /// Paid or shipped orders (refunded and cancelled ones do not count).
     pub purchases: u32,
+    /// Refunded or cancelled orders: they count against the customer's
+    /// value (`value`).
+    #[serde(default)]
+    pub returns: u32,
     pub first_purchase_at: Option<DateTime<Utc>>,
     pub last_purchase_at: Option<DateTime<Utc>>,
     /// Amount bought, one entry per currency, in minor units.
@@ -57,7 +61,10 @@ impl ActivitySummary {
         interactions: &[Interaction],
         reviews: &[Review],
     ) -> ActivitySummary {
-        let mut summary = ActivitySummary::default();
+        let mut summary = ActivitySummary {
+            returns: orders.iter().filter(|o| !o.status.is_purchase()).count() as u32,
+            ..ActivitySummary::default()
+        };
         for order in orders.iter().filter(|o| o.status.is_purchase()) {
             summary.purchases += 1;
             summary.first_purchase_at = Some(
@@ -96,6 +103,7 @@ impl ActivitySummary {
     /// a history), as if `ActivitySummary::of` had seen both sets at once.
     pub fn merge(&mut self, other: &ActivitySummary) {
         self.purchases += other.purchases;
+        self.returns += other.returns;
         self.first_purchase_at = earliest(self.first_purchase_at, other.first_purchase_at);
         self.last_purchase_at = latest(self.last_purchase_at, other.last_purchase_at);
         for (currency, minor) in &other.spent {
@@ -195,6 +203,7 @@ mod tests {
         assert!(summary.stage().is_formal());
         assert_eq!(summary.spent_in(Currency::CNY).minor, 350);
         assert_eq!(summary.items_bought, 4);
+        assert_eq!(summary.returns, 1, "the cancelled order");
         assert_eq!(
             summary.first_purchase_at.unwrap().to_rfc3339(),
             "2026-03-02T00:00:00+00:00"

@@ -13,6 +13,7 @@ use crate::error::{Collector, FieldError, Invalid};
 use crate::ids::CustomerId;
 use crate::options::ReadOptions;
 use crate::text::{self, MAX_LINE_CHARS};
+use crate::value::ValueAssessment;
 
 /// Personal data that identifies the person. Kept in one structure, apart
 /// from everything else, so that it can be sealed per customer as a whole.
@@ -93,7 +94,8 @@ pub struct NetworkActivity {
     pub seen_at: DateTime<Utc>,
 }
 
-/// Value tiers from RFM points, best first.
+/// Value tiers from the points coefficient (`value`), best first: high,
+/// upper-middle, middle, lower-middle and entry-level points customers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
@@ -158,7 +160,13 @@ pub struct Customer {
     pub consents: Vec<Consent>,
     #[serde(default)]
     pub network: Vec<NetworkActivity>,
+    /// The tier of `value` (indexed, so kept beside it); `None` until the
+    /// customer's first purchase.
     pub tier: Option<Tier>,
+    /// The points coefficient, its components, tier and premium flag, as of
+    /// the last assessment (`value::ValuePolicy::assess`).
+    #[serde(default)]
+    pub value: Option<ValueAssessment>,
     pub segment: Option<String>,
     /// Derived from the stored history on every write.
     #[serde(default)]
@@ -190,6 +198,12 @@ pub struct MergedField {
 }
 
 impl Customer {
+    /// Sets the value assessment and the tier kept beside it for the index.
+    pub fn set_value(&mut self, value: Option<ValueAssessment>) {
+        self.tier = value.map(|v| v.tier);
+        self.value = value;
+    }
+
     /// A new profile from validated input.
     pub fn create(id: CustomerId, input: ValidCustomer, origin: &Origin) -> Customer {
         let mut customer = Customer {
@@ -201,6 +215,7 @@ impl Customer {
             consents: Vec::new(),
             network: Vec::new(),
             tier: None,
+            value: None,
             segment: None,
             activity: ActivitySummary::default(),
             summary_marks: Vec::new(),

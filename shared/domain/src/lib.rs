@@ -25,6 +25,7 @@ pub mod retention;
 pub mod review;
 pub mod text;
 pub mod tiering;
+pub mod value;
 
 pub use error::{FieldError, Invalid};
 pub use options::ReadOptions;

@@ -58,6 +58,7 @@ pub enum RecordKind {
     Audit,
     Consent,
     ErasureDue,
+    TierChange,
 }
 
 impl RecordKind {
@@ -86,10 +87,11 @@ impl RecordKind {
             RecordKind::Audit => "audit",
             RecordKind::Consent => "consent",
             RecordKind::ErasureDue => "erasure_due",
+            RecordKind::TierChange => "tier_change",
         }
     }
 
-    pub const ALL: [RecordKind; 23] = [
+    pub const ALL: [RecordKind; 24] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -113,6 +115,7 @@ impl RecordKind {
         RecordKind::Audit,
         RecordKind::Consent,
         RecordKind::ErasureDue,
+        RecordKind::TierChange,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.

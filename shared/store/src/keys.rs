@@ -26,6 +26,7 @@
 //! | audit entry  | `AUDIT#<customer id>`    | `<at>#<request id>`                  |                              |                               |
 //! | consent      | `CUST#<id>`              | `CONSENT#<at>#<purpose>#<16 hex>`    |                              |                               |
 //! | erasure due  | `CUST#<id>`              | `ERASUREDUE`                         | `ERASUREDUE` / `<due at>#<id>` |                             |
+//! | tier change  | `CUST#<id>`              | `TIERCHG#<at>#<change id>`           | `TIERMOVE#<yyyy-mm>` / `<at>#<id>` |                         |
 //!
 //! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
 //! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
@@ -239,6 +240,25 @@ pub fn order_lookup(order: &OrderId) -> Key {
 
 pub fn tier_partition(tier: Tier) -> String {
     format!("TIER#{}", tier.name())
+}
+
+pub const TIER_CHANGE_PREFIX: &str = "TIERCHG#";
+
+/// One change of a customer's tier, beside the profile (erasure takes it).
+pub fn tier_change(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{TIER_CHANGE_PREFIX}{}#{}", time(at), escape(id)),
+    )
+}
+
+/// The index partition listing one month's tier changes (`yyyy-mm`).
+pub fn tier_movement_month(month: &str) -> String {
+    format!("TIERMOVE#{}", escape(month))
+}
+
+pub fn tier_movement_sort(customer: CustomerId, at: DateTime<Utc>) -> String {
+    format!("{}#{customer}", time(at))
 }
 
 pub fn segment_partition(segment: &str) -> String {

@@ -37,3 +37,6 @@ pub use repo::products::{ProductPage, ProductRepository};
 pub use repo::recommend::RecommendRepository;
 pub use repo::retention::{Expired, RetentionKeys, RetentionRepository};
 pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};
+pub use repo::value::{
+    MonthlyMovements, StoredValuePolicy, TierChangeRecord, TierCounts, ValueRepository,
+};

@@ -33,7 +33,7 @@ pub struct AssignmentBody {
     salesperson: String,
 }
 
-fn invalid(field: &str, message: &str) -> Problem {
+pub(super) fn invalid(field: &str, message: &str) -> Problem {
     Problem::from(Invalid::from(FieldError::new(field, "invalid", message)))
 }
 
@@ -131,7 +131,7 @@ pub(super) async fn audit_log(
     )
 }
 
-fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+pub(super) fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
     let limit = raw.unwrap_or(default);
     if (1..=max).contains(&limit) {
         Ok(limit)
@@ -141,7 +141,7 @@ fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> 
 }
 
 /// A page cursor as a client sends it back (opaque base64url of the table's).
-fn cursor_in(raw: Option<&str>) -> Result<Option<Cursor>, Problem> {
+pub(super) fn cursor_in(raw: Option<&str>) -> Result<Option<Cursor>, Problem> {
     raw.map(|raw| {
         URL_SAFE_NO_PAD
             .decode(raw)
@@ -152,7 +152,7 @@ fn cursor_in(raw: Option<&str>) -> Result<Option<Cursor>, Problem> {
     .transpose()
 }
 
-fn cursor_out(cursor: &Cursor) -> String {
+pub(super) fn cursor_out(cursor: &Cursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 

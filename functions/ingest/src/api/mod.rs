@@ -6,6 +6,7 @@ pub mod consents;
 mod idempotency;
 pub mod json;
 pub mod rights;
+mod tiers;
 pub mod view;
 
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use strata_domain::review::ReviewInput;
 use strata_lambda_kit::Problem;
 use strata_store::{
     AssignmentRepository, AuditLog, ChurnRepository, CustomerRepository, IdempotencyStore,
-    ImportRepository, RecommendRepository, StoreError,
+    ImportRepository, RecommendRepository, StoreError, ValueRepository,
 };
 
 use crate::import::record::ImportRecord;
@@ -53,6 +54,8 @@ pub struct ApiState {
     /// Read by the export.
     pub churn: ChurnRepository,
     pub recommendations: RecommendRepository,
+    /// The value policy, tier counts, movements and histories.
+    pub values: ValueRepository,
     /// Profiles without personal fields, where only tiers and dates are
     /// needed: no customer key is unwrapped for them.
     pub profiles: CustomerRepository,
@@ -79,6 +82,7 @@ impl ApiState {
             ),
             churn: ChurnRepository::new(table.clone()),
             recommendations: RecommendRepository::new(table.clone()),
+            values: ValueRepository::new(table.clone()),
             erasure: None,
         }
     }
@@ -117,6 +121,14 @@ pub fn router(state: ApiState) -> Router {
             "/v1/batch",
             post(batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
         )
+        .route("/v1/customers/{id}/tier-history", get(tiers::history))
+        .route(
+            "/v1/tiers/policy",
+            get(tiers::get_policy).put(tiers::put_policy),
+        )
+        .route("/v1/tiers", get(tiers::counts))
+        .route("/v1/tiers/movements", get(tiers::movements))
+        .route("/v1/tiers/{tier}/customers", get(tiers::customers))
         .route("/v1/imports", get(list_imports))
         .route("/v1/imports/{id}", get(get_import))
         .layer(middleware::from_fn_with_state(

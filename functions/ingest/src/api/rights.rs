@@ -56,6 +56,7 @@ pub(super) async fn export(
         Err(other) => return Err(store(other)),
     };
     let merges = state.ingestor.merge_log().all(id).await.map_err(store)?;
+    let tier_history = state.values.history(id).await.map_err(store)?;
     let consents = state
         .ingestor
         .consent_ledger()
@@ -79,6 +80,7 @@ pub(super) async fn export(
             "reviews": history.reviews,
         },
         "merges": merges,
+        "tier_history": tier_history,
         "consents": consents,
         "churn_score": churn_score,
         "recommendation_profile": recommendation_profile,

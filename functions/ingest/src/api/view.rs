@@ -12,6 +12,7 @@ use strata_domain::customer::{
     Consent, Customer, Identity, NetworkActivity, Origin, Preferences, SourceRef, Tier,
 };
 use strata_domain::ids::CustomerId;
+use strata_domain::value::ValueAssessment;
 
 /// `infra/openapi.yaml`'s `Customer`.
 #[derive(Debug, Serialize)]
@@ -24,6 +25,8 @@ pub struct PublicCustomer<'a> {
     consents: &'a [Consent],
     network: &'a [NetworkActivity],
     tier: &'a Option<Tier>,
+    /// The points coefficient, its four components and the premium flag.
+    value: &'a Option<ValueAssessment>,
     segment: &'a Option<String>,
     activity: &'a ActivitySummary,
     provenance: &'a BTreeMap<String, Origin>,
@@ -45,6 +48,7 @@ impl<'a> From<&'a Customer> for PublicCustomer<'a> {
             consents,
             network,
             tier,
+            value,
             segment,
             activity,
             summary_marks: _,
@@ -63,6 +67,7 @@ impl<'a> From<&'a Customer> for PublicCustomer<'a> {
             consents,
             network,
             tier,
+            value,
             segment,
             activity,
             provenance,

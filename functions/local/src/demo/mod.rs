@@ -67,6 +67,7 @@ pub struct ShopSummary {
     pub churn: strata_churn::batch::BatchReport,
     pub recommend: strata_recommend::job::JobReport,
     pub tiering: strata_tiering::job::RunReport,
+    pub value: ValueStanding,
     pub read_back: ReadBack,
     pub backup: strata_backup::BackupRun,
     pub steps: Vec<Step>,
@@ -142,6 +143,10 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
         .and_utc();
     steps.push(step("read back", clock, report::census_line(&census)));
 
+    let clock = Instant::now();
+    let value = value_standing(&host, as_of).await?;
+    steps.push(step("value tiers", clock, report::value_line(&value)));
+
     let spinner = progress::spinner("churn scoring");
     let clock = Instant::now();
     let churn = strata_churn::batch::run(
@@ -209,9 +214,47 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
         churn,
         recommend,
         tiering,
+        value,
         read_back,
         backup,
         steps,
+    })
+}
+
+/// Where the shop's customers stand as of the day after its last order:
+/// the import assessed each customer as of today (decades after CDNOW's
+/// last order, so nearly everyone is entry level); the value refresh, as
+/// the scheduled job runs it, reassesses them as of `as_of`.
+#[derive(Debug, Clone)]
+pub struct ValueStanding {
+    pub refresh: strata_value::RefreshReport,
+    pub counts: strata_store::TierCounts,
+    /// One customer of each tier that has any, with their components.
+    pub examples: Vec<strata_domain::value::ValueAssessment>,
+}
+
+async fn value_standing(host: &Host, as_of: DateTime<Utc>) -> anyhow::Result<ValueStanding> {
+    let refresh = strata_value::ValueRefresh::new(host.table.clone(), host.privacy.clone())
+        .run(
+            strata_value::RefreshSettings {
+                currency: host.options().currency,
+                ..strata_value::RefreshSettings::default()
+            },
+            as_of,
+        )
+        .await?;
+    let values = strata_store::ValueRepository::new(host.table.clone());
+    let counts = values.counts().await?;
+    let profiles = strata_store::CustomerRepository::pseudonymous(host.table.clone());
+    let mut examples = Vec::new();
+    for tier in strata_domain::customer::Tier::ALL {
+        let page = profiles.list_by_tier(tier, None, 1).await?;
+        examples.extend(page.customers.first().and_then(|c| c.value));
+    }
+    Ok(ValueStanding {
+        refresh,
+        counts,
+        examples,
     })
 }
 

@@ -79,6 +79,39 @@ pub fn recommend_line(report: &JobReport) -> String {
     )
 }
 
+pub fn value_line(value: &super::ValueStanding) -> String {
+    let tiers: Vec<String> = value
+        .counts
+        .tiers
+        .iter()
+        .map(|(tier, n)| format!("{} {n}", tier.name()))
+        .collect();
+    let examples: Vec<String> = value
+        .examples
+        .iter()
+        .map(|a| {
+            let c = a.components;
+            format!(
+                "{} {} = tenure {} activity {} spend {} quantity {}",
+                a.tier.name(),
+                a.coefficient,
+                c.tenure,
+                c.activity,
+                c.spend,
+                c.quantity
+            )
+        })
+        .collect();
+    format!(
+        "{} customers with a tier: {}; {} premium; {} moved when reassessed as of the day after the last order; e.g. {}",
+        value.counts.customers,
+        tiers.join(", "),
+        value.counts.premium,
+        value.refresh.moved,
+        examples.join("; "),
+    )
+}
+
 pub fn tiering_line(report: &RunReport) -> String {
     format!(
         "{} records moved into {} objects ({} bytes in the cold tier for {} bytes in the table); {} customers inactive, {} kept hot on the early-warning list, {} records left for a later run",

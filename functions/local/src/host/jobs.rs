@@ -18,6 +18,7 @@ pub struct Schedules {
     pub backup: Option<Duration>,
     pub recommend: Option<Duration>,
     pub tiering: Option<Duration>,
+    pub value: Option<Duration>,
 }
 
 impl Schedules {
@@ -46,6 +47,14 @@ impl Schedules {
             std::thread::spawn(move || {
                 runtime.block_on(every_period(every, "tiering-job", || {
                     run_tiering(&host, Utc::now())
+                }))
+            });
+        }
+        if let Some(every) = self.value {
+            let (host, runtime) = (host.clone(), runtime.clone());
+            std::thread::spawn(move || {
+                runtime.block_on(every_period(every, "value-job", || {
+                    run_value(&host, Utc::now())
                 }))
             });
         }
@@ -120,6 +129,19 @@ pub async fn run_tiering(host: &Host, at: DateTime<Utc>) -> anyhow::Result<Strin
     )
     .await?;
     Ok(serde_json::to_string(&report)?)
+}
+
+/// One value refresh, as the `value-job` Lambda runs it.
+pub async fn run_value(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String> {
+    let event = scheduled_event("strata-local-value", at)?;
+    let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
+    let refresh = strata_value::ValueRefresh::new(host.table.clone(), host.privacy.clone());
+    let settings = strata_value::RefreshSettings {
+        currency: host.options().currency,
+        ..strata_value::RefreshSettings::default()
+    };
+    let report = strata_value::lambda::on_schedule(&refresh, settings, event).await?;
+    Ok(format!("{report:?}"))
 }
 
 /// One backup run, as the `backup-job` Lambda runs it.

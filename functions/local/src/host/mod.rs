@@ -85,6 +85,11 @@ pub struct Host {
 }
 
 impl Host {
+    /// How the host reads input (the shop's currency among it).
+    pub fn options(&self) -> ReadOptions {
+        self.options
+    }
+
     /// Opens (or creates) the store in `data_dir`; backups go to
     /// `<data_dir>/backup` as `strata backup` puts them. Loads the serving
     /// churn model, which needs ONNX Runtime (`ORT_DYLIB_PATH`).

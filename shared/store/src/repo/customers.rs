@@ -426,6 +426,31 @@ impl CustomerRepository {
         batch::write_all(self.table.as_ref(), writes, policy).await
     }
 
+    /// One page of a parallel scan's profiles (the partitions' other items
+    /// skipped); without personal fields when the repository is
+    /// pseudonymous. A page may hold no profile and still have a next.
+    pub async fn scan_profiles(
+        &self,
+        segment: u32,
+        segments: u32,
+        start: Option<Cursor>,
+        limit: u32,
+    ) -> Result<CustomerPage, StoreError> {
+        let page = self
+            .table
+            .scan(segment, segments, start, Some(limit))
+            .await?;
+        let items: Vec<Item> = page
+            .items
+            .into_iter()
+            .filter(|item| RecordKind::of(item) == Some(RecordKind::Customer))
+            .collect();
+        Ok(CustomerPage {
+            customers: self.open_profiles(&items).await?,
+            next: page.next,
+        })
+    }
+
     pub async fn list_by_tier(
         &self,
         tier: Tier,

@@ -13,3 +13,4 @@ pub mod products;
 pub mod recommend;
 pub mod retention;
 pub mod tiering;
+pub mod value;

@@ -1,0 +1,183 @@
+//! Value tiers: the admin's policy (`GET|PUT /v1/tiers/policy`, changed
+//! under its revision with `ETag`/`If-Match`), the counts per tier, the
+//! customers of one tier, the monthly ups and downs, and one customer's
+//! tier history.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{NaiveDate, Utc};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+use strata_domain::customer::Tier;
+use strata_domain::value::ValuePolicy;
+use strata_lambda_kit::Problem;
+use strata_store::StoreError;
+
+use super::access::{cursor_in, cursor_out, invalid, page_limit};
+use super::json::parse;
+use super::{ApiState, customer_exists, customer_id, not_found};
+
+const DEFAULT_TIER_PAGE: u32 = 50;
+const MAX_TIER_PAGE: u32 = 200;
+/// Months one movements request may span.
+const MAX_MONTHS: i32 = 120;
+
+fn store(error: StoreError) -> Problem {
+    Problem::from(&error)
+}
+
+fn with_etag(revision: u64, mut response: Response) -> Response {
+    if let Ok(value) = format!("\"{revision}\"").parse() {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// The policy in force (revision 0: the built-in default, never changed).
+pub(super) async fn get_policy(State(state): State<ApiState>) -> Result<Response, Problem> {
+    let stored = state.values.policy().await.map_err(store)?;
+    Ok(with_etag(stored.revision, Json(stored).into_response()))
+}
+
+/// Replaces the policy. With `If-Match: "<revision>"` the change applies only
+/// to that revision; without, to the revision read just before. Customers
+/// move to their new tiers as their purchases change and at the daily
+/// refresh.
+pub(super) async fn put_policy(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let policy: ValuePolicy = parse(&body)?;
+    policy.validate().map_err(Problem::from)?;
+    let expected = match headers.get(header::IF_MATCH) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().trim_matches('"').parse::<u64>().ok())
+            .ok_or_else(|| invalid("If-Match", "must be a revision from an ETag"))?,
+        None => state.values.policy().await.map_err(store)?.revision,
+    };
+    let stored = state
+        .values
+        .put_policy(policy, expected, Utc::now())
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-revision",
+                "The policy was changed meanwhile",
+            )
+            .detail("read it again and send the new ETag in If-Match"),
+            other => store(other),
+        })?;
+    Ok(with_etag(stored.revision, Json(stored).into_response()))
+}
+
+/// Customers per tier and how many are premium, counted now.
+pub(super) async fn counts(State(state): State<ApiState>) -> Result<Response, Problem> {
+    let counts = state.values.counts().await.map_err(store)?;
+    Ok(Json(json!({
+        "as_of": Utc::now(),
+        "tiers": counts.tiers,
+        "premium": counts.premium,
+        "customers_with_a_tier": counts.customers,
+    }))
+    .into_response())
+}
+
+fn tier(raw: &str) -> Result<Tier, Problem> {
+    Tier::ALL
+        .into_iter()
+        .find(|t| t.name() == raw)
+        .ok_or_else(|| {
+            invalid(
+                "tier",
+                "must be one of diamond, platinum, gold, silver, bronze",
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// The customers of one tier, paged, with their coefficient and components
+/// (profiles read without their personal fields).
+pub(super) async fn customers(
+    State(state): State<ApiState>,
+    Path(raw): Path<String>,
+    Query(query): Query<PageQuery>,
+) -> Result<Response, Problem> {
+    let tier = tier(&raw)?;
+    let limit = page_limit(query.limit, DEFAULT_TIER_PAGE, MAX_TIER_PAGE)?;
+    let start = cursor_in(query.cursor.as_deref())?;
+    let page = state
+        .profiles
+        .list_by_tier(tier, start, limit)
+        .await
+        .map_err(store)?;
+    let customers: Vec<_> = page
+        .customers
+        .iter()
+        .map(|c| json!({ "customer_id": c.id, "value": c.value }))
+        .collect();
+    let next = page.next.as_ref().map(cursor_out);
+    Ok(Json(json!({ "tier": tier, "customers": customers, "next": next })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct MonthQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn month(field: &str, raw: &str) -> Result<(i32, u32), Problem> {
+    use chrono::Datelike;
+    NaiveDate::parse_from_str(&format!("{raw}-01"), "%Y-%m-%d")
+        .map(|d| (d.year(), d.month()))
+        .map_err(|_| invalid(field, "must be a month, YYYY-MM"))
+}
+
+/// Ups and downs per tier per month, from the recorded tier changes.
+pub(super) async fn movements(
+    State(state): State<ApiState>,
+    Query(query): Query<MonthQuery>,
+) -> Result<Response, Problem> {
+    let (Some(from), Some(to)) = (query.from.as_deref(), query.to.as_deref()) else {
+        return Err(invalid(
+            if query.from.is_none() { "from" } else { "to" },
+            "is required, YYYY-MM",
+        ));
+    };
+    let (from, to) = (month("from", from)?, month("to", to)?);
+    if from > to {
+        return Err(invalid("to", "must not be before from"));
+    }
+    let span = (to.0 - from.0) * 12 + (to.1 as i32 - from.1 as i32) + 1;
+    if span > MAX_MONTHS {
+        return Err(invalid(
+            "to",
+            &format!("a request spans at most {MAX_MONTHS} months"),
+        ));
+    }
+    let months = state.values.movements(from, to).await.map_err(store)?;
+    Ok(Json(json!({ "months": months })).into_response())
+}
+
+/// One customer's tier changes, newest first.
+pub(super) async fn history(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = customer_id(&id)?;
+    if !customer_exists(&state, id).await? {
+        return Err(not_found("customer"));
+    }
+    let changes = state.values.history(id).await.map_err(store)?;
+    Ok(Json(json!({ "customer_id": id, "changes": changes })).into_response())
+}

@@ -1,0 +1,186 @@
+//! The daily value refresh: every profile assessed again as of the run
+//! (parallel scan segments, profiles read without their personal fields);
+//! only customers whose tier or premium flag moves are written — read
+//! whole, reassessed from what was read, saved conditionally on their
+//! version (a conflicting write retried), the change recorded in the tier
+//! history. A customer whose standing holds keeps the assessment of their
+//! last move: one read per customer, no write.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use strata_domain::customer::Customer;
+use strata_domain::ids::CustomerId;
+use strata_domain::money::Currency;
+use strata_domain::ports::table::Table;
+use strata_domain::value::{AssessmentCause, TierChange, ValueAssessment, ValuePolicy};
+use strata_store::{CustomerRepository, Privacy, StoreError, TierChangeRecord, ValueRepository};
+
+/// Attempts at saving one customer another writer changed meanwhile.
+const SAVE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("customer {0} kept changing; the next run assesses them again")]
+    Contended(CustomerId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshSettings {
+    /// Parallel scan segments, scanned in turn.
+    pub segments: u32,
+    /// Items per scan page.
+    pub page: u32,
+    /// The shop's currency: spend in others does not count.
+    pub currency: Currency,
+}
+
+impl Default for RefreshSettings {
+    fn default() -> Self {
+        RefreshSettings {
+            segments: 4,
+            page: 500,
+            currency: Currency::CNY,
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RefreshReport {
+    pub policy_revision: u64,
+    /// Profiles read.
+    pub customers: u64,
+    /// Of those, customers with a tier after the run.
+    pub with_tier: u64,
+    /// Customers whose tier or premium flag moved, each written once.
+    pub moved: u64,
+    /// Saves retried after another writer changed the customer.
+    pub retried: u64,
+    pub seconds: f64,
+}
+
+#[derive(Clone)]
+pub struct ValueRefresh {
+    /// Profiles without personal fields: the scan.
+    profiles: CustomerRepository,
+    /// Whole profiles: the few that are written.
+    customers: CustomerRepository,
+    values: ValueRepository,
+}
+
+impl ValueRefresh {
+    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>) -> Self {
+        ValueRefresh {
+            profiles: CustomerRepository::pseudonymous(table.clone()),
+            customers: CustomerRepository::new(table.clone(), privacy),
+            values: ValueRepository::new(table),
+        }
+    }
+
+    /// Assesses every customer as of `as_of` under the stored policy.
+    pub async fn run(
+        &self,
+        settings: RefreshSettings,
+        as_of: DateTime<Utc>,
+    ) -> Result<RefreshReport, RefreshError> {
+        let started = Instant::now();
+        let stored = self.values.policy().await?;
+        let policy = stored.policy;
+        let mut report = RefreshReport {
+            policy_revision: stored.revision,
+            ..RefreshReport::default()
+        };
+        let segments = settings.segments.max(1);
+        for segment in 0..segments {
+            let mut start = None;
+            loop {
+                let page = self
+                    .profiles
+                    .scan_profiles(segment, segments, start, settings.page.max(1))
+                    .await?;
+                for profile in &page.customers {
+                    report.customers += 1;
+                    let value = policy.assess(&profile.activity, settings.currency, as_of);
+                    if value.is_some() {
+                        report.with_tier += 1;
+                    }
+                    if moves(profile.value.as_ref(), value.as_ref()) {
+                        report.retried += self
+                            .write(profile.id, &policy, settings.currency, as_of)
+                            .await?;
+                        report.moved += 1;
+                    }
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Reads the customer whole, reassesses and saves; returns the retries.
+    async fn write(
+        &self,
+        id: CustomerId,
+        policy: &ValuePolicy,
+        currency: Currency,
+        as_of: DateTime<Utc>,
+    ) -> Result<u64, RefreshError> {
+        for attempt in 0..SAVE_ATTEMPTS {
+            // Erased meanwhile: nothing to do.
+            let Some(before) = self.customers.get(id).await? else {
+                return Ok(attempt as u64);
+            };
+            let value = policy.assess(&before.activity, currency, as_of);
+            if !moves(before.value.as_ref(), value.as_ref()) {
+                return Ok(attempt as u64);
+            }
+            let mut after: Customer = before.clone();
+            after.set_value(value);
+            match self
+                .customers
+                .save_many(&[(before.clone(), after)])
+                .await
+                .pop()
+            {
+                Some(Ok(_)) => {
+                    if let Some(change) = TierChange::between(
+                        before.value.as_ref(),
+                        value.as_ref(),
+                        as_of,
+                        AssessmentCause::Refresh,
+                    ) {
+                        self.values
+                            .record(&[TierChangeRecord {
+                                customer_id: id,
+                                change,
+                            }])
+                            .await?;
+                    }
+                    return Ok(attempt as u64);
+                }
+                Some(Err(StoreError::Conflict { .. })) => continue,
+                Some(Err(other)) => return Err(other.into()),
+                None => return Ok(attempt as u64),
+            }
+        }
+        Err(RefreshError::Contended(id))
+    }
+}
+
+/// Whether a reassessment moves the customer: another tier or premium
+/// flag, or a first assessment. A moved coefficient alone is not written.
+fn moves(stored: Option<&ValueAssessment>, now: Option<&ValueAssessment>) -> bool {
+    match (stored, now) {
+        (Some(stored), Some(now)) => !stored.same_standing(now),
+        (None, None) => false,
+        _ => true,
+    }
+}

@@ -1,0 +1,261 @@
+//! Customer value records: the admin's value policy (config item, changed
+//! under its revision like the conversion criteria), each customer's tier
+//! history (beside the profile, so erasure takes it with the partition;
+//! indexed by month for the movements report) and the tier counts read from
+//! the profiles' tier index.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+use strata_domain::customer::{Customer, Tier};
+use strata_domain::ids::CustomerId;
+use strata_domain::ports::table::{
+    Condition, Index, Query, SortCondition, Table, TableError, Value, WriteRequest,
+};
+use strata_domain::value::{TierChange, ValuePolicy};
+
+use crate::batch::{self, BatchPolicy};
+use crate::codec::{self, RecordKind};
+use crate::error::StoreError;
+use crate::keys;
+
+const VALUE_CONFIG: &str = "value-tiers";
+const REVISION: &str = "revision";
+
+/// The admin's value policy with who changed it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredValuePolicy {
+    pub policy: ValuePolicy,
+    /// Bumped by every change; a change names the revision it replaces.
+    /// 0: the built-in default, never stored.
+    pub revision: u64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// One recorded tier change of one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierChangeRecord {
+    pub customer_id: CustomerId,
+    #[serde(flatten)]
+    pub change: TierChange,
+}
+
+/// Customers per tier and how many are premium, read now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TierCounts {
+    pub tiers: BTreeMap<Tier, u64>,
+    pub premium: u64,
+    pub customers: u64,
+}
+
+/// Ups and downs into and out of each tier in one month.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MonthlyMovements {
+    /// `yyyy-mm`.
+    pub month: String,
+    /// Customers who moved into the tier from a lower one (or from none).
+    pub up: BTreeMap<Tier, u64>,
+    /// Customers who moved into the tier from a higher one.
+    pub down: BTreeMap<Tier, u64>,
+    /// Customers who left every tier (all purchases returned).
+    pub left: u64,
+    pub became_premium: u64,
+    pub lost_premium: u64,
+}
+
+#[derive(Clone)]
+pub struct ValueRepository {
+    table: Arc<dyn Table>,
+}
+
+impl ValueRepository {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        ValueRepository { table }
+    }
+
+    /// The policy in force: the stored one, else the built-in default
+    /// (revision 0).
+    pub async fn policy(&self) -> Result<StoredValuePolicy, StoreError> {
+        let item = self.table.get(&keys::config(VALUE_CONFIG)).await?;
+        match item {
+            Some(item) => codec::decode(RecordKind::Config, &item),
+            None => Ok(StoredValuePolicy {
+                policy: ValuePolicy::default(),
+                revision: 0,
+                updated_at: None,
+            }),
+        }
+    }
+
+    /// Stores a policy if the stored one is still at `expected_revision`
+    /// (0: the default is in force); returns what was stored.
+    pub async fn put_policy(
+        &self,
+        policy: ValuePolicy,
+        expected_revision: u64,
+        now: DateTime<Utc>,
+    ) -> Result<StoredValuePolicy, StoreError> {
+        let stored = StoredValuePolicy {
+            policy,
+            revision: expected_revision + 1,
+            updated_at: Some(now),
+        };
+        let item = codec::encode(
+            RecordKind::Config,
+            &keys::config(VALUE_CONFIG),
+            &stored,
+            &[],
+        )?;
+        let condition = match expected_revision {
+            0 => Condition::NotExists,
+            revision => Condition::Equals(REVISION.into(), Value::number(revision)),
+        };
+        self.table
+            .put(item, Some(condition))
+            .await
+            .map_err(|error| match error {
+                TableError::ConditionFailed => StoreError::Conflict {
+                    what: "the value policy".into(),
+                },
+                other => other.into(),
+            })?;
+        Ok(stored)
+    }
+
+    /// Records tier changes (after the profiles that made them are saved).
+    pub async fn record(&self, changes: &[TierChangeRecord]) -> Result<(), StoreError> {
+        let writes = changes
+            .iter()
+            .map(|record| {
+                let at = record.change.at;
+                codec::encode(
+                    RecordKind::TierChange,
+                    &keys::tier_change(
+                        record.customer_id,
+                        at,
+                        &uuid::Uuid::now_v7().simple().to_string(),
+                    ),
+                    record,
+                    &[
+                        ("gsi1pk", keys::tier_movement_month(&month_of(at))),
+                        ("gsi1sk", keys::tier_movement_sort(record.customer_id, at)),
+                    ],
+                )
+                .map(WriteRequest::Put)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !writes.is_empty() {
+            batch::write_all(self.table.as_ref(), writes, BatchPolicy::default()).await?;
+        }
+        Ok(())
+    }
+
+    /// A customer's tier history, newest first.
+    pub async fn history(&self, customer: CustomerId) -> Result<Vec<TierChange>, StoreError> {
+        let query = Query::partition(keys::customer_partition(customer))
+            .sort(SortCondition::BeginsWith(keys::TIER_CHANGE_PREFIX.into()))
+            .backward();
+        let mut changes = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.table.query(query.clone().start(start)).await?;
+            for item in &page.items {
+                let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+                changes.push(record.change);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(changes),
+            }
+        }
+    }
+
+    /// Ups and downs per tier for each month from `from` to `to`
+    /// (`yyyy-mm`, both included), oldest first.
+    pub async fn movements(
+        &self,
+        from: (i32, u32),
+        to: (i32, u32),
+    ) -> Result<Vec<MonthlyMovements>, StoreError> {
+        let mut months = Vec::new();
+        let (mut year, mut month) = from;
+        while (year, month) <= to {
+            let name = format!("{year:04}-{month:02}");
+            let mut movements = MonthlyMovements {
+                month: name.clone(),
+                ..MonthlyMovements::default()
+            };
+            let query = Query::on_index(Index::Gsi1, keys::tier_movement_month(&name));
+            let mut start = None;
+            loop {
+                let page = self.table.query(query.clone().start(start)).await?;
+                for item in &page.items {
+                    let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+                    movements.count(&record.change);
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+            months.push(movements);
+            (year, month) = if month == 12 {
+                (year + 1, 1)
+            } else {
+                (year, month + 1)
+            };
+        }
+        Ok(months)
+    }
+
+    /// Customers per tier and premium, counted from the tier index now.
+    pub async fn counts(&self) -> Result<TierCounts, StoreError> {
+        let mut counts = TierCounts::default();
+        for tier in Tier::ALL {
+            let query = Query::on_index(Index::Gsi1, keys::tier_partition(tier));
+            let mut start = None;
+            let mut in_tier = 0;
+            loop {
+                let page = self.table.query(query.clone().start(start)).await?;
+                for item in &page.items {
+                    // The index holds profiles in the clear but for their
+                    // sealed personal fields, which counting does not need.
+                    let profile: Customer = codec::decode(RecordKind::Customer, item)?;
+                    in_tier += 1;
+                    if profile.value.is_some_and(|v| v.premium) {
+                        counts.premium += 1;
+                    }
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+            counts.customers += in_tier;
+            counts.tiers.insert(tier, in_tier);
+        }
+        Ok(counts)
+    }
+}
+
+impl MonthlyMovements {
+    fn count(&mut self, change: &TierChange) {
+        match (change.direction(), change.to) {
+            (std::cmp::Ordering::Greater, Some(to)) => *self.up.entry(to).or_default() += 1,
+            (std::cmp::Ordering::Less, Some(to)) => *self.down.entry(to).or_default() += 1,
+            (std::cmp::Ordering::Less, None) => self.left += 1,
+            _ => {}
+        }
+        match (change.premium_before, change.premium_after) {
+            (false, true) => self.became_premium += 1,
+            (true, false) => self.lost_premium += 1,
+            _ => {}
+        }
+    }
+}
+
+fn month_of(at: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}", at.year(), at.month())
+}
