@@ -52,6 +52,19 @@ async fn the_pipeline_runs_end_to_end_and_its_figures_agree() {
     );
     assert!(first.recommend.products > 0 && first.recommend.lists > 0);
 
+    // Every customer who bought has a tier, reassessed as of the day after
+    // the last order; the examples were assessed then.
+    let value = &first.value;
+    assert_eq!(value.refresh.customers, first.census.customers);
+    assert_eq!(value.counts.customers, first.churn.formal, "{value:?}");
+    assert_eq!(
+        value.counts.tiers.values().sum::<u64>(),
+        value.counts.customers
+    );
+    assert!(value.refresh.moved > 0, "{value:?}");
+    assert!(!value.examples.is_empty());
+    assert!(value.examples.iter().all(|e| e.as_of == first.as_of));
+
     // Two years on, every customer but those on the early-warning list is
     // inactive, so all their orders move; the rest stay hot.
     let tiering = &first.tiering;
@@ -86,6 +99,9 @@ async fn the_pipeline_runs_end_to_end_and_its_figures_agree() {
     assert_eq!(second.census.cold_unread, 0);
     assert_eq!(second.as_of, first.as_of);
     assert_eq!(second.churn.scored, first.churn.scored);
+    // The same day again: nobody moves, nothing is written.
+    assert_eq!(second.value.refresh.moved, 0);
+    assert_eq!(second.value.counts, first.value.counts);
     assert_eq!(second.churn.bands, first.churn.bands);
     assert_eq!(second.churn.months, first.churn.months);
     assert_eq!(second.recommend.profiles, first.recommend.profiles);

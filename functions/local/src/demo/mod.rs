@@ -229,7 +229,8 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
 pub struct ValueStanding {
     pub refresh: strata_value::RefreshReport,
     pub counts: strata_store::TierCounts,
-    /// One customer of each tier that has any, with their components.
+    /// Up to one customer per tier, assessed as of the run, with their
+    /// components.
     pub examples: Vec<strata_domain::value::ValueAssessment>,
 }
 
@@ -246,10 +247,18 @@ async fn value_standing(host: &Host, as_of: DateTime<Utc>) -> anyhow::Result<Val
     let values = strata_store::ValueRepository::new(host.table.clone());
     let counts = values.counts().await?;
     let profiles = strata_store::CustomerRepository::pseudonymous(host.table.clone());
+    // A customer the refresh assessed as of `as_of`, among a tier's first
+    // hundred (one whose tier did not move keeps the import's assessment,
+    // made as of today, and is not shown).
     let mut examples = Vec::new();
     for tier in strata_domain::customer::Tier::ALL {
-        let page = profiles.list_by_tier(tier, None, 1).await?;
-        examples.extend(page.customers.first().and_then(|c| c.value));
+        let page = profiles.list_by_tier(tier, None, 100).await?;
+        examples.extend(
+            page.customers
+                .iter()
+                .filter_map(|c| c.value)
+                .find(|v| v.as_of == as_of),
+        );
     }
     Ok(ValueStanding {
         refresh,
