@@ -986,8 +986,8 @@ impl Ingestor {
                 if let Some(import) = import {
                     add_chunk(&mut after, import, added, recounts.contains_key(id));
                 }
-                // The tier follows the purchases (and is set on the first
-                // write after the policy existed, for older profiles).
+                // The tier follows the purchases; a profile stored before
+                // value tiers existed gets one on its next write.
                 if after.activity != before.activity
                     || (after.value.is_none() && after.activity.purchases > 0)
                 {
