@@ -240,7 +240,13 @@ fn matrix() -> Vec<Row> {
         row("PUT", "/v1/tiers/policy", &[Admin], OK),
         row("GET", "/v1/tiers", ADMIN_OPS, OK),
         row("GET", "/v1/tiers/movements", ADMIN_OPS, OK),
-        row("GET", "/v1/tiers/{tier}/customers", ADMIN_OPS, OK),
+        // Sales staff too, each seeing only their own customers.
+        row(
+            "GET",
+            "/v1/tiers/{tier}/customers",
+            &[Admin, Ops, SalesAssigned, SalesOther],
+            OK,
+        ),
         row("GET", "/v1/customers/{id}/tier-history", READERS_OF_A, OK),
         row("GET", "/v1/audit", &[Admin], OK),
         row(

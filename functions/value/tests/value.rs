@@ -10,6 +10,8 @@ use chrono::{Duration, Utc};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use strata_domain::ReadOptions;
+use strata_domain::access::{Principal, Role};
+use strata_domain::ids::SalespersonId;
 use strata_domain::money::Currency;
 use strata_ingest::api::{ApiState, router};
 use strata_ingest::ingest::Ingestor;
@@ -66,6 +68,29 @@ async fn send(
         serde_json::from_slice(&bytes).expect("JSON body")
     };
     (parts.status, json, parts.headers)
+}
+
+/// A GET as a salesperson (the guard would have put the principal there).
+async fn get_as_sales(app: &Router, salesperson: &str, path: &str) -> (StatusCode, Value) {
+    let principal = Principal::new(
+        format!("user-{salesperson}"),
+        Role::Sales,
+        None,
+        Some(SalespersonId::parse("salesperson", salesperson).expect("id")),
+    )
+    .expect("principal");
+    let mut request = Request::builder()
+        .method("GET")
+        .uri(path)
+        .body(Body::empty())
+        .expect("request");
+    request.extensions_mut().insert(principal);
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, serde_json::from_slice(&bytes).expect("JSON body"))
 }
 
 fn day(days_ago: i64) -> String {
@@ -218,6 +243,24 @@ async fn tiers_follow_purchases(backend: &Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert_eq!(listed["customers"][0]["customer_id"], id.as_str());
+    // Sales staff see only the customers assigned to them.
+    let (status, body, _) = send(
+        &app,
+        "PUT",
+        &format!("/v1/customers/{id}/assignment"),
+        Some(json!({"salesperson": "s-1"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let path = format!("/v1/tiers/{tier}/customers?limit=10");
+    let (status, mine) = get_as_sales(&app, "s-1", &path).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["customers"][0]["customer_id"], id.as_str(), "{mine}");
+    let (status, theirs) = get_as_sales(&app, "s-2", &path).await;
+    assert_eq!(status, StatusCode::OK, "{theirs}");
+    assert_eq!(theirs["customers"], json!([]), "{theirs}");
+
     let (status, empty, _) = send(&app, "GET", "/v1/tiers/copper/customers", None, &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{empty}");
     assert_eq!(empty["errors"][0]["field"], "tier");

@@ -29,7 +29,7 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
     ("PUT", "/v1/tiers/policy", WriteConfig),
     ("GET", "/v1/tiers", ReadAnalytics),
     ("GET", "/v1/tiers/movements", ReadAnalytics),
-    ("GET", "/v1/tiers/{tier}/customers", ReadAnalytics),
+    ("GET", "/v1/tiers/{tier}/customers", ListTierCustomers),
     ("GET", "/v1/customers/{id}/tier-history", ReadCustomer),
     (
         "GET",

@@ -128,10 +128,13 @@ pub enum Operation {
     ReadConsents,
     /// Record a consent decision (a grant or a withdrawal) for a customer.
     RecordConsent,
+    /// The customers of one value tier: everyone's for admins and ops, a
+    /// salesperson's own (the handler narrows the list) for sales staff.
+    ListTierCustomers,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 20] = [
         Operation::UpsertCustomer,
         Operation::ReadCustomer,
         Operation::RecordOrder,
@@ -151,6 +154,7 @@ impl Operation {
         Operation::ListAssignedCustomers,
         Operation::ReadConsents,
         Operation::RecordConsent,
+        Operation::ListTierCustomers,
     ];
 
     /// Operations on one customer named in the path.
@@ -195,6 +199,7 @@ impl Operation {
             Operation::EraseCustomer => Some(AuditAction::Erase),
             // Ids and assignment times only; reading a customer's data is audited there.
             Operation::ListAssignedCustomers
+            | Operation::ListTierCustomers
             | Operation::ReadAnalytics
             | Operation::ReadImports
             | Operation::ReadConfig
@@ -255,6 +260,8 @@ pub fn decide(
                     Decision::Deny("sales staff list only their own customers")
                 }
             }
+            // Narrowed to the salesperson's own customers by the handler.
+            ListTierCustomers if principal.salesperson.is_some() => Decision::Allow,
             _ => Decision::Deny("sales staff reach only the customers assigned to them"),
         },
         Role::Customer => match operation {
@@ -357,6 +364,10 @@ mod tests {
         let mine = rep("s-1");
         let theirs = rep("s-2");
         for operation in Operation::ALL {
+            // Allowed to every salesperson, narrowed by its handler (below).
+            if operation == Operation::ListTierCustomers {
+                continue;
+            }
             let assigned = decide(&sales, operation, Some(id(2)), Some(&mine)) == Decision::Allow;
             let expected = matches!(
                 operation,
@@ -377,6 +388,20 @@ mod tests {
                 Decision::Allow
             );
         }
+    }
+
+    #[test]
+    fn a_tier_list_is_open_to_sales_staff_and_closed_to_customers() {
+        let list = Operation::ListTierCustomers;
+        assert_eq!(
+            decide(&principal(Role::Sales), list, None, None),
+            Decision::Allow
+        );
+        assert_ne!(
+            decide(&principal(Role::Customer), list, None, None),
+            Decision::Allow
+        );
+        assert_eq!(list.audit_action(), None);
     }
 
     #[test]

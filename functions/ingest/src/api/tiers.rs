@@ -3,13 +3,14 @@
 //! customers of one tier, the monthly ups and downs, and one customer's
 //! tier history.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{NaiveDate, Utc};
 use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
+use strata_domain::access::{Principal, Role};
 use strata_domain::customer::Tier;
 use strata_domain::value::ValuePolicy;
 use strata_lambda_kit::Problem;
@@ -107,26 +108,62 @@ pub(super) struct PageQuery {
 }
 
 /// The customers of one tier, paged, with their coefficient and components
-/// (profiles read without their personal fields).
+/// (profiles read without their personal fields). Sales staff see only the
+/// customers assigned to them: their assignments are paged and the page
+/// keeps those in the tier, so a page may hold fewer than `limit` (or none)
+/// and still have a `next`.
 pub(super) async fn customers(
     State(state): State<ApiState>,
+    principal: Option<Extension<Principal>>,
     Path(raw): Path<String>,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, Problem> {
     let tier = tier(&raw)?;
     let limit = page_limit(query.limit, DEFAULT_TIER_PAGE, MAX_TIER_PAGE)?;
     let start = cursor_in(query.cursor.as_deref())?;
-    let page = state
-        .profiles
-        .list_by_tier(tier, start, limit)
-        .await
-        .map_err(store)?;
-    let customers: Vec<_> = page
-        .customers
+    let salesperson = principal
+        .filter(|p| p.role == Role::Sales)
+        .map(|p| {
+            p.salesperson.clone().ok_or_else(|| {
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    "sales staff need a salesperson id",
+                )
+            })
+        })
+        .transpose()?;
+    let (profiles, next) = match salesperson {
+        None => {
+            let page = state
+                .profiles
+                .list_by_tier(tier, start, limit)
+                .await
+                .map_err(store)?;
+            (page.customers, page.next)
+        }
+        Some(salesperson) => {
+            let page = state
+                .assignments
+                .assigned_to(&salesperson, start, limit)
+                .await
+                .map_err(store)?;
+            let ids: Vec<_> = page.assignments.iter().map(|a| a.customer_id).collect();
+            let found = state.profiles.get_many(&ids).await.map_err(store)?;
+            let in_tier = ids
+                .iter()
+                .filter_map(|id| found.get(id))
+                .filter(|c| c.tier == Some(tier))
+                .cloned()
+                .collect();
+            (in_tier, page.next)
+        }
+    };
+    let customers: Vec<_> = profiles
         .iter()
         .map(|c| json!({ "customer_id": c.id, "value": c.value }))
         .collect();
-    let next = page.next.as_ref().map(cursor_out);
+    let next = next.as_ref().map(cursor_out);
     Ok(Json(json!({ "tier": tier, "customers": customers, "next": next })).into_response())
 }
 
