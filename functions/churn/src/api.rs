@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,6 +20,7 @@ use strata_domain::customer::{Customer, Purpose};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{Cursor, Table};
 use strata_lambda_kit::Problem;
+use strata_lambda_kit::revision::{if_match, with_etag};
 use strata_store::cold::ColdTier;
 use strata_store::repo::churn::INDEXED_BANDS;
 use strata_store::{ActivityRepository, ChurnRepository, CustomerRepository, StoreError};
@@ -290,13 +291,6 @@ async fn get_criteria(State(api): State<Arc<ChurnApi>>) -> Answer<Response> {
     Ok(with_etag(stored.revision, Json(stored).into_response()))
 }
 
-fn with_etag(revision: u64, mut response: Response) -> Response {
-    if let Ok(value) = format!("\"{revision}\"").parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
-}
-
 /// Replaces the criteria. With `If-Match: "<revision>"` the change applies
 /// only to that revision; without, to the revision read just before.
 async fn put_criteria(
@@ -315,14 +309,8 @@ async fn put_criteria(
         }
     })?;
     criteria.validate().map_err(Problem::from)?;
-    let expected = match headers.get(header::IF_MATCH) {
-        Some(value) => Some(
-            value
-                .to_str()
-                .ok()
-                .and_then(|v| v.trim().trim_matches('"').parse::<u64>().ok())
-                .ok_or_else(|| bad_request("If-Match", "must be a revision from an ETag"))?,
-        ),
+    let expected = match if_match(&headers)? {
+        Some(revision) => Some(revision),
         None => api
             .churn
             .conversion_criteria()

@@ -14,6 +14,7 @@ use strata_domain::money::Currency;
 use strata_domain::ports::blob::BlobStore;
 use strata_domain::retention::RetentionPolicy;
 use strata_lambda_kit::EnvReader;
+use strata_lambda_kit::config::CurrencySetting;
 use strata_store::cold::API_CACHE_BYTES;
 use strata_store::{AuditLog, CustomerEraser, ErasureLedger, ImportRepository, InactiveErasure};
 
@@ -51,7 +52,7 @@ impl Settings {
         let bucket = env.required("STRATA_IMPORTS_BUCKET");
         let phone_region = env.parsed_or("STRATA_PHONE_REGION", PhoneRegion::CHINA);
         let currency = env
-            .parsed_or("STRATA_CURRENCY", CurrencyCode(Currency::CNY))
+            .parsed_or("STRATA_CURRENCY", CurrencySetting(Currency::CNY))
             .0;
         let date_order = env
             .parsed_or("STRATA_DATE_ORDER", DateOrderName(DateOrder::YearMonthDay))
@@ -189,17 +190,6 @@ fn instant_of(deadline_ms: u64) -> Option<Instant> {
     )
     .ok()?;
     Some(Instant::now() + Duration::from_millis(deadline_ms.checked_sub(now_ms)?))
-}
-
-struct CurrencyCode(Currency);
-
-impl std::str::FromStr for CurrencyCode {
-    type Err = String;
-    fn from_str(code: &str) -> Result<Self, Self::Err> {
-        Currency::parse("STRATA_CURRENCY", code)
-            .map(CurrencyCode)
-            .map_err(|e| e.message)
-    }
 }
 
 struct RetentionJson(RetentionPolicy);

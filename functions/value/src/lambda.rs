@@ -4,8 +4,8 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use strata_aws::{Deployment, DeploymentError};
-use strata_domain::money::Currency;
 use strata_lambda_kit::EnvReader;
+use strata_lambda_kit::config::CurrencySetting;
 use strata_lambda_kit::metrics::{Metrics, Unit};
 
 use crate::refresh::{RefreshError, RefreshReport, RefreshSettings, ValueRefresh};
@@ -25,25 +25,12 @@ impl Settings {
         Settings {
             refresh: RefreshSettings {
                 currency: env
-                    .parsed_or("STRATA_CURRENCY", CurrencyCode(defaults.currency))
+                    .parsed_or("STRATA_CURRENCY", CurrencySetting(defaults.currency))
                     .0,
                 segments: env.parsed_or("STRATA_VALUE_SEGMENTS", defaults.segments),
                 ..defaults
             },
         }
-    }
-}
-
-/// A currency as a setting: its ISO 4217 code.
-struct CurrencyCode(Currency);
-
-impl std::str::FromStr for CurrencyCode {
-    type Err = String;
-
-    fn from_str(code: &str) -> Result<Self, Self::Err> {
-        Currency::parse("STRATA_CURRENCY", code)
-            .map(CurrencyCode)
-            .map_err(|e| e.message)
     }
 }
 

@@ -14,7 +14,7 @@ use strata_domain::customer::Customer;
 use strata_domain::ids::CustomerId;
 use strata_domain::money::Currency;
 use strata_domain::ports::table::Table;
-use strata_domain::value::{AssessmentCause, TierChange, ValueAssessment, ValuePolicy};
+use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy, moved};
 use strata_store::{CustomerRepository, Privacy, StoreError, TierChangeRecord, ValueRepository};
 
 /// Attempts at saving one customer another writer changed meanwhile.
@@ -108,7 +108,7 @@ impl ValueRefresh {
                     if value.is_some() {
                         report.with_tier += 1;
                     }
-                    if moves(profile.value.as_ref(), value.as_ref()) {
+                    if moved(profile.value.as_ref(), value.as_ref()) {
                         report.retried += self
                             .write(profile.id, &policy, settings.currency, as_of)
                             .await?;
@@ -139,7 +139,7 @@ impl ValueRefresh {
                 return Ok(attempt as u64);
             };
             let value = policy.assess(&before.activity, currency, as_of);
-            if !moves(before.value.as_ref(), value.as_ref()) {
+            if !moved(before.value.as_ref(), value.as_ref()) {
                 return Ok(attempt as u64);
             }
             let mut after: Customer = before.clone();
@@ -172,15 +172,5 @@ impl ValueRefresh {
             }
         }
         Err(RefreshError::Contended(id))
-    }
-}
-
-/// Whether a reassessment moves the customer: another tier or premium
-/// flag, or a first assessment. A moved coefficient alone is not written.
-fn moves(stored: Option<&ValueAssessment>, now: Option<&ValueAssessment>) -> bool {
-    match (stored, now) {
-        (Some(stored), Some(now)) => !stored.same_standing(now),
-        (None, None) => false,
-        _ => true,
     }
 }

@@ -105,11 +105,18 @@ pub struct ValueAssessment {
 }
 
 impl ValueAssessment {
-    /// Whether `other` would move the customer: another tier or premium
-    /// flag (a changed coefficient alone is not worth a write).
+    /// Whether `other` leaves the customer where they stand: the same tier
+    /// and premium flag (a changed coefficient alone is not worth a write).
     pub fn same_standing(&self, other: &ValueAssessment) -> bool {
-        self.tier == other.tier && self.premium == other.premium
+        !moved(Some(self), Some(other))
     }
+}
+
+/// Whether a reassessment moves the customer: another tier or premium flag,
+/// into a tier or out of every tier.
+pub fn moved(before: Option<&ValueAssessment>, after: Option<&ValueAssessment>) -> bool {
+    let standing = |a: Option<&ValueAssessment>| a.map(|a| (a.tier, a.premium));
+    standing(before) != standing(after)
 }
 
 impl Default for ValuePolicy {
@@ -376,8 +383,7 @@ impl TierChange {
         at: DateTime<Utc>,
         cause: AssessmentCause,
     ) -> Option<TierChange> {
-        let standing = |a: Option<&ValueAssessment>| a.map(|a| (a.tier, a.premium));
-        if standing(before) == standing(after) {
+        if !moved(before, after) {
             return None;
         }
         Some(TierChange {

@@ -26,6 +26,18 @@ impl fmt::Display for ConfigError {
 type Lookup = Box<dyn Fn(&str) -> Option<String>>;
 
 /// Reads settings, collecting problems until `finish`.
+/// The shop's currency as a setting (`STRATA_CURRENCY`): an ISO 4217 code.
+pub struct CurrencySetting(pub strata_domain::money::Currency);
+
+impl FromStr for CurrencySetting {
+    type Err = String;
+    fn from_str(code: &str) -> Result<Self, Self::Err> {
+        strata_domain::money::Currency::parse("STRATA_CURRENCY", code)
+            .map(CurrencySetting)
+            .map_err(|e| e.message)
+    }
+}
+
 pub struct EnvReader {
     lookup: Lookup,
     problems: BTreeMap<String, String>,

@@ -7,6 +7,7 @@ pub mod failure;
 pub mod logging;
 pub mod metrics;
 pub mod problem;
+pub mod revision;
 
 pub use config::{ConfigError, EnvReader};
 pub use failure::Disposition;

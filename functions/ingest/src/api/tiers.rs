@@ -7,13 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{NaiveDate, Utc};
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 use strata_domain::access::{Principal, Role};
 use strata_domain::customer::Tier;
 use strata_domain::value::ValuePolicy;
 use strata_lambda_kit::Problem;
+use strata_lambda_kit::revision::{if_match, with_etag};
 use strata_store::StoreError;
 
 use super::access::{cursor_in, cursor_out, invalid, page_limit};
@@ -27,13 +28,6 @@ const MAX_MONTHS: i32 = 120;
 
 fn store(error: StoreError) -> Problem {
     Problem::from(&error)
-}
-
-fn with_etag(revision: u64, mut response: Response) -> Response {
-    if let Ok(value) = format!("\"{revision}\"").parse() {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response
 }
 
 /// The policy in force (revision 0: the built-in default, never changed).
@@ -53,12 +47,8 @@ pub(super) async fn put_policy(
 ) -> Result<Response, Problem> {
     let policy: ValuePolicy = parse(&body)?;
     policy.validate().map_err(Problem::from)?;
-    let expected = match headers.get(header::IF_MATCH) {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().trim_matches('"').parse::<u64>().ok())
-            .ok_or_else(|| invalid("If-Match", "must be a revision from an ETag"))?,
+    let expected = match if_match(&headers)? {
+        Some(revision) => revision,
         None => state.values.policy().await.map_err(store)?.revision,
     };
     let stored = state
