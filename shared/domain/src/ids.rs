@@ -23,6 +23,11 @@ impl CustomerId {
             .map(CustomerId)
             .map_err(|_| FieldError::new(field, "invalid_id", "is not a customer id (a UUID)"))
     }
+
+    /// The id as a number (its low bits are random: good for sharding).
+    pub fn as_u128(&self) -> u128 {
+        self.0.as_u128()
+    }
 }
 
 impl fmt::Display for CustomerId {

@@ -23,6 +23,7 @@ pub mod product;
 pub mod recommend;
 pub mod retention;
 pub mod review;
+pub mod rewards;
 pub mod text;
 pub mod tiering;
 pub mod value;

@@ -78,6 +78,21 @@ impl From<&StoreError> for Problem {
                 "The record already exists",
             )
             .detail(error.to_string()),
+            StoreError::NotFound { .. } => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+                    .detail(error.to_string())
+            }
+            StoreError::InsufficientPoints { .. } => {
+                let mut problem = Problem::from(Invalid {
+                    errors: vec![FieldError::new(
+                        "points",
+                        "insufficient_points",
+                        error.to_string(),
+                    )],
+                });
+                problem.title = "The balance does not cover the points asked for".into();
+                problem
+            }
             other if other.is_retryable() => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

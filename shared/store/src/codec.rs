@@ -59,6 +59,14 @@ pub enum RecordKind {
     Consent,
     ErasureDue,
     TierChange,
+    PointsBalance,
+    PointsEntry,
+    PointsGuard,
+    Coupon,
+    CouponTemplate,
+    CouponIssue,
+    ReferralLink,
+    ReferralCode,
 }
 
 impl RecordKind {
@@ -88,10 +96,18 @@ impl RecordKind {
             RecordKind::Consent => "consent",
             RecordKind::ErasureDue => "erasure_due",
             RecordKind::TierChange => "tier_change",
+            RecordKind::PointsBalance => "points_balance",
+            RecordKind::PointsEntry => "points_entry",
+            RecordKind::PointsGuard => "points_guard",
+            RecordKind::Coupon => "coupon",
+            RecordKind::CouponTemplate => "coupon_template",
+            RecordKind::CouponIssue => "coupon_issue",
+            RecordKind::ReferralLink => "referral_link",
+            RecordKind::ReferralCode => "referral_code",
         }
     }
 
-    pub const ALL: [RecordKind; 24] = [
+    pub const ALL: [RecordKind; 32] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -116,6 +132,14 @@ impl RecordKind {
         RecordKind::Consent,
         RecordKind::ErasureDue,
         RecordKind::TierChange,
+        RecordKind::PointsBalance,
+        RecordKind::PointsEntry,
+        RecordKind::PointsGuard,
+        RecordKind::Coupon,
+        RecordKind::CouponTemplate,
+        RecordKind::CouponIssue,
+        RecordKind::ReferralLink,
+        RecordKind::ReferralCode,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.

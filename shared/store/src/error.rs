@@ -45,6 +45,12 @@ pub enum StoreError {
     /// a profile or find one by an identifier.
     #[error("this repository holds no keys: it reads profiles without personal data")]
     Pseudonymous,
+    /// The record asked for does not exist.
+    #[error("{what} does not exist")]
+    NotFound { what: String },
+    /// A debit asked for more points than the balance holds.
+    #[error("the balance holds {available} points; {asked} were asked for")]
+    InsufficientPoints { available: i64, asked: i64 },
     /// The batch writer gave up; the named count of writes was not applied.
     #[error("{left} writes were still unprocessed after {attempts} attempts")]
     BatchExhausted { left: usize, attempts: u32 },

@@ -27,6 +27,14 @@
 //! | consent      | `CUST#<id>`              | `CONSENT#<at>#<purpose>#<16 hex>`    |                              |                               |
 //! | erasure due  | `CUST#<id>`              | `ERASUREDUE`                         | `ERASUREDUE` / `<due at>#<id>` |                             |
 //! | tier change  | `CUST#<id>`              | `TIERCHG#<at>#<change id>`           | `TIERMOVE#<yyyy-mm>` / `<at>#<id>` |                         |
+//! | points balance | `CUST#<id>`            | `POINTS`                             |                              |                               |
+//! | points entry | `CUST#<id>`              | `PTS#<at>#<entry id>`                |                              | `PTSEXP#<shard>` / `<expires>#<id>#<entry>` (lots the expiry run has not dealt with) |
+//! | points guard | `CUST#<id>`              | `PTSSRC#<kind>#<source>`             |                              |                               |
+//! | coupon       | `CUST#<id>`              | `COUPON#<code>`                      |                              | `CPNEXP#<shard>` / `<expires>#<id>#<code>` (while issued) |
+//! | referral link| `CUST#<id>`              | `REFERRAL`                           |                              |                               |
+//! | referral code| `REFCODE#<code>`         | `REFCODE`                            |                              |                               |
+//! | coupon template | `COUPONTPL`           | `<template id>`                      |                              |                               |
+//! | coupon issue | `COUPONISSUE`            | `<issue id>`                         |                              |                               |
 //!
 //! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
 //! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
@@ -243,6 +251,92 @@ pub fn tier_partition(tier: Tier) -> String {
 }
 
 pub const TIER_CHANGE_PREFIX: &str = "TIERCHG#";
+
+pub const POINTS_ENTRY_PREFIX: &str = "PTS#";
+pub const COUPON_PREFIX: &str = "COUPON#";
+pub const COUPON_TEMPLATES_PARTITION: &str = "COUPONTPL";
+pub const COUPON_ISSUES_PARTITION: &str = "COUPONISSUE";
+
+/// A customer's points balance.
+pub fn points_balance(customer: CustomerId) -> Key {
+    Key::new(customer_partition(customer), "POINTS")
+}
+
+/// One entry of a customer's points ledger, in time order.
+pub fn points_entry(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{POINTS_ENTRY_PREFIX}{}#{}", time(at), escape(id)),
+    )
+}
+
+/// The one entry a kind of credit or debit may have per source.
+pub fn points_guard(customer: CustomerId, source_key: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("PTSSRC#{}", escape(source_key)),
+    )
+}
+
+/// Expiry indexes are spread over this many partitions (by customer), so
+/// an import's burst of lots does not land on one index partition; a run
+/// reads each shard's entries due by its time.
+pub const EXPIRY_SHARDS: u32 = 16;
+
+fn expiry_shard(customer: CustomerId) -> u32 {
+    (customer.as_u128() % u128::from(EXPIRY_SHARDS)) as u32
+}
+
+/// The expiry index partition of a customer's lots.
+pub fn points_expiry_shard(customer: CustomerId) -> String {
+    format!("PTSEXP#{:02}", expiry_shard(customer))
+}
+
+pub fn points_expiry_partition(shard: u32) -> String {
+    format!("PTSEXP#{shard:02}")
+}
+
+pub fn points_expiry_sort(customer: CustomerId, expires_at: DateTime<Utc>, entry: &str) -> String {
+    format!("{}#{customer}#{}", time(expires_at), escape(entry))
+}
+
+pub fn coupon(customer: CustomerId, code: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{COUPON_PREFIX}{}", escape(code)),
+    )
+}
+
+/// The expiry index partition of a customer's issued coupons.
+pub fn coupon_expiry_shard(customer: CustomerId) -> String {
+    format!("CPNEXP#{:02}", expiry_shard(customer))
+}
+
+pub fn coupon_expiry_partition(shard: u32) -> String {
+    format!("CPNEXP#{shard:02}")
+}
+
+pub fn coupon_expiry_sort(customer: CustomerId, expires_at: DateTime<Utc>, code: &str) -> String {
+    format!("{}#{customer}#{}", time(expires_at), escape(code))
+}
+
+pub fn coupon_template(id: &str) -> Key {
+    Key::new(COUPON_TEMPLATES_PARTITION, escape(id))
+}
+
+pub fn coupon_issue(id: &str) -> Key {
+    Key::new(COUPON_ISSUES_PARTITION, escape(id))
+}
+
+/// Whom a customer was referred by.
+pub fn referral_link(customer: CustomerId) -> Key {
+    Key::new(customer_partition(customer), "REFERRAL")
+}
+
+/// Whose a referral code is.
+pub fn referral_code(code: &str) -> Key {
+    Key::new(format!("REFCODE#{}", escape(code)), "REFCODE")
+}
 
 /// One change of a customer's tier, beside the profile (erasure takes it).
 pub fn tier_change(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {

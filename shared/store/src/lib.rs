@@ -36,6 +36,11 @@ pub use repo::partitions::{CustomerRecords, CustomerScan, Partition, PartitionSc
 pub use repo::products::{ProductPage, ProductRepository};
 pub use repo::recommend::RecommendRepository;
 pub use repo::retention::{Expired, RetentionKeys, RetentionRepository};
+pub use repo::rewards::{
+    Balance, CouponIssue, CouponRepository, IssueProgress, Issued, LedgerPage, PointsLedger,
+    Posted, Redeemed, ReferralLink, ReferralRepository, Resolved, Rewards, RewardsPolicies,
+    StoredRewardsPolicy, StoredTemplate,
+};
 pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};
 pub use repo::value::{
     MonthlyMovements, StoredValuePolicy, TierChangeRecord, TierCounts, ValueRepository,

@@ -49,6 +49,13 @@ impl Placeholders {
             Condition::AttributeAbsent(attr) => {
                 format!("attribute_not_exists({})", self.name(&attr))
             }
+            Condition::AtLeast(attr, floor) => {
+                format!(
+                    "{} >= {}",
+                    self.name(&attr),
+                    self.value(Value::number(floor))
+                )
+            }
             // An empty conjunction holds; DynamoDB has no literal `true`, and a
             // condition check in a transaction needs some expression.
             Condition::All(all) if all.is_empty() => {

@@ -149,6 +149,9 @@ pub enum Condition {
     Equals(String, Value),
     /// The attribute is absent (the item may or may not exist).
     AttributeAbsent(String),
+    /// The attribute is a number at least this large (`attr >= n`); fails
+    /// when the item or the attribute is missing.
+    AtLeast(String, i64),
     /// Every condition holds.
     All(Vec<Condition>),
 }
@@ -162,6 +165,13 @@ impl Condition {
             Condition::Exists => current.is_some(),
             Condition::Equals(attr, value) => current.and_then(|i| i.get(attr)) == Some(value),
             Condition::AttributeAbsent(attr) => current.and_then(|i| i.get(attr)).is_none(),
+            Condition::AtLeast(attr, floor) => current
+                .and_then(|i| i.get(attr))
+                .and_then(|v| match v {
+                    Value::N(n) => n.parse::<i128>().ok(),
+                    _ => None,
+                })
+                .is_some_and(|n| n >= i128::from(*floor)),
             Condition::All(all) => all.iter().all(|c| c.holds(current)),
         }
     }
@@ -521,6 +531,10 @@ mod tests {
         assert!(!Condition::Equals("version".into(), Value::number(2)).holds(None));
         assert!(Condition::NotExists.holds(None));
         assert!(Condition::AttributeAbsent("owner".into()).holds(Some(&item)));
+        assert!(Condition::AtLeast("version".into(), 2).holds(Some(&item)));
+        assert!(!Condition::AtLeast("version".into(), 3).holds(Some(&item)));
+        assert!(!Condition::AtLeast("balance".into(), 0).holds(Some(&item)));
+        assert!(!Condition::AtLeast("version".into(), 0).holds(None));
     }
 
     #[test]

@@ -318,6 +318,11 @@ impl CustomerEraser {
                 Err(other) => return Err(other.into()),
             }
         }
+        // Their referral code stays registered without them, so it is
+        // refused as an erased customer's rather than as unknown.
+        super::rewards::ReferralRepository::new(self.table.clone())
+            .forget(customer)
+            .await?;
         let deletes: Vec<WriteRequest> = items
             .iter()
             .filter_map(Key::of)

@@ -12,5 +12,6 @@ pub mod partitions;
 pub mod products;
 pub mod recommend;
 pub mod retention;
+pub mod rewards;
 pub mod tiering;
 pub mod value;
