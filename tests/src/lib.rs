@@ -12,6 +12,7 @@ pub mod crash;
 pub mod dataset;
 pub mod faulty;
 pub mod heap;
+pub mod http;
 pub mod intercept;
 pub mod raw;
 

@@ -14,7 +14,7 @@ use chrono::Utc;
 use futures::{StreamExt, TryStreamExt};
 use strata_domain::activity::{self, ActivitySummary, RowMark};
 use strata_domain::consent::{self, ConsentRecord};
-use strata_domain::customer::{Customer, Identifier, MergedField, Origin, ValidCustomer};
+use strata_domain::customer::{Customer, Identifier, MergedField, Origin, Tier, ValidCustomer};
 use strata_domain::error::FieldError;
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
@@ -31,8 +31,8 @@ use strata_store::Privacy;
 use strata_store::cold::ColdTier;
 use strata_store::{
     ActivityRepository, BatchPolicy, ConsentLedger, CustomerRepository, Holder, MergeEntry,
-    MergeLog, ProductRepository, Recorded, Recount, Sameness, StoreError, Stored, TierChangeRecord,
-    ValueRepository,
+    MergeLog, ProductRepository, Recorded, Recount, Rewards, Sameness, StoreError, Stored,
+    TierChangeRecord, ValueRepository,
 };
 
 use crate::import::record::ImportRecord;
@@ -143,6 +143,7 @@ pub struct Ingestor {
     merges: MergeLog,
     consents: ConsentLedger,
     values: ValueRepository,
+    rewards: Rewards,
     pub options: ReadOptions,
     policy: BatchPolicy,
 }
@@ -187,6 +188,10 @@ struct Refreshed {
     merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>>,
     /// Profiles an import row of this chunk created (`created_by_import`).
     created_by_chunk: HashSet<CustomerId>,
+    /// Each touched customer's tier as saved.
+    tiers: HashMap<CustomerId, Option<Tier>>,
+    /// The tier changes saved.
+    tier_changes: Vec<TierChangeRecord>,
 }
 
 /// A record that passed validation, waiting for its customer id.
@@ -206,6 +211,7 @@ impl Ingestor {
             products: ProductRepository::new(table.clone()),
             merges: MergeLog::new(table.clone()),
             values: ValueRepository::new(table.clone()),
+            rewards: Rewards::new(table.clone(), options.currency),
             consents: ConsentLedger::new(table),
             options,
             policy: BatchPolicy::default(),
@@ -233,6 +239,11 @@ impl Ingestor {
 
     pub fn merge_log(&self) -> &MergeLog {
         &self.merges
+    }
+
+    /// Points, coupons and referrals, as the writes keep them.
+    pub fn rewards(&self) -> &Rewards {
+        &self.rewards
     }
 
     /// Applies a chunk of records; one outcome per record, in order. Outside
@@ -510,8 +521,14 @@ impl Ingestor {
         let Refreshed {
             merged: changed,
             created_by_chunk,
+            tiers,
+            tier_changes,
         } = self
             .refresh(&touched, &valid, &chunk, import, &added)
+            .await?;
+        let stored_orders: Vec<Order> = added.orders.iter().map(|(o, _)| o.clone()).collect();
+        let stored_reviews: Vec<Review> = added.reviews.iter().map(|(r, _)| r.clone()).collect();
+        self.reward(&tiers, &tier_changes, &stored_orders, &stored_reviews)
             .await?;
         // Customers a failed attempt at this chunk created are found stored
         // now; they are still this chunk's creations.
@@ -750,9 +767,15 @@ impl Ingestor {
         if self.customers.get(customer).await?.is_none() {
             return Ok(None);
         }
+        let mut orders = Vec::new();
+        let mut reviews = Vec::new();
         let recorded = match activity {
             Activity::Order(input) => match input.validate(customer, &self.options) {
-                Ok(order) => self.activity.record_order(&order).await?,
+                Ok(order) => {
+                    let recorded = self.activity.record_order(&order).await?;
+                    orders.push(order);
+                    recorded
+                }
                 Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
             },
             Activity::Interaction(input) => match input.validate(customer, &self.options) {
@@ -760,23 +783,75 @@ impl Ingestor {
                 Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
             },
             Activity::Review(input) => match input.validate(customer, &self.options) {
-                Ok(review) => self.activity.record_review(&review).await?,
+                Ok(review) => {
+                    let recorded = self.activity.record_review(&review).await?;
+                    reviews.push(review);
+                    recorded
+                }
                 Err(invalid) => return Ok(Some(Outcome::Rejected(invalid))),
             },
         };
         if recorded == Recorded::AlreadyStored {
+            // Sent again, perhaps after a failure between storing it and
+            // rewarding it: the same order (or review) of this customer
+            // earns now if it did not then (earning is idempotent).
+            let same = match orders.first() {
+                Some(order) => self
+                    .activity
+                    .order_holders(std::slice::from_ref(order))
+                    .await?[0]
+                    .as_ref()
+                    .is_some_and(|h| h.order == Sameness::Same),
+                None => true,
+            };
+            if same && !(orders.is_empty() && reviews.is_empty()) {
+                self.reward(&HashMap::new(), &[], &orders, &reviews).await?;
+            }
             return Ok(Some(Outcome::Duplicate { customer }));
         }
-        self.recount_summaries(&[customer]).await?;
+        self.recount_and_reward(&[customer], &orders, &reviews)
+            .await?;
         Ok(Some(Outcome::Accepted { customer }))
     }
 
     /// Recounts these customers' summaries from their whole histories (the
     /// repair for a summary that cannot be trusted; `Summaries::Recount`).
     pub async fn recount_summaries(&self, customers: &[CustomerId]) -> Result<(), IngestError> {
+        self.recount_and_reward(customers, &[], &[]).await
+    }
+
+    /// Recounts the customers' summaries, then rewards what `orders` and
+    /// `reviews` (theirs, stored) earn.
+    async fn recount_and_reward(
+        &self,
+        customers: &[CustomerId],
+        orders: &[Order],
+        reviews: &[Review],
+    ) -> Result<(), IngestError> {
         let touched = customers.iter().map(|id| (*id, Vec::new())).collect();
-        self.refresh(&touched, &[], &[], None, &Added::default())
+        let refreshed = self
+            .refresh(&touched, &[], &[], None, &Added::default())
             .await?;
+        self.reward(&refreshed.tiers, &refreshed.tier_changes, orders, reviews)
+            .await
+    }
+
+    /// Rewards follow the saved profiles: what stored purchases, reviews
+    /// and first purchases of referred customers earn (at the tier each
+    /// customer is in now), and the coupons a move up grants. Both are
+    /// idempotent, so records applied again earn nothing twice.
+    async fn reward(
+        &self,
+        tiers: &HashMap<CustomerId, Option<Tier>>,
+        tier_changes: &[TierChangeRecord],
+        orders: &[Order],
+        reviews: &[Review],
+    ) -> Result<(), IngestError> {
+        let policy = self.rewards.policies.policy().await?.policy;
+        self.rewards
+            .grant_tier_benefits(&policy, tier_changes)
+            .await?;
+        self.rewards.earn(&policy, orders, reviews, tiers).await?;
         Ok(())
     }
 
@@ -916,6 +991,8 @@ impl Ingestor {
         let mut pending: Vec<CustomerId> = touched.keys().copied().collect();
         let mut merged: HashMap<CustomerId, Vec<(usize, Vec<MergedField>)>> = HashMap::new();
         let mut created_by_chunk = HashSet::new();
+        let mut tiers = HashMap::new();
+        let mut all_tier_changes = Vec::new();
         // Read once per chunk or request: a policy change reaches the other
         // customers through the daily refresh.
         let policy = self.values.policy().await?.policy;
@@ -924,6 +1001,8 @@ impl Ingestor {
                 return Ok(Refreshed {
                     merged,
                     created_by_chunk,
+                    tiers,
+                    tier_changes: all_tier_changes,
                 });
             }
             let profiles = self.customers.get_many(&pending).await?;
@@ -1007,6 +1086,7 @@ impl Ingestor {
                     after.set_value(value);
                 }
                 merged.insert(*id, fields);
+                tiers.insert(*id, after.tier);
                 if after != *before {
                     changes.push((before.clone(), after));
                 }
@@ -1039,8 +1119,10 @@ impl Ingestor {
             }
             self.merges.append(&saved_entries).await?;
             self.values.record(&saved_tier_changes).await?;
+            all_tier_changes.extend(saved_tier_changes);
             for id in &retry {
                 merged.remove(id);
+                tiers.remove(id);
             }
             pending = retry;
         }
@@ -1049,6 +1131,8 @@ impl Ingestor {
             None => Ok(Refreshed {
                 merged,
                 created_by_chunk,
+                tiers,
+                tier_changes: all_tier_changes,
             }),
         }
     }

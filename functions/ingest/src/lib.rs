@@ -5,4 +5,5 @@ pub mod api;
 pub mod import;
 pub mod ingest;
 pub mod lambda;
+pub mod orders;
 pub mod retention;

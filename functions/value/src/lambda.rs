@@ -1,8 +1,13 @@
-//! What the value function builds once per cold start from the deployment
-//! (`strata_aws::Deployment`), and the handler of the scheduled event.
+//! What the value functions build once per cold start from the deployment
+//! (`strata_aws::Deployment`): the rewards API's router (`value-api`) and
+//! the daily job (`value-job`) with the handler of its scheduled event.
+
+use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
+use axum::Router;
 use chrono::Utc;
+use strata_auth::{Authenticator, Guard};
 use strata_aws::{Deployment, DeploymentError};
 use strata_lambda_kit::EnvReader;
 use strata_lambda_kit::config::CurrencySetting;
@@ -15,11 +20,13 @@ use crate::refresh::{RefreshError, RefreshReport, RefreshSettings, ValueRefresh}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub refresh: RefreshSettings,
+    /// How long audit entries are kept (`STRATA_AUDIT_RETENTION_DAYS`; the API's).
+    pub audit_retention: chrono::Duration,
 }
 
 impl Settings {
     /// `STRATA_CURRENCY` (the shop's, as the ingest functions read it) and
-    /// optional `STRATA_VALUE_SEGMENTS`.
+    /// optional `STRATA_VALUE_SEGMENTS`, `STRATA_AUDIT_RETENTION_DAYS`.
     pub fn from_env(env: &mut EnvReader) -> Settings {
         let defaults = RefreshSettings::default();
         Settings {
@@ -30,8 +37,18 @@ impl Settings {
                 segments: env.parsed_or("STRATA_VALUE_SEGMENTS", defaults.segments),
                 ..defaults
             },
+            audit_retention: strata_auth::audit_retention(env),
         }
     }
+}
+
+/// The rewards HTTP API (`value-api`): API Gateway's JWT authorizer
+/// verified the token, the guard reads its claims.
+pub fn api(deployment: &Deployment, settings: Settings) -> Router {
+    let table = deployment.table();
+    let api = crate::api::RewardsApi::new(table.clone(), settings.refresh.currency);
+    let guard = Guard::new(Authenticator::Gateway, table, settings.audit_retention);
+    guard.protect(crate::api::router(Arc::new(api)))
 }
 
 /// The daily value refresh (`value-job`).
@@ -69,6 +86,9 @@ pub async fn on_schedule(
     let mut metrics = Metrics::new("Strata").dimension("Function", "value");
     metrics.add("CustomersAssessed", report.customers as f64, Unit::Count);
     metrics.add("CustomersMoved", report.moved as f64, Unit::Count);
+    metrics.add("CouponsGranted", report.coupons_granted as f64, Unit::Count);
+    metrics.add("PointsExpired", report.points_expired as f64, Unit::Count);
+    metrics.add("CouponsExpired", report.coupons_expired as f64, Unit::Count);
     metrics.add("Duration", report.seconds * 1e3, Unit::Milliseconds);
     metrics.flush();
     tracing::info!(
@@ -77,6 +97,10 @@ pub async fn on_schedule(
         moved = report.moved,
         retried = report.retried,
         policy_revision = report.policy_revision,
+        coupons_granted = report.coupons_granted,
+        points_expired = report.points_expired,
+        coupons_expired = report.coupons_expired,
+        issues_resumed = report.issues_resumed,
         "value refresh done"
     );
     Ok(report)

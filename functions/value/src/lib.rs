@@ -5,6 +5,7 @@
 //! purchases change (`strata_ingest`); the rule is
 //! `strata_domain::value::ValuePolicy::assess`.
 
+pub mod api;
 pub mod lambda;
 pub mod refresh;
 

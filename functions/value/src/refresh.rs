@@ -3,19 +3,29 @@
 //! only customers whose tier or premium flag moves are written — read
 //! whole, reassessed from what was read, saved conditionally on their
 //! version (a conflicting write retried), the change recorded in the tier
-//! history. A customer whose standing holds keeps the assessment of their
-//! last move: one read per customer, no write.
+//! history, and the coupons a move up grants issued. A customer whose
+//! standing holds keeps the assessment of their last move: one read per
+//! customer, no write. Then the rewards' passage of time: points and
+//! coupons that expired by the run are expired, and bulk coupon issues
+//! left unfinished are run on.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use std::time::Duration;
 use strata_domain::customer::Customer;
 use strata_domain::ids::CustomerId;
 use strata_domain::money::Currency;
 use strata_domain::ports::table::Table;
 use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy, moved};
-use strata_store::{CustomerRepository, Privacy, StoreError, TierChangeRecord, ValueRepository};
+
+use strata_store::{
+    CustomerRepository, Privacy, Rewards, StoreError, TierChangeRecord, ValueRepository,
+};
+
+/// How long one run spends on unfinished bulk coupon issues.
+const ISSUE_BUDGET: Duration = Duration::from_secs(300);
 
 /// Attempts at saving one customer another writer changed meanwhile.
 const SAVE_ATTEMPTS: usize = 5;
@@ -60,6 +70,15 @@ pub struct RefreshReport {
     pub moved: u64,
     /// Saves retried after another writer changed the customer.
     pub retried: u64,
+    /// Coupons the moves up granted.
+    pub coupons_granted: u64,
+    /// Customers whose points expired, and how many points.
+    pub points_expired_customers: u64,
+    pub points_expired: i64,
+    pub coupons_expired: u64,
+    /// Bulk coupon issues run on, and of those, finished.
+    pub issues_resumed: u64,
+    pub issues_finished: u64,
     pub seconds: f64,
 }
 
@@ -70,6 +89,7 @@ pub struct ValueRefresh {
     /// Whole profiles: the few that are written.
     customers: CustomerRepository,
     values: ValueRepository,
+    table: Arc<dyn Table>,
 }
 
 impl ValueRefresh {
@@ -77,7 +97,8 @@ impl ValueRefresh {
         ValueRefresh {
             profiles: CustomerRepository::pseudonymous(table.clone()),
             customers: CustomerRepository::new(table.clone(), privacy),
-            values: ValueRepository::new(table),
+            values: ValueRepository::new(table.clone()),
+            table,
         }
     }
 
@@ -90,6 +111,8 @@ impl ValueRefresh {
         let started = Instant::now();
         let stored = self.values.policy().await?;
         let policy = stored.policy;
+        let rewards = Rewards::new(self.table.clone(), settings.currency);
+        let benefits = rewards.policies.policy().await?.policy;
         let mut report = RefreshReport {
             policy_revision: stored.revision,
             ..RefreshReport::default()
@@ -109,10 +132,15 @@ impl ValueRefresh {
                         report.with_tier += 1;
                     }
                     if moved(profile.value.as_ref(), value.as_ref()) {
-                        report.retried += self
+                        let (retried, change) = self
                             .write(profile.id, &policy, settings.currency, as_of)
                             .await?;
+                        report.retried += retried;
                         report.moved += 1;
+                        if let Some(change) = change {
+                            report.coupons_granted +=
+                                rewards.grant_tier_benefits(&benefits, &[change]).await?;
+                        }
                     }
                 }
                 match page.next {
@@ -121,26 +149,54 @@ impl ValueRefresh {
                 }
             }
         }
+        self.rewards_over_time(&rewards, as_of, &mut report).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 
-    /// Reads the customer whole, reassesses and saves; returns the retries.
+    /// Expires points and coupons due by `as_of` and runs on unfinished
+    /// bulk coupon issues.
+    async fn rewards_over_time(
+        &self,
+        rewards: &Rewards,
+        as_of: DateTime<Utc>,
+        report: &mut RefreshReport,
+    ) -> Result<(), RefreshError> {
+        let expired = rewards.expire(as_of).await?;
+        report.points_expired_customers = expired.customers;
+        report.points_expired = expired.points;
+        report.coupons_expired = expired.coupons;
+        let started = Instant::now();
+        for issue in rewards.coupons.unfinished_issues().await? {
+            let left = ISSUE_BUDGET.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            report.issues_resumed += 1;
+            if rewards.run_issue(issue, &self.profiles, left).await?.done {
+                report.issues_finished += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the customer whole, reassesses and saves; returns the retries
+    /// and the change recorded.
     async fn write(
         &self,
         id: CustomerId,
         policy: &ValuePolicy,
         currency: Currency,
         as_of: DateTime<Utc>,
-    ) -> Result<u64, RefreshError> {
+    ) -> Result<(u64, Option<TierChangeRecord>), RefreshError> {
         for attempt in 0..SAVE_ATTEMPTS {
             // Erased meanwhile: nothing to do.
             let Some(before) = self.customers.get(id).await? else {
-                return Ok(attempt as u64);
+                return Ok((attempt as u64, None));
             };
             let value = policy.assess(&before.activity, currency, as_of);
             if !moved(before.value.as_ref(), value.as_ref()) {
-                return Ok(attempt as u64);
+                return Ok((attempt as u64, None));
             }
             let mut after: Customer = before.clone();
             after.set_value(value);
@@ -151,24 +207,24 @@ impl ValueRefresh {
                 .pop()
             {
                 Some(Ok(_)) => {
-                    if let Some(change) = TierChange::between(
+                    let record = TierChange::between(
                         before.value.as_ref(),
                         value.as_ref(),
                         as_of,
                         AssessmentCause::Refresh,
-                    ) {
-                        self.values
-                            .record(&[TierChangeRecord {
-                                customer_id: id,
-                                change,
-                            }])
-                            .await?;
+                    )
+                    .map(|change| TierChangeRecord {
+                        customer_id: id,
+                        change,
+                    });
+                    if let Some(record) = &record {
+                        self.values.record(std::slice::from_ref(record)).await?;
                     }
-                    return Ok(attempt as u64);
+                    return Ok((attempt as u64, record));
                 }
                 Some(Err(StoreError::Conflict { .. })) => continue,
                 Some(Err(other)) => return Err(other.into()),
-                None => return Ok(attempt as u64),
+                None => return Ok((attempt as u64, None)),
             }
         }
         Err(RefreshError::Contended(id))

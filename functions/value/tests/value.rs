@@ -5,9 +5,8 @@
 //! history, counts, lists and movements report it.
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
 use chrono::{Duration, Utc};
-use http::{Request, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 use strata_domain::ReadOptions;
 use strata_domain::access::{Principal, Role};
@@ -16,9 +15,9 @@ use strata_domain::money::Currency;
 use strata_ingest::api::{ApiState, router};
 use strata_ingest::ingest::Ingestor;
 use strata_tests::backend::Backend;
+use strata_tests::http::{send, send_as};
 use strata_tests::on_every_adapter;
 use strata_value::{RefreshSettings, ValueRefresh};
-use tower::ServiceExt;
 
 fn options() -> ReadOptions {
     ReadOptions {
@@ -40,36 +39,6 @@ fn settings() -> RefreshSettings {
     }
 }
 
-async fn send(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    headers: &[(&str, &str)],
-) -> (StatusCode, Value, http::HeaderMap) {
-    let mut request = Request::builder().method(method).uri(path);
-    if body.is_some() {
-        request = request.header("content-type", "application/json");
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let response = app
-        .clone()
-        .oneshot(request.body(body).expect("request"))
-        .await
-        .expect("response");
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.expect("body");
-    let json = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).expect("JSON body")
-    };
-    (parts.status, json, parts.headers)
-}
-
 /// A GET as a salesperson (the guard would have put the principal there).
 async fn get_as_sales(app: &Router, salesperson: &str, path: &str) -> (StatusCode, Value) {
     let principal = Principal::new(
@@ -79,18 +48,8 @@ async fn get_as_sales(app: &Router, salesperson: &str, path: &str) -> (StatusCod
         Some(SalespersonId::parse("salesperson", salesperson).expect("id")),
     )
     .expect("principal");
-    let mut request = Request::builder()
-        .method("GET")
-        .uri(path)
-        .body(Body::empty())
-        .expect("request");
-    request.extensions_mut().insert(principal);
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status();
-    let bytes = to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    let (status, body, _) = send_as(app, Some(principal), "GET", path, None, &[]).await;
+    (status, body)
 }
 
 fn day(days_ago: i64) -> String {

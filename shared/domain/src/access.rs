@@ -131,10 +131,19 @@ pub enum Operation {
     /// The customers of one value tier: everyone's for admins and ops, a
     /// salesperson's own (the handler narrows the list) for sales staff.
     ListTierCustomers,
+    /// A customer's points balance and ledger, coupons and referral code.
+    ReadRewards,
+    /// The customer's own reward actions: spend points, redeem a coupon,
+    /// enter the code of whoever referred them.
+    UseRewards,
+    /// Give or take points and issue a coupon to one customer (staff).
+    IssueRewards,
+    /// Issue a coupon to every customer of a tier, and follow such issues.
+    IssueCoupons,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 24] = [
         Operation::UpsertCustomer,
         Operation::ReadCustomer,
         Operation::RecordOrder,
@@ -155,6 +164,10 @@ impl Operation {
         Operation::ReadConsents,
         Operation::RecordConsent,
         Operation::ListTierCustomers,
+        Operation::ReadRewards,
+        Operation::UseRewards,
+        Operation::IssueRewards,
+        Operation::IssueCoupons,
     ];
 
     /// Operations on one customer named in the path.
@@ -172,6 +185,9 @@ impl Operation {
                 | Operation::EraseCustomer
                 | Operation::ReadConsents
                 | Operation::RecordConsent
+                | Operation::ReadRewards
+                | Operation::UseRewards
+                | Operation::IssueRewards
         )
     }
 
@@ -187,19 +203,23 @@ impl Operation {
             Operation::ReadCustomer
             | Operation::ReadRecommendations
             | Operation::ReadScores
-            | Operation::ReadConsents => Some(AuditAction::Read),
+            | Operation::ReadConsents
+            | Operation::ReadRewards => Some(AuditAction::Read),
             Operation::UpsertCustomer
             | Operation::RecordOrder
             | Operation::RecordInteraction
             | Operation::RecordReview
             | Operation::BulkWrite
             | Operation::AssignCustomer
-            | Operation::RecordConsent => Some(AuditAction::Change),
+            | Operation::RecordConsent
+            | Operation::UseRewards
+            | Operation::IssueRewards => Some(AuditAction::Change),
             Operation::ExportCustomer => Some(AuditAction::Export),
             Operation::EraseCustomer => Some(AuditAction::Erase),
             // Ids and assignment times only; reading a customer's data is audited there.
             Operation::ListAssignedCustomers
             | Operation::ListTierCustomers
+            | Operation::IssueCoupons
             | Operation::ReadAnalytics
             | Operation::ReadImports
             | Operation::ReadConfig
@@ -243,7 +263,8 @@ pub fn decide(
             _ => Decision::Allow,
         },
         Role::Sales => match operation {
-            ReadCustomer | ReadRecommendations | ReadScores | RecordInteraction | ReadConsents => {
+            ReadCustomer | ReadRecommendations | ReadScores | RecordInteraction | ReadConsents
+            | ReadRewards => {
                 let assigned = principal.salesperson.is_some()
                     && target.is_some()
                     && assignee == principal.salesperson.as_ref();
@@ -266,7 +287,7 @@ pub fn decide(
         },
         Role::Customer => match operation {
             ReadCustomer | ReadRecommendations | RecordInteraction | RecordReview
-            | ExportCustomer | ReadConsents | RecordConsent => {
+            | ExportCustomer | ReadConsents | RecordConsent | ReadRewards | UseRewards => {
                 if target.is_some() && target == principal.customer {
                     Decision::Allow
                 } else {
@@ -346,6 +367,8 @@ mod tests {
                     | Operation::ExportCustomer
                     | Operation::ReadConsents
                     | Operation::RecordConsent
+                    | Operation::ReadRewards
+                    | Operation::UseRewards
             );
             assert_eq!(own, expected, "{operation:?}");
             assert_ne!(decide(&me, operation, Some(id(2)), None), Decision::Allow);
@@ -377,6 +400,7 @@ mod tests {
                     | Operation::RecordInteraction
                     | Operation::ListAssignedCustomers
                     | Operation::ReadConsents
+                    | Operation::ReadRewards
             );
             assert_eq!(assigned, expected, "{operation:?}");
             assert_ne!(

@@ -23,6 +23,26 @@ impl OrderStatus {
     pub fn is_purchase(self) -> bool {
         matches!(self, OrderStatus::Paid | OrderStatus::Shipped)
     }
+
+    /// The moves an order's life allows: a paid order ships, is refunded
+    /// or cancelled; a shipped one is refunded. Refunds and cancellations
+    /// are final.
+    pub fn can_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (Paid, Shipped | Refunded | Cancelled) | (Shipped, Refunded)
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +294,17 @@ impl OrderLineInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refunds_and_cancellations_are_final() {
+        use OrderStatus::*;
+        assert!(
+            Paid.can_become(Refunded) && Paid.can_become(Shipped) && Shipped.can_become(Refunded)
+        );
+        assert!(!Refunded.can_become(Paid) && !Cancelled.can_become(Shipped));
+        assert!(!Shipped.can_become(Cancelled) && !Paid.can_become(Paid));
+        assert_eq!(Cancelled.name(), "cancelled");
+    }
 
     fn line(
         product: &str,

@@ -4,8 +4,10 @@
 
 pub mod config;
 pub mod failure;
+pub mod json;
 pub mod logging;
 pub mod metrics;
+pub mod paging;
 pub mod problem;
 pub mod revision;
 

@@ -82,6 +82,12 @@ impl From<&StoreError> for Problem {
                 Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
                     .detail(error.to_string())
             }
+            StoreError::Archived { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "archived",
+                "The record is archived in the cold tier",
+            )
+            .detail(error.to_string()),
             StoreError::InsufficientPoints { .. } => {
                 let mut problem = Problem::from(Invalid {
                     errors: vec![FieldError::new(

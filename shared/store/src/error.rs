@@ -48,6 +48,9 @@ pub enum StoreError {
     /// The record asked for does not exist.
     #[error("{what} does not exist")]
     NotFound { what: String },
+    /// The record is in the cold tier and cannot be changed there.
+    #[error("{what} is archived in the cold tier; it changes once read back")]
+    Archived { what: String },
     /// A debit asked for more points than the balance holds.
     #[error("the balance holds {available} points; {asked} were asked for")]
     InsufficientPoints { available: i64, asked: i64 },

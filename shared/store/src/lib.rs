@@ -18,7 +18,7 @@ pub use personal::{BlindIdentifier, Privacy};
 pub use repo::access::{AssignedPage, Assignment, AssignmentRepository, AuditLog, AuditPage};
 pub use repo::activity::{
     ActivityRepository, CLAIM_HANDOVER, History, Holder, Period, Recorded, Recount, Sameness,
-    Stored,
+    StatusChange, Stored,
 };
 pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::consents::{Appended, ConsentLedger};

@@ -7,15 +7,12 @@
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
+use strata_domain::Invalid;
 use strata_domain::access::Principal;
 use strata_domain::ids::SalespersonId;
-use strata_domain::ports::table::Cursor;
-use strata_domain::{FieldError, Invalid};
 use strata_lambda_kit::Problem;
 use strata_store::Assignment;
 
@@ -33,9 +30,7 @@ pub struct AssignmentBody {
     salesperson: String,
 }
 
-pub(super) fn invalid(field: &str, message: &str) -> Problem {
-    Problem::from(Invalid::from(FieldError::new(field, "invalid", message)))
-}
+pub(super) use strata_lambda_kit::paging::{cursor_in, cursor_out, invalid, page_limit};
 
 pub(super) async fn assign(
     State(state): State<ApiState>,
@@ -129,31 +124,6 @@ pub(super) async fn audit_log(
         Json(json!({ "customer_id": customer, "entries": page.entries, "next": next }))
             .into_response(),
     )
-}
-
-pub(super) fn page_limit(raw: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
-    let limit = raw.unwrap_or(default);
-    if (1..=max).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(invalid("limit", &format!("must be 1 to {max}")))
-    }
-}
-
-/// A page cursor as a client sends it back (opaque base64url of the table's).
-pub(super) fn cursor_in(raw: Option<&str>) -> Result<Option<Cursor>, Problem> {
-    raw.map(|raw| {
-        URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-            .ok_or_else(|| invalid("cursor", "is not a cursor this API gave out"))
-    })
-    .transpose()
-}
-
-pub(super) fn cursor_out(cursor: &Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,8 @@
 pub mod access;
 pub mod consents;
 mod idempotency;
-pub mod json;
+mod orders;
+pub use strata_lambda_kit::json;
 pub mod rights;
 mod tiers;
 pub mod view;
@@ -105,6 +106,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/customers/{id}/history", get(history))
         .route("/v1/customers/{id}/merges", get(merges))
         .route("/v1/customers/{id}/orders", post(add_order))
+        .route(
+            "/v1/customers/{id}/orders/{order}/status",
+            put(orders::set_status),
+        )
         .route("/v1/customers/{id}/interactions", post(add_interaction))
         .route("/v1/customers/{id}/reviews", post(add_review))
         .route("/v1/customers/{id}/assignment", put(access::assign))

@@ -141,7 +141,7 @@ impl Host {
         })
     }
 
-    /// The whole HTTP API: the ingest, churn and recommendation routers as
+    /// The whole HTTP API: the ingest, churn, recommendation and rewards routers as
     /// their Lambdas serve them, merged, behind the sign-in and access guard
     /// (`Authenticator::Local` verifies tokens with the local key;
     /// `Authenticator::Gateway` reads claims as API Gateway passes them).
@@ -168,12 +168,16 @@ impl Host {
         let recommend = strata_recommend::api::router(Arc::new(
             strata_recommend::api::RecommendApi::new(self.table.clone()),
         ));
+        let rewards = strata_value::api::router(Arc::new(strata_value::api::RewardsApi::new(
+            self.table.clone(),
+            self.options.currency,
+        )));
         let guard = Guard::new(
             authenticator,
             self.table.clone(),
             chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
         );
-        guard.protect(ingest.merge(churn).merge(recommend))
+        guard.protect(ingest.merge(churn).merge(recommend).merge(rewards))
     }
 }
 

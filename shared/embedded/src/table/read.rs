@@ -12,7 +12,7 @@ use super::codec;
 use super::layout::{
     ITEMS, base_key, index_table, partition_hash, segment_end, segment_of, segment_start,
 };
-use super::rules::check_partition;
+use super::rules::{check_partition, check_sort_condition};
 use crate::error::table_storage_error;
 
 /// The most segments DynamoDB lets a parallel scan use.
@@ -53,6 +53,7 @@ pub fn batch_get(db: &Database, keys: &[Key]) -> Result<Vec<Item>, TableError> {
 
 pub fn query(db: &Database, query: &Query) -> Result<Page, TableError> {
     check_partition(&query.partition)?;
+    check_sort_condition(&query.sort)?;
     let limit = page_limit(query.limit)?;
     let range = SortRange::of(&query.sort)?;
     match query.index {

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use strata_domain::ports::table::{
-    Index, Item, Key, MAX_TRANSACT_ITEMS, TableError, TransactOp, WriteRequest, validate_batch,
-    validate_item,
+    Index, Item, Key, MAX_TRANSACT_ITEMS, SortCondition, TableError, TransactOp, WriteRequest,
+    validate_batch, validate_item,
 };
 
 /// DynamoDB's limits on key attribute values, for the table and its indexes.
@@ -93,6 +93,19 @@ pub fn check_transaction(ops: &[TransactOp]) -> Result<(), TableError> {
 
 pub fn check_partition(partition: &str) -> Result<(), TableError> {
     check_key_value("the query partition", partition, MAX_PARTITION_KEY_BYTES)
+}
+
+/// DynamoDB refuses an empty string in a key condition, as in a key.
+pub fn check_sort_condition(sort: &SortCondition) -> Result<(), TableError> {
+    let values: Vec<&String> = match sort {
+        SortCondition::All => Vec::new(),
+        SortCondition::Equals(v) | SortCondition::BeginsWith(v) => vec![v],
+        SortCondition::Between(low, high) => vec![low, high],
+    };
+    for value in values {
+        check_key_value("a sort key condition value", value, MAX_SORT_KEY_BYTES)?;
+    }
+    Ok(())
 }
 
 fn check_key_value(what: &str, value: &str, max: usize) -> Result<(), TableError> {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use strata_domain::activity::{ActivitySummary, RowMark};
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
-use strata_domain::order::Order;
+use strata_domain::order::{Order, OrderStatus};
 use strata_domain::ports::table::{
     Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Update,
     Value, WriteRequest,
@@ -87,6 +87,19 @@ pub enum Sameness {
     OtherCustomer,
     /// The same customer, another date, status, lines or total.
     OtherDetails,
+}
+
+/// What asking for an order's status to change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusChange {
+    /// Changed; the order as it was.
+    Changed(Order),
+    /// It had that status already.
+    Unchanged(Order),
+    /// Its status cannot become the one asked for.
+    Refused(Order),
+    /// The customer has no order of that number.
+    NotFound,
 }
 
 /// Whether a record was new or had been stored before.
@@ -314,6 +327,85 @@ impl ActivityRepository {
             .map(|order| order_item(order).map(WriteRequest::Put))
             .collect::<Result<Vec<_>, _>>()?;
         batch::write_all(self.table.as_ref(), writes, policy).await
+    }
+
+    /// Moves a stored order to another status (a refund, a cancellation, a
+    /// shipment): the order and its number's digest change together,
+    /// conditional on the status read, so two changes at once cannot both
+    /// apply; only the moves `OrderStatus::can_become` allows. An order in
+    /// the cold tier is not changed (`StoreError::Archived`): it is read
+    /// back before it can be.
+    pub async fn set_order_status(
+        &self,
+        customer: CustomerId,
+        id: &OrderId,
+        status: OrderStatus,
+    ) -> Result<StatusChange, StoreError> {
+        let lookup_key = keys::order_lookup(id);
+        let Some(lookup) = self.table.get(&lookup_key).await? else {
+            return Ok(StatusChange::NotFound);
+        };
+        let text = |name: &str| lookup.get(name).and_then(Value::as_str);
+        if text("customer_id") != Some(customer.to_string().as_str()) {
+            return Ok(StatusChange::NotFound);
+        }
+        let Some(sk) = text("order_sk").map(str::to_owned) else {
+            return Ok(StatusChange::NotFound);
+        };
+        let key = Key::new(keys::customer_partition(customer), sk);
+        let Some(item) = self.table.get(&key).await? else {
+            return Err(StoreError::Archived {
+                what: format!("order {id}"),
+            });
+        };
+        let before: Order = codec::decode(RecordKind::Order, &item)?;
+        if before.status == status {
+            return Ok(StatusChange::Unchanged(before));
+        }
+        if !before.status.can_become(status) {
+            return Ok(StatusChange::Refused(before));
+        }
+        let after = Order {
+            status,
+            ..before.clone()
+        };
+        let status_value = |s: OrderStatus| -> Result<Value, StoreError> {
+            match serde_json::to_value(s) {
+                Ok(serde_json::Value::String(name)) => Ok(Value::S(name)),
+                _ => Err(StoreError::Encode("an order status".into())),
+            }
+        };
+        let mut lookup_update = Update::default();
+        if lookup.contains_key(ORDER_DIGEST) {
+            lookup_update = lookup_update.set(ORDER_DIGEST, Value::S(order_digest(&after)?));
+        } else {
+            lookup_update = lookup_update.set("customer_id", Value::S(customer.to_string()));
+        }
+        let ops = vec![
+            TransactOp::Update {
+                key,
+                update: Update::default().set("status", status_value(status)?),
+                condition: Some(Condition::Equals(
+                    "status".into(),
+                    status_value(before.status)?,
+                )),
+            },
+            TransactOp::Update {
+                key: lookup_key,
+                update: lookup_update,
+                condition: Some(Condition::Equals(
+                    "customer_id".into(),
+                    Value::S(customer.to_string()),
+                )),
+            },
+        ];
+        match self.table.transact_write(ops).await {
+            Ok(()) => Ok(StatusChange::Changed(before)),
+            Err(TableError::TransactionCanceled(_)) => Err(StoreError::Conflict {
+                what: format!("order {id}"),
+            }),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// For each order number, whether it is stored already (and by which import row).

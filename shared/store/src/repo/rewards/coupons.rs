@@ -16,7 +16,7 @@ use strata_domain::ports::table::{
 };
 use strata_domain::rewards::coupon::{self, CouponState, CouponTemplate, IssuedCoupon};
 
-use super::{put_revision, seed_of};
+use super::{EARLIEST, put_revision, seed_of};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
@@ -262,7 +262,7 @@ impl CouponRepository {
         let mut expired = 0;
         for shard in 0..keys::EXPIRY_SHARDS {
             let query = Query::on_index(Index::Gsi2, keys::coupon_expiry_partition(shard))
-                .sort(SortCondition::Between(String::new(), until.clone()));
+                .sort(SortCondition::Between(EARLIEST.into(), until.clone()));
             let mut due = Vec::new();
             let mut start = None;
             loop {

@@ -16,6 +16,7 @@ use strata_domain::ports::table::{
 };
 use strata_domain::rewards::ledger::{self, LedgerEntry};
 
+use super::EARLIEST;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
@@ -380,7 +381,7 @@ impl PointsLedger {
         let until = format!("{}~", keys::time(as_of));
         for shard in 0..keys::EXPIRY_SHARDS {
             let query = Query::on_index(Index::Gsi2, keys::points_expiry_partition(shard))
-                .sort(SortCondition::Between(String::new(), until.clone()));
+                .sort(SortCondition::Between(EARLIEST.into(), until.clone()));
             let mut start = None;
             loop {
                 let page = self.table.query(query.clone().start(start)).await?;

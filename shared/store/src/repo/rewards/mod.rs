@@ -26,6 +26,9 @@ pub use referrals::{ReferralLink, ReferralRepository, Resolved};
 pub use service::{Earned, Expired, Rewards};
 
 const REWARDS_CONFIG: &str = "rewards";
+/// Below every time an expiry index sorts by (DynamoDB refuses an empty
+/// key condition value).
+pub(crate) const EARLIEST: &str = "0";
 const REVISION: &str = "revision";
 
 /// The rewards policy with its revision (0: the built-in default, never stored).

@@ -1,14 +1,14 @@
 //! JSON bodies that fail with a problem response naming the field, never a
 //! bare 400/500: syntax errors, wrong types, unknown fields, oversized bodies.
 
+use crate::Problem;
+use crate::problem::unknown_field;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use strata_domain::FieldError;
-use strata_lambda_kit::Problem;
-use strata_lambda_kit::problem::unknown_field;
 
 pub struct ApiJson<T>(pub T);
 
