@@ -135,6 +135,7 @@ fn order(
         item_count: lines.iter().map(|l| l.quantity).sum(),
         total: usd(lines.iter().map(|l| l.total.minor).sum()),
         lines,
+        coupon: None,
     })
 }
 

@@ -110,6 +110,7 @@ async fn seed(b: &Backend, customers: usize) -> u64 {
                     minor: 1_000 + (random.next() * 9_000.0) as i64,
                     currency: Currency::USD,
                 },
+                coupon: None,
             });
             k += 1;
             if gap == 0.0 {

@@ -84,6 +84,7 @@ fn purchase(customer: CustomerId, n: usize, days_before: i64, dollars: i64) -> O
             minor: dollars * 100,
             currency: Currency::USD,
         },
+        coupon: None,
     }
 }
 

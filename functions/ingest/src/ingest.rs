@@ -36,6 +36,7 @@ use strata_store::{
 };
 
 use crate::import::record::ImportRecord;
+use crate::order_coupons;
 
 /// One record to apply, with where it came from.
 #[derive(Debug, Clone)]
@@ -435,9 +436,32 @@ impl Ingestor {
             import: claimant.clone(),
             row: chunk[valid[position].0[0]].row,
         };
+        // Coupons first: an order whose coupon is refused is rejected whole.
+        let coupon_refusals = order_coupons::redeem(&self.rewards, &orders).await?;
+        orders.retain(|(position, _)| !coupon_refusals.contains_key(position));
+        refused.extend(coupon_refusals);
+        let with_coupons: Vec<(usize, Order)> = orders
+            .iter()
+            .filter(|(_, o)| o.coupon.is_some())
+            .cloned()
+            .collect();
+        let mut taken_by_others = HashSet::new();
         let orders = self
-            .claim_orders(orders, mark_at, first_row, &mut activity_of, &mut refused)
+            .claim_orders(
+                orders,
+                mark_at,
+                first_row,
+                &mut activity_of,
+                &mut refused,
+                &mut taken_by_others,
+            )
             .await?;
+        let unstored: Vec<&Order> = with_coupons
+            .iter()
+            .filter(|(position, _)| taken_by_others.contains(position))
+            .map(|(_, order)| order)
+            .collect();
+        order_coupons::give_back(&self.rewards, &unstored).await?;
         let bare: Vec<Interaction> = interactions.iter().map(|(_, i)| i.clone()).collect();
         let stored = self.activity.stored_interactions(&bare).await?;
         let interactions = sort_out(
@@ -610,6 +634,7 @@ impl Ingestor {
         first_row: u64,
         accepted_at: &mut HashMap<usize, bool>,
         refused: &mut HashMap<usize, Invalid>,
+        taken_by_others: &mut HashSet<usize>,
     ) -> Result<Sorted<Order>, StoreError> {
         // Each number's first row in the chunk, the one that claims it.
         let mut first_of: HashMap<OrderId, usize> = HashMap::new();
@@ -710,6 +735,9 @@ impl Ingestor {
                 Verdict::Earlier(row) => sorted.earlier.push((order, row)),
                 Verdict::Duplicate => {}
                 Verdict::Refused(how) => {
+                    if how == Sameness::OtherCustomer {
+                        taken_by_others.insert(position);
+                    }
                     refused.insert(position, number_taken(how));
                 }
             }
@@ -772,6 +800,9 @@ impl Ingestor {
         let recorded = match activity {
             Activity::Order(input) => match input.validate(customer, &self.options) {
                 Ok(order) => {
+                    if let Some(invalid) = order_coupons::redeem_one(&self.rewards, &order).await? {
+                        return Ok(Some(Outcome::Rejected(invalid)));
+                    }
                     let recorded = self.activity.record_order(&order).await?;
                     orders.push(order);
                     recorded
@@ -795,15 +826,20 @@ impl Ingestor {
             // Sent again, perhaps after a failure between storing it and
             // rewarding it: the same order (or review) of this customer
             // earns now if it did not then (earning is idempotent).
-            let same = match orders.first() {
+            let holder = match orders.first() {
                 Some(order) => self
                     .activity
                     .order_holders(std::slice::from_ref(order))
-                    .await?[0]
-                    .as_ref()
-                    .is_some_and(|h| h.order == Sameness::Same),
-                None => true,
+                    .await?
+                    .pop()
+                    .flatten()
+                    .map(|h| h.order),
+                None => Some(Sameness::Same),
             };
+            if holder == Some(Sameness::OtherCustomer) {
+                order_coupons::give_back(&self.rewards, &orders.iter().collect::<Vec<_>>()).await?;
+            }
+            let same = holder == Some(Sameness::Same);
             if same && !(orders.is_empty() && reviews.is_empty()) {
                 self.reward(&HashMap::new(), &[], &orders, &reviews).await?;
             }

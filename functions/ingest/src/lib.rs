@@ -5,5 +5,6 @@ pub mod api;
 pub mod import;
 pub mod ingest;
 pub mod lambda;
+mod order_coupons;
 pub mod orders;
 pub mod retention;

@@ -336,6 +336,7 @@ async fn an_order_the_api_recorded_is_compared_with_the_stored_order(backend: &B
                 lines: Vec::new(),
                 total: Some("10.00".into()),
                 item_count: None,
+                coupon: None,
             }),
         )
         .await
@@ -806,6 +807,7 @@ async fn the_api_takes_over_an_abandoned_claim(backend: &Backend) {
         lines: Vec::new(),
         total: Some(total.into()),
         item_count: None,
+        coupon: None,
     };
     let stale = ingestor
         .record_for(buyer, Activity::Order(order("A-1", 1, "21.00")))

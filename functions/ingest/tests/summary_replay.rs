@@ -243,6 +243,7 @@ async fn chunk_applied_twice(backend: Backend) -> anyhow::Result<()> {
                     lines: Vec::new(),
                     total: Some(format!("{row}0.00")),
                     item_count: Some(1),
+                    coupon: None,
                 },
             },
             origin: origin.clone(),

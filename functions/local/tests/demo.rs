@@ -65,6 +65,15 @@ async fn the_pipeline_runs_end_to_end_and_its_figures_agree() {
     assert!(!value.examples.is_empty());
     assert!(value.examples.iter().all(|e| e.as_of == first.as_of));
 
+    // The imported orders earned points; the value job expired those older
+    // than the policy's expiry as of the day after the last order, and only
+    // those were debited.
+    let rewards = &first.rewards;
+    assert!(rewards.customers > 0 && rewards.earned > 0, "{rewards:?}");
+    assert_eq!(rewards.debited, value.refresh.points_expired, "{rewards:?}");
+    assert_eq!(rewards.earned - rewards.debited, rewards.outstanding);
+    assert!(rewards.outstanding >= 0);
+
     // Two years on, every customer but those on the early-warning list is
     // inactive, so all their orders move; the rest stay hot.
     let tiering = &first.tiering;
@@ -102,6 +111,8 @@ async fn the_pipeline_runs_end_to_end_and_its_figures_agree() {
     // The same day again: nobody moves, nothing is written.
     assert_eq!(second.value.refresh.moved, 0);
     assert_eq!(second.value.counts, first.value.counts);
+    // Nothing earned or expired twice.
+    assert_eq!(second.rewards, first.rewards);
     assert_eq!(second.churn.bands, first.churn.bands);
     assert_eq!(second.churn.months, first.churn.months);
     assert_eq!(second.recommend.profiles, first.recommend.profiles);

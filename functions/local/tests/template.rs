@@ -214,7 +214,7 @@ fn read_configuration(binary: &str, mut env: EnvReader) -> Option<Result<(), Con
         "tiering-job" => {
             strata_tiering::lambda::Settings::from_env(&mut env);
         }
-        "value-job" => {
+        "value-job" | "value-api" => {
             strata_value::lambda::Settings::from_env(&mut env);
         }
         "recommend-api" | "recommend-job" => {

@@ -99,6 +99,7 @@ impl Shop {
             item_count: lines.len() as u32,
             total: yuan(59 * lines.len() as i64),
             lines,
+            coupon: None,
         }
     }
 }

@@ -72,6 +72,7 @@ impl Shop {
                     minor: 1999,
                     currency: Currency::USD,
                 },
+                coupon: None,
             })
             .await?;
         Ok(customer)

@@ -208,6 +208,7 @@ async fn a_reimported_chunk_earns_once(backend: &Backend) {
                     lines: Vec::new(),
                     total: Some(format!("{row}0.00")),
                     item_count: Some(1),
+                    coupon: None,
                 },
             },
             origin: origin.clone(),
@@ -655,6 +656,143 @@ async fn coupons_are_issued_and_redeemed_once(backend: &Backend) {
     assert_eq!(field_of(&body), ("code", "coupon_expired"));
 }
 
+/// An order carries the coupon it redeemed (API and import): redeemed for
+/// that order, once; an order with a coupon it cannot redeem is rejected
+/// naming `order.coupon`, and nothing of it is stored.
+async fn orders_carry_the_coupons_they_redeem(backend: &Backend) {
+    let app = app(backend);
+    put_template(
+        &app,
+        "five-off",
+        json!({"name": "Five off", "discount": {"kind": "amount", "minor": 500}, "valid_days": 30}),
+    )
+    .await;
+    let id = new_customer(&app, "checkout@example.com").await;
+    let issue = || {
+        let app = app.clone();
+        let path = format!("/v1/customers/{id}/coupons");
+        async move {
+            let (status, coupon) = post(&app, &path, json!({"template": "five-off"})).await;
+            assert_eq!(status, StatusCode::CREATED, "{coupon}");
+            coupon["code"].as_str().expect("code").to_owned()
+        }
+    };
+    let code = issue().await;
+    let with_coupon = |number: &str, code: &str| json!({"id": number, "placed_at": day(1), "currency": "USD", "total": "30.00", "coupon": code});
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        &format!("/v1/customers/{id}/orders"),
+        Some(with_coupon("K-1", &code)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The same order again is the same redemption; another order is refused.
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        &format!("/v1/customers/{id}/orders"),
+        Some(with_coupon("K-1", &code)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        &format!("/v1/customers/{id}/orders"),
+        Some(with_coupon("K-2", &code)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(field_of(&body), ("order.coupon", "coupon_redeemed"));
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        &format!("/v1/customers/{id}/orders"),
+        Some(with_coupon("K-3", "NOSUCHCODE")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(field_of(&body), ("order.coupon", "unknown_coupon"));
+    let (_, history, _) = send(
+        &app,
+        "GET",
+        &format!("/v1/customers/{id}/history"),
+        None,
+        &[],
+    )
+    .await;
+    let numbers: Vec<&str> = history["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .filter_map(|o| o["id"].as_str())
+        .collect();
+    assert_eq!(numbers, ["K-1"], "refused orders are not stored: {history}");
+    assert_eq!(history["orders"][0]["coupon"], json!(code));
+    let coupons = send(
+        &app,
+        "GET",
+        &format!("/v1/customers/{id}/coupons"),
+        None,
+        &[],
+    )
+    .await
+    .1;
+    assert_eq!(coupons["coupons"][0]["state"], "redeemed", "{coupons}");
+    assert_eq!(coupons["coupons"][0]["redeemed_for"], "K-1");
+
+    // An import row's coupon column, applied twice as after a crash.
+    let code = issue().await;
+    let ingestor = ingestor(backend);
+    let rows = vec![Pending {
+        row: 1,
+        record: ImportRecord::Order {
+            customer: CustomerInput {
+                email: Some("checkout@example.com".into()),
+                ..CustomerInput::default()
+            },
+            order: OrderInput {
+                id: "K-IMP".into(),
+                placed_at: day(2),
+                status: OrderStatus::Paid,
+                currency: None,
+                lines: Vec::new(),
+                total: Some("40.00".into()),
+                item_count: Some(1),
+                coupon: Some(code.to_lowercase()),
+            },
+        },
+        origin: Origin {
+            source: "import:test".into(),
+            at: Utc::now(),
+        },
+    }];
+    let summaries = Summaries::Incremental {
+        import: "coupons".into(),
+    };
+    for _ in 0..2 {
+        let (outcomes, _) = ingestor
+            .apply(rows.clone(), &mut OwnerCache::default(), &summaries)
+            .await
+            .expect("import");
+        assert!(outcomes[0].customer().is_some(), "{outcomes:?}");
+    }
+    let customer = CustomerId::parse("id", &id).expect("id");
+    let coupon = ingestor
+        .rewards()
+        .coupons
+        .get(customer, &code)
+        .await
+        .expect("read")
+        .expect("coupon");
+    assert_eq!(coupon.redeemed_for.as_deref(), Some("K-IMP"));
+}
+
 /// Reaching a tier grants its coupons once per period; the policy must name
 /// templates that exist.
 async fn a_tier_reached_grants_its_coupons_once(backend: &Backend) {
@@ -825,6 +963,7 @@ on_every_adapter!(
     concurrent_redemptions_never_overspend,
     old_points_expire_with_the_job,
     coupons_are_issued_and_redeemed_once,
+    orders_carry_the_coupons_they_redeem,
     a_tier_reached_grants_its_coupons_once,
     referrals_follow_their_rules,
 );

@@ -166,6 +166,7 @@ mod tests {
                 minor,
                 currency: Currency::CNY,
             },
+            coupon: None,
         }
     }
 

@@ -64,6 +64,9 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     pub item_count: u32,
     pub total: Money,
+    /// The code of the customer's coupon the order redeemed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +84,9 @@ pub struct OrderInput {
     pub total: Option<String>,
     /// Required without lines; the lines' quantities are summed otherwise.
     pub item_count: Option<u32>,
+    /// The code of a coupon of the customer's the order redeemed.
+    #[serde(default)]
+    pub coupon: Option<String>,
 }
 
 fn paid() -> OrderStatus {
@@ -114,6 +120,10 @@ impl OrderInput {
             &self.placed_at,
             options.date_order,
         ));
+        let coupon = match self.coupon.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(code) => errors.take(crate::rewards::coupon::check_code("coupon", code)),
+        };
         let currency = match self.currency.as_deref() {
             Some(code) => errors
                 .take(Currency::parse("currency", code))
@@ -163,6 +173,7 @@ impl OrderInput {
                 lines,
                 item_count,
                 total,
+                coupon,
             }),
             _ => Err(errors
                 .finish(|| ())
@@ -329,6 +340,7 @@ mod tests {
             lines,
             total: total.map(Into::into),
             item_count: None,
+            coupon: None,
         }
     }
 

@@ -106,6 +106,7 @@ pub const FIELDS: &[&str] = &[
     "order.currency",
     "order.total",
     "order.item_count",
+    "order.coupon",
     "line.product_id",
     "line.quantity",
     "line.unit_price",
@@ -215,6 +216,10 @@ const ALIASES: &[(&str, &[&str])] = &[
     ),
     ("order.status", &["status", "orderstatus", "订单状态"]),
     ("order.currency", &["currency", "币种"]),
+    (
+        "order.coupon",
+        &["coupon", "couponcode", "优惠券", "优惠码"],
+    ),
     (
         "order.total",
         &["total", "amount", "ordertotal", "金额", "订单金额"],

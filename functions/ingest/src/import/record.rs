@@ -260,6 +260,7 @@ fn order(
         } else {
             count(values, "order.item_count")?
         },
+        coupon: values.owned("order.coupon"),
     })
 }
 

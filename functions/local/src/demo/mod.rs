@@ -7,6 +7,7 @@
 pub mod census;
 mod progress;
 mod report;
+pub mod rewards;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ pub struct ShopSummary {
     pub recommend: strata_recommend::job::JobReport,
     pub tiering: strata_tiering::job::RunReport,
     pub value: ValueStanding,
+    pub rewards: rewards::RewardsStanding,
     pub read_back: ReadBack,
     pub backup: strata_backup::BackupRun,
     pub steps: Vec<Step>,
@@ -147,6 +149,16 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
     let value = value_standing(&host, as_of).await?;
     steps.push(step("value tiers", clock, report::value_line(&value)));
 
+    // The import earned the orders' points; the value job just expired
+    // those past the policy's expiry as of the day after the last order.
+    let clock = Instant::now();
+    let rewards = rewards::standing(&host).await?;
+    steps.push(step(
+        "points",
+        clock,
+        report::rewards_line(&rewards, &value.refresh),
+    ));
+
     let spinner = progress::spinner("churn scoring");
     let clock = Instant::now();
     let churn = strata_churn::batch::run(
@@ -215,6 +227,7 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
         recommend,
         tiering,
         value,
+        rewards,
         read_back,
         backup,
         steps,

@@ -112,6 +112,35 @@ pub fn value_line(value: &super::ValueStanding) -> String {
     )
 }
 
+pub fn rewards_line(
+    rewards: &super::rewards::RewardsStanding,
+    refresh: &strata_value::RefreshReport,
+) -> String {
+    let by_tier: Vec<String> = rewards
+        .by_tier
+        .iter()
+        .map(|(tier, (customers, points))| {
+            let name = tier.map_or("no tier", |t| t.name());
+            format!("{name} {customers} holding {points}")
+        })
+        .collect();
+    let top: Vec<String> = rewards
+        .top
+        .iter()
+        .map(|(_, tier, balance)| format!("{} {balance}", tier.map_or("no tier", |t| t.name())))
+        .collect();
+    format!(
+        "{} customers earned {} points from their orders and reviews; {} expired ({} customers) as of the day after the last order; {} outstanding: {}; largest balances {}",
+        rewards.customers,
+        rewards.earned,
+        refresh.points_expired,
+        refresh.points_expired_customers,
+        rewards.outstanding,
+        by_tier.join(", "),
+        top.join(", "),
+    )
+}
+
 pub fn tiering_line(report: &RunReport) -> String {
     format!(
         "{} records moved into {} objects ({} bytes in the cold tier for {} bytes in the table); {} customers inactive, {} kept hot on the early-warning list, {} records left for a later run",

@@ -209,6 +209,7 @@ fn records(user: u32, mut ratings: Vec<Rating>) -> Result<CustomerRecords, Movie
             lines: Vec::new(),
             item_count: 0,
             total: zero,
+            coupon: None,
         });
         order.lines.push(OrderLine {
             product_id: product_id.clone(),

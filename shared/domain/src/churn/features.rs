@@ -389,6 +389,7 @@ mod tests {
                 minor: dollars * 100,
                 currency: Currency::USD,
             },
+            coupon: None,
         }
     }
 

@@ -116,6 +116,7 @@ mod tests {
             lines: Vec::new(),
             item_count: 1,
             total: Money::zero(Currency::USD),
+            coupon: None,
         }
     }
 

@@ -399,6 +399,7 @@ mod tests {
                 minor: 1999,
                 currency: Currency::USD,
             },
+            coupon: None,
         }
     }
 

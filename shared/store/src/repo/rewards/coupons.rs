@@ -255,6 +255,38 @@ impl CouponRepository {
         }
     }
 
+    /// Gives a coupon redeemed for `reference` back (issued again), if it
+    /// still is redeemed for it: for an order that was not stored after all.
+    pub async fn release(
+        &self,
+        customer: CustomerId,
+        code: &str,
+        reference: &str,
+    ) -> Result<(), StoreError> {
+        let Some(coupon) = self.get(customer, code).await? else {
+            return Ok(());
+        };
+        let mut update = Update::default()
+            .set(STATE, Value::S(CouponState::Issued.name().into()))
+            .remove("redeemed_at")
+            .remove("redeemed_for");
+        update = update
+            .set("gsi2pk", Value::S(keys::coupon_expiry_shard(customer)))
+            .set(
+                "gsi2sk",
+                Value::S(keys::coupon_expiry_sort(customer, coupon.expires_at, code)),
+            );
+        let theirs = Condition::Equals("redeemed_for".into(), Value::S(reference.to_owned()));
+        match self
+            .table
+            .update(&keys::coupon(customer, code), update, Some(theirs))
+            .await
+        {
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Marks issued coupons expired by `as_of` expired (from every shard of
     /// the expiry index); returns how many.
     pub async fn expire_due(&self, as_of: DateTime<Utc>) -> Result<u64, StoreError> {
