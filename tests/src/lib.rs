@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod cases;
 pub mod counting;
+pub mod cpu;
 pub mod crash;
 pub mod dataset;
 pub mod faulty;

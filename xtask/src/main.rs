@@ -2,7 +2,7 @@
 
 mod bench_backup;
 mod bench_ingest;
-mod bench_tiering;
+mod bench_jobs;
 mod churn;
 mod contract;
 mod datasets;
@@ -75,6 +75,16 @@ enum Task {
         #[arg(long, default_value_t = 2_000)]
         aws_customers: u64,
     },
+    /// Prints value-tier and rewards figures (the tier rule and earning per
+    /// row, the daily refresh's rate and requests) on the embedded backend and on moto.
+    BenchValue {
+        /// Customers (three orders each) in the embedded benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Customers in the moto benchmark.
+        #[arg(long, default_value_t = 5_000)]
+        aws_customers: u64,
+    },
     /// Trains the churn model from CDNOW into functions/churn/model and checks it through serving.
     Train,
     /// Trains a churn challenger from a store and promotes it if not worse than the serving model.
@@ -106,7 +116,11 @@ fn main() -> anyhow::Result<()> {
         Task::BenchTiering {
             customers,
             aws_customers,
-        } => bench_tiering::bench(&root, customers, aws_customers),
+        } => bench_jobs::bench(&root, &bench_jobs::TIERING, customers, aws_customers),
+        Task::BenchValue {
+            customers,
+            aws_customers,
+        } => bench_jobs::bench(&root, &bench_jobs::VALUE, customers, aws_customers),
         Task::Train => churn::train(&root, &python::ensure_venv(&root)?),
         Task::Retrain { data_dir } => {
             churn::retrain(&root, &python::ensure_venv(&root)?, &data_dir)

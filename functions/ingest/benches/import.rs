@@ -167,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
     reset_peak_memory();
     let heap_before = heap::live_bytes();
     let sampler = heap::Sampler::start(Duration::from_millis(200));
-    let cpu_before = cpu_time();
+    let cpu_before = strata_tests::cpu::process_time();
     let started = Instant::now();
     let progress = tokio::spawn(report_progress(
         ImportRepository::new(inner.clone()),
@@ -183,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
         None => vec![importer.run(object, "bench", None).await?],
     };
     let elapsed = started.elapsed();
-    let cpu = cpu_time().saturating_sub(cpu_before);
+    let cpu = strata_tests::cpu::process_time().saturating_sub(cpu_before);
     let heap_samples = sampler.finish();
     progress.abort();
     let (Some(RunOutcome::Completed(state)), true) = (outcomes.pop(), outcomes.is_empty()) else {
@@ -289,7 +289,7 @@ async fn report_progress(
     id: String,
     every: Duration,
 ) {
-    let (started, cpu_before) = (Instant::now(), cpu_time());
+    let (started, cpu_before) = (Instant::now(), strata_tests::cpu::process_time());
     loop {
         tokio::time::sleep(every).await;
         let Ok(Some(state)) = imports.get(&id).await else {
@@ -305,7 +305,11 @@ async fn report_progress(
              requests per 1,000 rows, live heap {:.0} MiB, peak RSS {:.0} MiB",
             state.rows_done,
             rows / seconds,
-            cpu_time().saturating_sub(cpu_before).as_secs_f64() * 1e6 / rows,
+            strata_tests::cpu::process_time()
+                .saturating_sub(cpu_before)
+                .as_secs_f64()
+                * 1e6
+                / rows,
             counting.counts().total() as f64 * 1000.0 / rows,
             heap::live_bytes() as f64 / (1024.0 * 1024.0),
             peak_memory_mib(),
@@ -377,22 +381,6 @@ fn file_body(path: &Path) -> anyhow::Result<ByteStream> {
             }
         },
     )))
-}
-
-/// User + system CPU time of this process so far (Linux `/proc`).
-fn cpu_time() -> Duration {
-    let ticks_per_second = 100.0;
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|stat| {
-            // Fields after the command name, which is in parentheses.
-            let rest = stat.rsplit_once(')')?.1;
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let user: f64 = fields.get(11)?.parse().ok()?;
-            let system: f64 = fields.get(12)?.parse().ok()?;
-            Some(Duration::from_secs_f64((user + system) / ticks_per_second))
-        })
-        .unwrap_or_default()
 }
 
 /// Resets the kernel's peak-RSS mark (Linux) to the current RSS, so the
