@@ -48,6 +48,7 @@ all_adapters!(
     batch_get_reads_many_keys_under_throttling,
     locked_objects_refuse_deletion_until_their_lock_ends,
     data_keys_unwrap_only_under_their_own_context,
+    points_ledger_never_overspends,
     audit_entries_are_never_overwritten,
     assignments_list_by_salesperson_and_move_on_reassignment,
     consent_ledger_is_append_only_and_idempotent,

@@ -1402,3 +1402,107 @@ pub async fn consent_ledger_is_append_only_and_idempotent(b: &Backend) {
             .is_empty()
     );
 }
+
+/// The points ledger on the table: credits post once per source (also many
+/// at once, one already posted among them); debits racing each other never
+/// take the balance below zero, and each one posted is in the ledger once;
+/// coupons redeemed at once are redeemed once.
+pub async fn points_ledger_never_overspends(b: &Backend) {
+    use strata_domain::rewards::ledger::{EntryKind, LedgerEntry};
+    use strata_store::{PointsLedger, Posted, StoreError};
+    let ledger = PointsLedger::new(b.table.clone());
+    let customer = CustomerId::generate();
+    let now = chrono::Utc::now();
+    let entry = |kind, points: i64, source: &str| LedgerEntry {
+        id: uuid::Uuid::now_v7().simple().to_string(),
+        kind,
+        points,
+        at: now,
+        source: source.into(),
+        expires_at: (points > 0).then(|| now + chrono::Duration::days(30)),
+        unrecovered: None,
+        note: None,
+    };
+    let first = entry(EntryKind::Purchase, 40, "A");
+    assert_eq!(
+        ledger.credit(customer, &first).await.expect("credit"),
+        Posted::Recorded
+    );
+    let again = entry(EntryKind::Purchase, 40, "A");
+    assert_eq!(
+        ledger.credit(customer, &again).await.expect("credit"),
+        Posted::AlreadyRecorded
+    );
+    // Sixty credits at once, "A" among them: 59 new.
+    let many: Vec<LedgerEntry> = std::iter::once(again)
+        .chain((0..59).map(|n| entry(EntryKind::Purchase, 1, &format!("B{n}"))))
+        .collect();
+    assert_eq!(ledger.credit_many(customer, &many).await.expect("many"), 59);
+    assert_eq!(ledger.balance(customer).await.expect("balance").balance, 99);
+
+    // Twelve debits of 10 at once from 99: nine win.
+    let debits: Vec<_> = (0..12)
+        .map(|n| {
+            let ledger = ledger.clone();
+            let debit = entry(EntryKind::Redemption, -10, &format!("r{n}"));
+            tokio::spawn(async move { ledger.debit(customer, &debit).await })
+        })
+        .collect();
+    let mut won = 0;
+    for debit in debits {
+        match debit.await.expect("task") {
+            Ok(Posted::Recorded) => won += 1,
+            Err(StoreError::InsufficientPoints {
+                available,
+                asked: 10,
+            }) => {
+                assert!(available < 10, "{available}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(won, 9);
+    let balance = ledger.balance(customer).await.expect("balance");
+    assert_eq!(
+        (balance.balance, balance.earned, balance.debited),
+        (9, 99, 90)
+    );
+    let entries = ledger.entries(customer).await.expect("entries");
+    assert_eq!(entries.len(), 60 + 9);
+    assert_eq!(entries.iter().map(|e| e.points).sum::<i64>(), 9);
+
+    // A coupon redeemed for two references at once: one wins.
+    use strata_domain::rewards::coupon::{CouponTemplate, Discount};
+    use strata_store::CouponRepository;
+    let coupons = CouponRepository::new(b.table.clone());
+    let template = CouponTemplate {
+        name: "Ten".into(),
+        discount: Discount::Amount { minor: 1000 },
+        min_spend_minor: 0,
+        valid_days: 10,
+        valid_from: None,
+        valid_until: None,
+        tiers: Vec::new(),
+    };
+    let coupon = template.issue("ten", "ABCDEFGH2345".into(), customer, now, None);
+    coupons.issue(&coupon).await.expect("issue");
+    let attempts: Vec<_> = ["o-1", "o-2", "o-3"]
+        .into_iter()
+        .map(|reference| {
+            let coupons = coupons.clone();
+            tokio::spawn(async move {
+                coupons
+                    .redeem(customer, "ABCDEFGH2345", reference, None, now)
+                    .await
+                    .expect("redeem")
+            })
+        })
+        .collect();
+    let mut redeemed = 0;
+    for attempt in attempts {
+        if attempt.await.expect("task").is_ok() {
+            redeemed += 1;
+        }
+    }
+    assert_eq!(redeemed, 1);
+}
