@@ -21,7 +21,8 @@ use strata_domain::ports::table::Table;
 use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy, moved};
 
 use strata_store::{
-    CustomerRepository, Privacy, Rewards, StoreError, TierChangeRecord, ValueRepository,
+    CountsSnapshot, CustomerRepository, Privacy, Rewards, StoreError, TierChangeRecord, TierCounts,
+    ValueRepository,
 };
 
 /// How long one run spends on unfinished bulk coupon issues.
@@ -109,6 +110,8 @@ impl ValueRefresh {
         as_of: DateTime<Utc>,
     ) -> Result<RefreshReport, RefreshError> {
         let started = Instant::now();
+        let taken_at = Utc::now();
+        let mut counts = TierCounts::default();
         let stored = self.values.policy().await?;
         let policy = stored.policy;
         let rewards = Rewards::new(self.table.clone(), settings.currency);
@@ -128,8 +131,9 @@ impl ValueRefresh {
                 for profile in &page.customers {
                     report.customers += 1;
                     let value = policy.assess(&profile.activity, settings.currency, as_of);
-                    if value.is_some() {
+                    if let Some(value) = &value {
                         report.with_tier += 1;
+                        counts.add(value.tier, value.premium);
                     }
                     if moved(profile.value.as_ref(), value.as_ref()) {
                         let (retried, change) = self
@@ -149,6 +153,9 @@ impl ValueRefresh {
                 }
             }
         }
+        self.values
+            .save_counts(&CountsSnapshot { counts, taken_at })
+            .await?;
         self.rewards_over_time(&rewards, as_of, &mut report).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)

@@ -391,6 +391,32 @@ async fn the_refresh_moves_customers_as_time_passes(backend: &Backend) {
     assert_eq!(again.moved, 0, "{again:?}");
     assert_eq!(customer(&app, &id).await["version"], after["version"]);
     assert_eq!(customer(&app, &other).await["tier"], Value::Null);
+
+    // The counts: the refresh's own (as of its day), then a purchase since
+    // moves the other customer into a tier at once.
+    let tier_counts = || async {
+        let (status, counts, _) = send(&app, "GET", "/v1/tiers", None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{counts}");
+        counts
+    };
+    let counts = tier_counts().await;
+    assert_eq!(counts["customers_with_a_tier"], 1, "{counts}");
+    assert_eq!(
+        counts["tiers"][after["tier"].as_str().unwrap()],
+        1,
+        "{counts}"
+    );
+    order(
+        &app,
+        &other,
+        json!({"id": "V4-1", "placed_at": day(1), "currency": "USD", "total": "50.00"}),
+    )
+    .await;
+    let tier = customer(&app, &other).await["tier"].clone();
+    let counts = tier_counts().await;
+    assert_eq!(counts["customers_with_a_tier"], 2, "{counts}");
+    let in_tier = if tier == after["tier"] { 2 } else { 1 };
+    assert_eq!(counts["tiers"][tier.as_str().unwrap()], in_tier, "{counts}");
 }
 
 on_every_adapter!(

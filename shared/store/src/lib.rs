@@ -43,5 +43,6 @@ pub use repo::rewards::{
 };
 pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};
 pub use repo::value::{
-    MonthlyMovements, StoredValuePolicy, TierChangeRecord, TierCounts, ValueRepository,
+    CountsSnapshot, MonthlyMovements, StoredValuePolicy, TierChangeRecord, TierCounts,
+    ValueRepository,
 };

@@ -14,7 +14,7 @@ use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{
     Condition, Index, Query, SortCondition, Table, TableError, Value, WriteRequest,
 };
-use strata_domain::value::{TierChange, ValuePolicy};
+use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy};
 
 use crate::batch::{self, BatchPolicy};
 use crate::codec::{self, RecordKind};
@@ -22,6 +22,7 @@ use crate::error::StoreError;
 use crate::keys;
 
 const VALUE_CONFIG: &str = "value-tiers";
+const COUNTS_SNAPSHOT: &str = "tier-counts";
 const REVISION: &str = "revision";
 
 /// The admin's value policy with who changed it and when.
@@ -43,11 +44,48 @@ pub struct TierChangeRecord {
 }
 
 /// Customers per tier and how many are premium, read now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCounts {
     pub tiers: BTreeMap<Tier, u64>,
     pub premium: u64,
     pub customers: u64,
+}
+
+/// The counts the daily refresh took while it read every profile, and when
+/// its run began: `counts` adds the tier changes writes made since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountsSnapshot {
+    pub counts: TierCounts,
+    pub taken_at: DateTime<Utc>,
+}
+
+impl TierCounts {
+    /// Adds one customer's standing.
+    pub fn add(&mut self, tier: Tier, premium: bool) {
+        *self.tiers.entry(tier).or_default() += 1;
+        self.customers += 1;
+        if premium {
+            self.premium += 1;
+        }
+    }
+
+    /// Applies one change: out of the tier it left, into the one it reached.
+    fn apply(&mut self, change: &TierChange) {
+        if let Some(from) = change.from {
+            let n = self.tiers.entry(from).or_default();
+            *n = n.saturating_sub(1);
+            self.customers = self.customers.saturating_sub(1);
+        }
+        if let Some(to) = change.to {
+            *self.tiers.entry(to).or_default() += 1;
+            self.customers += 1;
+        }
+        match (change.premium_before, change.premium_after) {
+            (true, false) => self.premium = self.premium.saturating_sub(1),
+            (false, true) => self.premium += 1,
+            _ => {}
+        }
+    }
 }
 
 /// Ups and downs into and out of each tier in one month.
@@ -210,8 +248,87 @@ impl ValueRepository {
         Ok(months)
     }
 
-    /// Customers per tier and premium, counted from the tier index now.
+    /// Stores the counts a refresh took.
+    pub async fn save_counts(&self, snapshot: &CountsSnapshot) -> Result<(), StoreError> {
+        let item = codec::encode(
+            RecordKind::Config,
+            &keys::config(COUNTS_SNAPSHOT),
+            snapshot,
+            &[],
+        )?;
+        self.table.put(item, None).await?;
+        Ok(())
+    }
+
+    /// Customers per tier and premium now: the last refresh's counts plus
+    /// the tier changes writes recorded since it began (one read and a
+    /// query per month since, however many customers there are); counted
+    /// from the tier index (every profile) before any refresh ran.
+    ///
+    /// Exact but for customers erased since the refresh (counted until the
+    /// next) and customers whose purchases moved them while the refresh read
+    /// them (possibly counted twice until the next).
     pub async fn counts(&self) -> Result<TierCounts, StoreError> {
+        let Some(item) = self.table.get(&keys::config(COUNTS_SNAPSHOT)).await? else {
+            return self.count_index().await;
+        };
+        let snapshot: CountsSnapshot = codec::decode(RecordKind::Config, &item)?;
+        let mut counts = snapshot.counts;
+        let now = Utc::now();
+        let months = self
+            .changes_between(
+                (snapshot.taken_at.year(), snapshot.taken_at.month()),
+                (now.year(), now.month()),
+            )
+            .await?;
+        for change in months {
+            if change.at > snapshot.taken_at && change.cause == AssessmentCause::Purchases {
+                counts.apply(&change);
+            }
+        }
+        for tier in Tier::ALL {
+            counts.tiers.entry(tier).or_default();
+        }
+        Ok(counts)
+    }
+
+    /// Every tier change recorded in the months from `from` to `to`.
+    async fn changes_between(
+        &self,
+        from: (i32, u32),
+        to: (i32, u32),
+    ) -> Result<Vec<TierChange>, StoreError> {
+        let mut changes = Vec::new();
+        let (mut year, mut month) = from;
+        while (year, month) <= to {
+            let query = Query::on_index(
+                Index::Gsi1,
+                keys::tier_movement_month(&format!("{year:04}-{month:02}")),
+            );
+            let mut start = None;
+            loop {
+                let page = self.table.query(query.clone().start(start)).await?;
+                for item in &page.items {
+                    let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+                    changes.push(record.change);
+                }
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+            (year, month) = if month == 12 {
+                (year + 1, 1)
+            } else {
+                (year, month + 1)
+            };
+        }
+        Ok(changes)
+    }
+
+    /// Customers per tier and premium, counted from the tier index now:
+    /// every profile with a tier is read.
+    pub async fn count_index(&self) -> Result<TierCounts, StoreError> {
         let mut counts = TierCounts::default();
         for tier in Tier::ALL {
             let query = Query::on_index(Index::Gsi1, keys::tier_partition(tier));
