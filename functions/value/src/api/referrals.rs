@@ -97,6 +97,7 @@ pub(super) async fn link(
         referrer,
         code,
         linked_at: (api.clock)(),
+        rewarded_at: None,
     };
     match referrals.link(customer.id, &link).await.map_err(store)? {
         None => Ok((StatusCode::CREATED, Json(link)).into_response()),

@@ -25,6 +25,9 @@ pub struct ReferralLink {
     pub referrer: CustomerId,
     pub code: String,
     pub linked_at: DateTime<Utc>,
+    /// When the referrer was credited for the first purchase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewarded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,6 +159,28 @@ impl ReferralRepository {
             at = link.referrer;
         }
         Ok(chain)
+    }
+
+    /// Notes on the link that the referrer was credited.
+    pub async fn mark_rewarded(
+        &self,
+        customer: CustomerId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let update = Update::default().set("rewarded_at", Value::S(keys::time(at)));
+        match self
+            .table
+            .update(
+                &keys::referral_link(customer),
+                update,
+                Some(Condition::Exists),
+            )
+            .await
+        {
+            // Erased meanwhile: nothing to note.
+            Ok(_) | Err(TableError::ConditionFailed) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Writes the link unless the customer has one (returned instead).

@@ -128,6 +128,7 @@ impl Rewards {
                 credits.entry(review.customer_id).or_default().push(credit);
             }
         }
+        let mut earned = Earned::default();
         if policy.referral_points > 0 {
             let first_buys: HashMap<CustomerId, DateTime<Utc>> = orders
                 .iter()
@@ -138,6 +139,9 @@ impl Rewards {
                     first
                 });
             for (referred, link) in self.referrals.links_of(&buyers).await? {
+                if link.rewarded_at.is_some() {
+                    continue;
+                }
                 let at = first_buys
                     .get(&referred)
                     .copied()
@@ -150,10 +154,15 @@ impl Rewards {
                     &referred.to_string(),
                 );
                 credit.expires_at = Some(policy.expiry_of(at));
-                credits.entry(link.referrer).or_default().push(credit);
+                // Posted once (its guard); then the link says so, and later
+                // purchases do not try again.
+                if self.ledger.credit(link.referrer, &credit).await? == Posted::Recorded {
+                    earned.entries += 1;
+                    earned.points += credit.points;
+                }
+                self.referrals.mark_rewarded(referred, at).await?;
             }
         }
-        let mut earned = Earned::default();
         for (customer, entries) in credits {
             let recorded = self.ledger.credit_many(customer, &entries).await?;
             earned.entries += recorded;
