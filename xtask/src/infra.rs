@@ -1,5 +1,6 @@
 //! Checks of the SAM templates: cfn-lint with the serverless rules, and
-//! checkov's policies, both offline. A finding fails the run; a deliberate
+//! checkov's policies, both offline; and openapi-spec-validator on the
+//! HTTP API's document. A finding fails the run; a deliberate
 //! exception is skipped inline in the template's resource `Metadata`, with
 //! its reason.
 
@@ -39,7 +40,12 @@ pub fn lint_captured(root: &Path, venv: &Venv, output: &mut String) -> anyhow::R
         .env("BC_SKIP_MAPPING", "TRUE")
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false");
     run(&mut checkov, "checkov", output)?;
-    output.push_str("templates: cfn-lint (with serverless rules) and checkov found nothing\n");
+    let mut openapi = Command::new(venv.bin("openapi-spec-validator"));
+    openapi.current_dir(root).arg("infra/openapi.yaml");
+    run(&mut openapi, "openapi-spec-validator", output)?;
+    output.push_str(
+        "templates: cfn-lint (with serverless rules) and checkov found nothing; infra/openapi.yaml is valid OpenAPI\n",
+    );
     Ok(())
 }
 

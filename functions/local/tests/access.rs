@@ -188,6 +188,13 @@ fn matrix() -> Vec<Row> {
         row("GET", "/v1/customers/{id}/history", READERS_OF_A, OK),
         row("GET", "/v1/customers/{id}/merges", READERS_OF_A, OK),
         row("POST", "/v1/customers/{id}/orders", ADMIN_OPS, WRITTEN),
+        // `A-1` ships (the admin), then ships again (unchanged: 200 too).
+        row(
+            "PUT",
+            "/v1/customers/{id}/orders/{order}/status",
+            ADMIN_OPS,
+            OK,
+        ),
         row(
             "POST",
             "/v1/customers/{id}/interactions",
@@ -248,6 +255,45 @@ fn matrix() -> Vec<Row> {
             OK,
         ),
         row("GET", "/v1/customers/{id}/tier-history", READERS_OF_A, OK),
+        // Rewards: the template before what reads and issues it; points
+        // given before they are spent; the coupon the admin issues to `a`
+        // is the one redeemed (the same reference each time: one redemption).
+        row("GET", "/v1/rewards/policy", ADMIN_OPS, OK),
+        row("PUT", "/v1/rewards/policy", &[Admin], OK),
+        row("PUT", "/v1/coupons/templates/{template}", &[Admin], WRITTEN),
+        row("GET", "/v1/coupons/templates", ADMIN_OPS, OK),
+        row("GET", "/v1/coupons/templates/{template}", ADMIN_OPS, OK),
+        row("POST", "/v1/coupons/issues", ADMIN_OPS, OK),
+        row("GET", "/v1/coupons/issues/{issue}", ADMIN_OPS, OK),
+        row("GET", "/v1/customers/{id}/points", READERS_OF_A, OK),
+        row(
+            "POST",
+            "/v1/customers/{id}/points/adjustments",
+            ADMIN_OPS,
+            WRITTEN,
+        ),
+        row(
+            "POST",
+            "/v1/customers/{id}/points/redemptions",
+            &[Admin, Ops, CustomerSelf],
+            WRITTEN,
+        ),
+        row("GET", "/v1/customers/{id}/coupons", READERS_OF_A, OK),
+        row("POST", "/v1/customers/{id}/coupons", ADMIN_OPS, WRITTEN),
+        row(
+            "POST",
+            "/v1/customers/{id}/coupons/{code}/redemptions",
+            &[Admin, Ops, CustomerSelf],
+            WRITTEN,
+        ),
+        row("GET", "/v1/customers/{id}/referral", READERS_OF_A, OK),
+        // `a` enters their own code (and has bought): refused, naming `code`.
+        row(
+            "PUT",
+            "/v1/customers/{id}/referral",
+            &[Admin, Ops, CustomerSelf],
+            &[422],
+        ),
         row("GET", "/v1/audit", &[Admin], OK),
         row(
             "GET",
@@ -268,10 +314,37 @@ fn matrix() -> Vec<Row> {
     ]
 }
 
-fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
+/// What earlier rows made that later rows use.
+#[derive(Default)]
+struct Made {
+    /// The first coupon `POST /v1/customers/{id}/coupons` issued to `a`.
+    coupon: Option<String>,
+}
+
+impl Made {
+    fn note(&mut self, row: &Row, status: StatusCode, answer: &Value) {
+        if (row.method, row.route) == ("POST", "/v1/customers/{id}/coupons")
+            && status == StatusCode::CREATED
+            && self.coupon.is_none()
+        {
+            self.coupon = answer["code"].as_str().map(str::to_owned);
+        }
+    }
+}
+
+fn request_for(api: &Api, made: &Made, row: &Row, n: usize) -> (String, Option<Value>) {
     let a = api.a;
     let path = match row.route {
         "/v1/imports/{id}" => "/v1/imports/no-such-import".to_owned(),
+        "/v1/customers/{id}/orders/{order}/status" => {
+            format!("/v1/customers/{a}/orders/A-1/status")
+        }
+        "/v1/coupons/templates/{template}" => "/v1/coupons/templates/matrix".to_owned(),
+        "/v1/coupons/issues/{issue}" => "/v1/coupons/issues/matrix".to_owned(),
+        "/v1/customers/{id}/coupons/{code}/redemptions" => {
+            let code = made.coupon.as_deref().unwrap_or("NOCOUPON");
+            format!("/v1/customers/{a}/coupons/{code}/redemptions")
+        }
         "/v1/audit" => format!("/v1/audit?customer={a}"),
         "/v1/salespeople/{salesperson}/customers" => "/v1/salespeople/s-1/customers".to_owned(),
         "/v1/tiers/{tier}/customers" => "/v1/tiers/bronze/customers".to_owned(),
@@ -301,6 +374,29 @@ fn request_for(api: &Api, row: &Row, n: usize) -> (String, Option<Value>) {
         ("PUT", "/v1/tiers/policy") => Some(
             serde_json::to_value(strata_domain::value::ValuePolicy::default()).expect("policy"),
         ),
+        ("PUT", "/v1/customers/{id}/orders/{order}/status") => Some(json!({"status": "shipped"})),
+        ("PUT", "/v1/rewards/policy") => Some(
+            serde_json::to_value(strata_domain::rewards::RewardsPolicy::default()).expect("policy"),
+        ),
+        ("PUT", "/v1/coupons/templates/{template}") => Some(
+            json!({"name": "Matrix", "discount": {"kind": "amount", "minor": 500}, "valid_days": 30}),
+        ),
+        ("POST", "/v1/coupons/issues") => {
+            Some(json!({"id": "matrix", "template": "matrix", "tier": "bronze"}))
+        }
+        ("POST", "/v1/customers/{id}/points/adjustments") => {
+            Some(json!({"points": 100, "reference": format!("matrix-{n}")}))
+        }
+        ("POST", "/v1/customers/{id}/points/redemptions") => {
+            Some(json!({"points": 1, "reference": format!("matrix-{n}")}))
+        }
+        ("POST", "/v1/customers/{id}/coupons") => Some(json!({"template": "matrix"})),
+        ("POST", "/v1/customers/{id}/coupons/{code}/redemptions") => {
+            Some(json!({"reference": "matrix-checkout"}))
+        }
+        ("PUT", "/v1/customers/{id}/referral") => {
+            Some(json!({ "code": strata_store::ReferralRepository::code_for(a) }))
+        }
         _ => None,
     };
     (path, body)
@@ -349,6 +445,7 @@ async fn every_route_wants_a_valid_token_and_the_right_role() {
         .mint(&api.principal(Who::Admin), chrono::Duration::seconds(-10))
         .expect("token");
     let mut n = 0;
+    let mut made = Made::default();
     for row in matrix() {
         let name = format!("{} {}", row.method, row.route);
         for bad in [
@@ -358,7 +455,7 @@ async fn every_route_wants_a_valid_token_and_the_right_role() {
             Some(expired.as_str()),
         ] {
             n += 1;
-            let (path, body) = request_for(&api, &row, n);
+            let (path, body) = request_for(&api, &made, &row, n);
             let (status, headers, problem) = api.call(row.method, &path, bad, body).await;
             assert_eq!(
                 status,
@@ -376,7 +473,7 @@ async fn every_route_wants_a_valid_token_and_the_right_role() {
         }
         for who in EVERYONE {
             n += 1;
-            let (path, body) = request_for(&api, &row, n);
+            let (path, body) = request_for(&api, &made, &row, n);
             let token = api.token(who);
             let (status, _, answer) = api.call(row.method, &path, Some(&token), body).await;
             if row.allowed.contains(&who) {
@@ -384,6 +481,7 @@ async fn every_route_wants_a_valid_token_and_the_right_role() {
                     row.ok.contains(&status.as_u16()),
                     "{name} as {who:?}: {status} {answer}"
                 );
+                made.note(&row, status, &answer);
             } else {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{name} as {who:?}: {answer}");
                 assert_eq!(answer["type"], "/problems/forbidden");
@@ -403,6 +501,9 @@ async fn a_customer_token_never_reads_another_customers_data() {
         "/v1/customers/{id}/history",
         "/v1/customers/{id}/merges",
         "/v1/customers/{id}/tier-history",
+        "/v1/customers/{id}/points",
+        "/v1/customers/{id}/coupons",
+        "/v1/customers/{id}/referral",
         "/v1/customers/{id}/recommendations",
         "/v1/customers/{id}/churn",
         "/v1/customers/{id}/conversion",

@@ -403,6 +403,201 @@ async fn every_success_response_matches_the_document() {
     assert_eq!(withheld["outcome"], "no_consent", "{withheld}");
     assert_eq!(withheld["items"], json!([]), "{withheld}");
 
+    // Rewards: coupon templates (one made, then replaced), the policy
+    // granting one to a tier, points given and spent (the same reference
+    // twice), a coupon issued and redeemed, a bulk issue to the imported
+    // buyer's tier, orders shipped and refunded (the refund taking back
+    // what its order earned), and a referral code entered by a customer
+    // who has not bought.
+    let welcome = |name: &str| {
+        json!({"name": name, "discount": {"kind": "percent", "percent": 10},
+            "min_spend_minor": 5000, "valid_days": 90})
+    };
+    let made = call!(
+        "PUT /v1/coupons/templates/{template}",
+        "/v1/coupons/templates/welcome",
+        Some(welcome("新客 9 折"))
+    );
+    assert_eq!(made["revision"], 1, "{made}");
+    let replaced = call!(
+        "PUT /v1/coupons/templates/{template}",
+        "/v1/coupons/templates/welcome",
+        Some(welcome("新客 9 折（90 天有效）"))
+    );
+    assert_eq!(replaced["revision"], 2, "{replaced}");
+    call!(
+        "PUT /v1/coupons/templates/{template}",
+        "/v1/coupons/templates/ten-off",
+        Some(
+            json!({"name": "满 200 减 10", "discount": {"kind": "amount", "minor": 1000},
+            "min_spend_minor": 20000, "valid_days": 30,
+            "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
+            "tiers": ["diamond", "platinum", "gold", "silver", "bronze"]})
+        )
+    );
+    let templates = call!("GET /v1/coupons/templates", "/v1/coupons/templates");
+    assert_eq!(
+        templates["templates"].as_array().map(Vec::len),
+        Some(2),
+        "{templates}"
+    );
+    call!(
+        "GET /v1/coupons/templates/{template}",
+        "/v1/coupons/templates/ten-off"
+    );
+    let rewards = call!("GET /v1/rewards/policy", "/v1/rewards/policy");
+    let mut rewards_policy = rewards["policy"].clone();
+    rewards_policy["tiers"]["diamond"]["coupons"] = json!(["ten-off"]);
+    let stored = call!(
+        "PUT /v1/rewards/policy",
+        "/v1/rewards/policy",
+        Some(rewards_policy)
+    );
+    assert_eq!(
+        stored["policy"]["tiers"]["diamond"]["coupons"],
+        json!(["ten-off"]),
+        "{stored}"
+    );
+    let given = call!(
+        "POST /v1/customers/{id}/points/adjustments",
+        format!("/v1/customers/{id}/points/adjustments"),
+        Some(json!({"points": 500, "reference": "ticket-4711", "note": "包裹破损补偿"}))
+    );
+    assert_eq!(given["recorded"], true, "{given}");
+    let spend = json!({"points": 120, "reference": "checkout-7781"});
+    let spent = call!(
+        "POST /v1/customers/{id}/points/redemptions",
+        format!("/v1/customers/{id}/points/redemptions"),
+        Some(spend.clone())
+    );
+    assert_eq!(spent["entry"]["points"], -120, "{spent}");
+    let respent = call!(
+        "POST /v1/customers/{id}/points/redemptions",
+        format!("/v1/customers/{id}/points/redemptions"),
+        Some(spend)
+    );
+    assert_eq!(
+        (&respent["recorded"], &respent["entry"]),
+        (&json!(false), &Value::Null),
+        "{respent}"
+    );
+    let ledger = call!(
+        "GET /v1/customers/{id}/points",
+        format!("/v1/customers/{id}/points?limit=10")
+    );
+    let kinds: BTreeSet<&str> = ledger["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        ["purchase", "review", "adjustment", "redemption"]
+            .iter()
+            .all(|k| kinds.contains(k)),
+        "{ledger}"
+    );
+    assert!(ledger["next_expiry"].is_object(), "{ledger}");
+    let coupon = call!(
+        "POST /v1/customers/{id}/coupons",
+        format!("/v1/customers/{id}/coupons"),
+        Some(json!({"template": "welcome"}))
+    );
+    let code = coupon["code"].as_str().expect("coupon code").to_owned();
+    let redeemed = call!(
+        "POST /v1/customers/{id}/coupons/{code}/redemptions",
+        format!("/v1/customers/{id}/coupons/{code}/redemptions"),
+        Some(json!({"reference": "SO-3", "order_total": "88.00"}))
+    );
+    assert_eq!(
+        (&redeemed["coupon"]["state"], &redeemed["discount_minor"]),
+        (&json!("redeemed"), &json!(880)),
+        "{redeemed}"
+    );
+    call!(
+        "GET /v1/customers/{id}/coupons",
+        format!("/v1/customers/{id}/coupons")
+    );
+    let issue = call!(
+        "POST /v1/coupons/issues",
+        "/v1/coupons/issues",
+        Some(json!({"id": "spring-2027", "template": "ten-off", "tier": tier}))
+    );
+    assert_eq!(issue["done"], true, "{issue}");
+    call!(
+        "GET /v1/coupons/issues/{issue}",
+        "/v1/coupons/issues/spring-2027"
+    );
+    let granted = call!(
+        "GET /v1/customers/{id}/coupons",
+        format!("/v1/customers/{buyer}/coupons")
+    );
+    assert!(
+        granted["coupons"]
+            .as_array()
+            .expect("coupons")
+            .iter()
+            .any(|c| c["template"] == "ten-off"),
+        "{granted}"
+    );
+    let shipped = call!(
+        "PUT /v1/customers/{id}/orders/{order}/status",
+        format!("/v1/customers/{id}/orders/SO-2/status"),
+        Some(json!({"status": "shipped"}))
+    );
+    assert_eq!(shipped["points_clawed_back"], Value::Null, "{shipped}");
+    let refunded = call!(
+        "PUT /v1/customers/{id}/orders/{order}/status",
+        format!("/v1/customers/{id}/orders/SO-1/status"),
+        Some(json!({"status": "refunded"}))
+    );
+    assert_eq!(refunded["previous_status"], "paid", "{refunded}");
+    assert!(
+        refunded["points_clawed_back"]
+            .as_i64()
+            .is_some_and(|p| p > 0),
+        "{refunded}"
+    );
+    let referrer = call!(
+        "GET /v1/customers/{id}/referral",
+        format!("/v1/customers/{id}/referral")
+    );
+    let referral_code = referrer["code"].as_str().expect("referral code").to_owned();
+    let linked = call!(
+        "PUT /v1/customers/{id}/referral",
+        format!("/v1/customers/{intent}/referral"),
+        Some(json!({ "code": referral_code }))
+    );
+    assert_eq!(linked["referrer"], json!(id), "{linked}");
+    let referred = call!(
+        "GET /v1/customers/{id}/referral",
+        format!("/v1/customers/{intent}/referral")
+    );
+    assert_eq!(
+        referred["referred_by"]["code"],
+        json!(referral_code),
+        "{referred}"
+    );
+    // Their first purchase credits the referrer, and the link says when.
+    call!(
+        "POST /v1/customers/{id}/orders",
+        format!("/v1/customers/{intent}/orders"),
+        Some(json!({"id": "SO-50", "placed_at": placed(120), "total": "99.00", "currency": "CNY"}))
+    );
+    let rewarded = call!(
+        "GET /v1/customers/{id}/referral",
+        format!("/v1/customers/{intent}/referral")
+    );
+    assert!(
+        rewarded["referred_by"]["rewarded_at"].is_string(),
+        "{rewarded}"
+    );
+    let credited = call!(
+        "GET /v1/customers/{id}/referral",
+        format!("/v1/customers/{id}/referral")
+    );
+    assert_eq!(credited["referral_credits"], 1, "{credited}");
+
     call!("GET /v1/churn/model", "/v1/churn/model");
     call!("GET /v1/churn/monthly", "/v1/churn/monthly");
     call!("GET /v1/churn/early-warning", "/v1/churn/early-warning");

@@ -266,6 +266,10 @@ async fn refunds_claw_back_and_move_the_tier(backend: &Backend) {
         .as_i64()
         .expect("balance");
     let tier_before = tier_of(&app, &id).await;
+    let (_, before_refund, _) = send(&app, "GET", &format!("/v1/customers/{id}"), None, &[]).await;
+    let coefficient_before = before_refund["customer"]["value"]["coefficient"]
+        .as_u64()
+        .expect("coefficient");
     let earned_f2 = 900 * multiplier(tier_before.as_deref()) / 1000;
     // Spend all but 100 points: the refund can take back only those.
     let spend = before - 100;
@@ -291,20 +295,25 @@ async fn refunds_claw_back_and_move_the_tier(backend: &Backend) {
     assert_eq!(points(&app, &id).await["balance"], 0);
     let (_, profile, _) = send(&app, "GET", &format!("/v1/customers/{id}"), None, &[]).await;
     assert_eq!(profile["customer"]["activity"]["purchases"], 1, "{profile}");
-    let history = send(
-        &app,
-        "GET",
-        &format!("/v1/customers/{id}/tier-history"),
-        None,
-        &[],
-    )
-    .await
-    .1;
+    // The refund took 900.00 of spend away: a lower coefficient, and the
+    // tier history has the move down if the tier changed.
     assert!(
-        tier_of(&app, &id).await != tier_before
-            || history["changes"].as_array().is_some_and(|c| !c.is_empty()),
-        "the refund reassessed the tier"
+        profile["customer"]["value"]["coefficient"].as_u64() < Some(coefficient_before),
+        "{profile}"
     );
+    let tier_after = tier_of(&app, &id).await;
+    if tier_after != tier_before {
+        let history = send(
+            &app,
+            "GET",
+            &format!("/v1/customers/{id}/tier-history"),
+            None,
+            &[],
+        )
+        .await
+        .1;
+        assert_eq!(history["changes"][0]["to"], json!(tier_after), "{history}");
+    }
     // Sent again: the same answer, nothing taken twice.
     let (status, body, _) = send(
         &app,
@@ -560,12 +569,12 @@ async fn coupons_are_issued_and_redeemed_once(backend: &Backend) {
     let (a, b) = (a.expect("task"), b.expect("task"));
     let wins = [&a, &b]
         .iter()
-        .filter(|(s, _)| *s == StatusCode::OK)
+        .filter(|(s, _)| *s == StatusCode::CREATED)
         .count();
     assert_eq!(wins, 1, "{a:?} {b:?}");
-    let loser = if a.0 == StatusCode::OK { &b } else { &a };
+    let loser = if a.0 == StatusCode::CREATED { &b } else { &a };
     assert_eq!(field_of(&loser.1), ("code", "coupon_redeemed"));
-    let winner = if a.0 == StatusCode::OK {
+    let winner = if a.0 == StatusCode::CREATED {
         "cart-1"
     } else {
         "cart-2"
@@ -628,6 +637,27 @@ async fn coupons_are_issued_and_redeemed_once(backend: &Backend) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(field_of(&body).0, "template");
+    // A template for other tiers is refused up front, not issued to nobody.
+    put_template(
+        &app,
+        "diamonds",
+        json!({"name": "Diamonds only", "discount": {"kind": "percent", "percent": 20},
+            "valid_days": 30, "tiers": ["diamond"]}),
+    )
+    .await;
+    let other_tier = if tier == "diamond" {
+        "bronze"
+    } else {
+        tier.as_str()
+    };
+    let (status, body) = post(
+        &app,
+        "/v1/coupons/issues",
+        json!({"id": "z", "template": "diamonds", "tier": other_tier}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(field_of(&body), ("tier", "not_eligible"));
 
     // Thirty days on, the job expires the other's coupon; redeeming it is refused.
     let report = ValueRefresh::new(backend.table.clone(), backend.privacy.clone())
@@ -928,7 +958,7 @@ async fn referrals_follow_their_rules(backend: &Backend) {
         &[],
     )
     .await;
-    assert_eq!(body["referred_customers_who_bought"], 1);
+    assert_eq!(body["referral_credits"], 1);
     // A buyer cannot be referred after the fact.
     order(&app, &c, "RC-1", 2, "20.00").await;
     let d = new_customer(&app, "ref-d@example.com").await;

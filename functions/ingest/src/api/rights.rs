@@ -34,7 +34,7 @@ fn store(error: StoreError) -> Problem {
 
 /// Everything held about one customer as one JSON document: the profile,
 /// the whole history (hot and cold), the merge log, the consent ledger, the
-/// churn score, the recommendation profile and the assignment.
+/// churn score, the recommendation profile, the assignment and rewards.
 pub(super) async fn export(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -66,6 +66,7 @@ pub(super) async fn export(
     let churn_score = state.churn.score(id).await.map_err(store)?;
     let recommendation_profile = state.recommendations.profile(id).await.map_err(store)?;
     let assignment = state.assignments.of(id).await.map_err(store)?;
+    let rewards = rewards_of(state.ingestor.rewards(), id).await?;
     let stage = profile.activity.stage();
     let document = json!({
         "format": FORMAT,
@@ -85,6 +86,7 @@ pub(super) async fn export(
         "churn_score": churn_score,
         "recommendation_profile": recommendation_profile,
         "assignment": assignment,
+        "rewards": rewards,
     });
     let mut response = Json(document).into_response();
     // Personal data: no shared cache keeps a copy.
@@ -139,4 +141,27 @@ pub(super) async fn erase(
         "lookups": report.lookups,
     }))
     .into_response())
+}
+
+/// The customer's points (balance and whole ledger), coupons and referral:
+/// their code if they ever asked for it (read only: an export registers
+/// nothing) and who referred them.
+async fn rewards_of(
+    rewards: &strata_store::Rewards,
+    id: strata_domain::ids::CustomerId,
+) -> Result<serde_json::Value, Problem> {
+    let balance = rewards.ledger.balance(id).await.map_err(store)?;
+    let ledger = rewards.ledger.entries(id).await.map_err(store)?;
+    let coupons = rewards.coupons.of_customer(id).await.map_err(store)?;
+    let code = strata_store::ReferralRepository::code_for(id);
+    let registered = rewards.referrals.resolve(&code).await.map_err(store)?
+        == strata_store::Resolved::Customer(id);
+    let referred_by = rewards.referrals.link_of(id).await.map_err(store)?;
+    Ok(json!({
+        "points_balance": balance.balance,
+        "points_ledger": ledger,
+        "coupons": coupons,
+        "referral_code": registered.then_some(code),
+        "referred_by": referred_by,
+    }))
 }

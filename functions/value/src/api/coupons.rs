@@ -105,19 +105,27 @@ pub(super) async fn start_issue(
     let id = template_id(&body.id, "id")?;
     let template = template_id(&body.template, "template")?;
     let tier = tier_named("tier", &body.tier)?;
-    if api
+    let Some(stored) = api
         .rewards
         .coupons
         .template(&template)
         .await
         .map_err(store)?
-        .is_none()
-    {
+    else {
         return Err(field(FieldError::new(
             "template",
             "unknown_template",
             format!("no coupon template is called {template}"),
         )));
+    };
+    // Refused up front rather than skipping every customer of the tier.
+    if let Err(refusal) = stored.template.issuable(Some(tier), (api.clock)()) {
+        let name = if refusal == CouponRefusal::NotEligible {
+            "tier"
+        } else {
+            "template"
+        };
+        return Err(refused(name, refusal));
     }
     let issue = api
         .rewards
@@ -270,7 +278,7 @@ pub(super) async fn redeem(
             other => refused("code", other),
         })?;
     let (status, coupon) = match redeemed {
-        Redeemed::Now(coupon) => (StatusCode::OK, coupon),
+        Redeemed::Now(coupon) => (StatusCode::CREATED, coupon),
         Redeemed::Already(coupon) => (StatusCode::OK, coupon),
     };
     let discount = spend.map(|spend| coupon.discount_on(spend));

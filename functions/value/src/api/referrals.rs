@@ -18,7 +18,7 @@ use strata_store::{ReferralLink, Resolved};
 use super::{Api, customer, field, store};
 
 /// The customer's code (registered on first read), who referred them, and
-/// how many customers they referred have bought.
+/// how many referral credits they earned.
 pub(super) async fn get(State(api): Api, Path(id): Path<String>) -> Result<Response, Problem> {
     let customer = customer(&api, &id).await?;
     let referrals = &api.rewards.referrals;
@@ -30,7 +30,7 @@ pub(super) async fn get(State(api): Api, Path(id): Path<String>) -> Result<Respo
         .entries(customer.id)
         .await
         .map_err(store)?;
-    let rewarded = entries
+    let credits = entries
         .iter()
         .filter(|e| e.kind == EntryKind::Referral)
         .count();
@@ -38,7 +38,7 @@ pub(super) async fn get(State(api): Api, Path(id): Path<String>) -> Result<Respo
         "customer_id": customer.id,
         "code": code,
         "referred_by": link,
-        "referred_customers_who_bought": rewarded,
+        "referral_credits": credits,
     }))
     .into_response())
 }

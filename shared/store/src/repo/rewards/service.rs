@@ -313,15 +313,15 @@ impl Rewards {
     ) -> Result<(Posted, LedgerEntry), StoreError> {
         let mut adjustment = entry(EntryKind::Adjustment, points, now, reference);
         adjustment.note = note;
-        if points > 0 {
+        // What expired goes first, so the balance answered is what can be spent.
+        self.ledger.expire_due(customer, now).await?;
+        let posted = if points > 0 {
             adjustment.expires_at = Some(policy.expiry_of(now));
-            let posted = self.ledger.credit(customer, &adjustment).await?;
-            Ok((posted, adjustment))
+            self.ledger.credit(customer, &adjustment).await?
         } else {
-            self.ledger.expire_due(customer, now).await?;
-            let posted = self.ledger.debit(customer, &adjustment).await?;
-            Ok((posted, adjustment))
-        }
+            self.ledger.debit(customer, &adjustment).await?
+        };
+        Ok((posted, adjustment))
     }
 
     /// Takes back what a refunded or cancelled order earned, once: as much
