@@ -792,9 +792,9 @@ impl Ingestor {
         customer: CustomerId,
         activity: Activity,
     ) -> Result<Option<Outcome>, IngestError> {
-        if self.customers.get(customer).await?.is_none() {
+        let Some(profile) = self.customers.get(customer).await? else {
             return Ok(None);
-        }
+        };
         let mut orders = Vec::new();
         let mut reviews = Vec::new();
         let recorded = match activity {
@@ -841,7 +841,8 @@ impl Ingestor {
             }
             let same = holder == Some(Sameness::Same);
             if same && !(orders.is_empty() && reviews.is_empty()) {
-                self.reward(&HashMap::new(), &[], &orders, &reviews).await?;
+                let tiers = HashMap::from([(customer, profile.tier)]);
+                self.reward(&tiers, &[], &orders, &reviews).await?;
             }
             return Ok(Some(Outcome::Duplicate { customer }));
         }

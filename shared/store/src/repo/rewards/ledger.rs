@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{
-    Condition, Cursor, Index, Item, Query, SortCondition, Table, TableError, TransactOp, Update,
-    Value,
+    Condition, Cursor, Index, Item, MAX_TRANSACT_ITEMS, Query, SortCondition, Table, TableError,
+    TransactOp, Update, Value,
 };
 use strata_domain::rewards::ledger::{self, LedgerEntry};
 
@@ -201,6 +201,80 @@ impl PointsLedger {
             }
         }
         Ok(recorded)
+    }
+
+    /// Posts the credits of many customers (an import chunk's), packing
+    /// several customers into each transaction (up to DynamoDB's 100
+    /// items: a guard and an entry per credit, a balance per customer); a
+    /// pack that finds some posted already is posted customer by customer.
+    /// Returns, per customer, how many credits were posted now.
+    pub async fn credit_customers(
+        &self,
+        credits: &[(CustomerId, Vec<LedgerEntry>)],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut recorded = vec![0; credits.len()];
+        let mut pack: Vec<usize> = Vec::new();
+        let mut ops: Vec<TransactOp> = Vec::new();
+        for (index, (customer, entries)) in credits.iter().enumerate() {
+            let needed = entries.len() * 2 + 1;
+            if entries.is_empty() {
+                continue;
+            }
+            if needed > MAX_TRANSACT_ITEMS {
+                recorded[index] = self.credit_many(*customer, entries).await?;
+                continue;
+            }
+            if ops.len() + needed > MAX_TRANSACT_ITEMS {
+                self.post_pack(credits, &pack, std::mem::take(&mut ops), &mut recorded)
+                    .await?;
+                pack.clear();
+            }
+            for entry in entries {
+                ops.push(TransactOp::Put {
+                    item: guard_item(*customer, entry),
+                    condition: Some(Condition::NotExists),
+                });
+                ops.push(TransactOp::Put {
+                    item: entry_item(*customer, entry)?,
+                    condition: Some(Condition::NotExists),
+                });
+            }
+            ops.push(TransactOp::Update {
+                key: keys::points_balance(*customer),
+                update: balance_update(entries.iter().map(|e| e.points).sum()),
+                condition: None,
+            });
+            pack.push(index);
+        }
+        if !pack.is_empty() {
+            self.post_pack(credits, &pack, ops, &mut recorded).await?;
+        }
+        Ok(recorded)
+    }
+
+    async fn post_pack(
+        &self,
+        credits: &[(CustomerId, Vec<LedgerEntry>)],
+        pack: &[usize],
+        ops: Vec<TransactOp>,
+        recorded: &mut [u64],
+    ) -> Result<(), StoreError> {
+        match self.table.transact_write(ops).await {
+            Ok(()) => {
+                for &index in pack {
+                    recorded[index] = credits[index].1.len() as u64;
+                }
+                Ok(())
+            }
+            Err(TableError::TransactionCanceled(_)) => {
+                for &index in pack {
+                    let (customer, entries) = &credits[index];
+                    recorded[index] = self.credit_many(*customer, entries).await?;
+                }
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Posts a debit (`points < 0`) if the balance covers it, once per kind

@@ -163,8 +163,9 @@ impl Rewards {
                 self.referrals.mark_rewarded(referred, at).await?;
             }
         }
-        for (customer, entries) in credits {
-            let recorded = self.ledger.credit_many(customer, &entries).await?;
+        let credits: Vec<(CustomerId, Vec<LedgerEntry>)> = credits.into_iter().collect();
+        let recorded = self.ledger.credit_customers(&credits).await?;
+        for ((_, entries), recorded) in credits.iter().zip(recorded) {
             earned.entries += recorded;
             if recorded == entries.len() as u64 {
                 earned.points += entries.iter().map(|e| e.points).sum::<i64>();
