@@ -5,6 +5,10 @@
 //! (one customer, a whole tier, a tier benefit) and redeemed once; points
 //! and coupons expire with the daily job; referral rules; erasure.
 
+mod common;
+
+use common::{day, new_customer};
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -56,25 +60,6 @@ fn app(backend: &Backend) -> Router {
         Currency::USD,
     )));
     ingest.merge(rewards)
-}
-
-fn day(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .date_naive()
-        .to_string()
-}
-
-async fn new_customer(app: &Router, email: &str) -> String {
-    let (status, body, _) = send(
-        app,
-        "POST",
-        "/v1/customers",
-        Some(json!({ "email": email })),
-        &[],
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["customer"]["id"].as_str().expect("id").to_owned()
 }
 
 async fn order(app: &Router, id: &str, number: &str, days_ago: i64, total: &str) -> StatusCode {
@@ -170,12 +155,10 @@ async fn purchases_and_reviews_earn_once(backend: &Backend) {
     assert_eq!(ledger["balance"], expected + 20, "{ledger}");
     assert_eq!(ledger["entries"].as_array().map(Vec::len), Some(2));
     // An order in another currency earns nothing: there is no rate for it.
-    let (status, body, _) = send(
+    let (status, body) = post(
         &app,
-        "POST",
         &format!("/v1/customers/{id}/orders"),
-        Some(json!({"id": "E-EUR", "placed_at": day(3), "currency": "EUR", "total": "80.00"})),
-        &[],
+        json!({"id": "E-EUR", "placed_at": day(3), "currency": "EUR", "total": "80.00"}),
     )
     .await;
     assert!(status.is_success(), "{body}");
@@ -709,41 +692,33 @@ async fn orders_carry_the_coupons_they_redeem(backend: &Backend) {
     };
     let code = issue().await;
     let with_coupon = |number: &str, code: &str| json!({"id": number, "placed_at": day(1), "currency": "USD", "total": "30.00", "coupon": code});
-    let (status, body, _) = send(
+    let (status, body) = post(
         &app,
-        "POST",
         &format!("/v1/customers/{id}/orders"),
-        Some(with_coupon("K-1", &code)),
-        &[],
+        with_coupon("K-1", &code),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // The same order again is the same redemption; another order is refused.
-    let (status, body, _) = send(
+    let (status, body) = post(
         &app,
-        "POST",
         &format!("/v1/customers/{id}/orders"),
-        Some(with_coupon("K-1", &code)),
-        &[],
+        with_coupon("K-1", &code),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body, _) = send(
+    let (status, body) = post(
         &app,
-        "POST",
         &format!("/v1/customers/{id}/orders"),
-        Some(with_coupon("K-2", &code)),
-        &[],
+        with_coupon("K-2", &code),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(field_of(&body), ("order.coupon", "coupon_redeemed"));
-    let (status, body, _) = send(
+    let (status, body) = post(
         &app,
-        "POST",
         &format!("/v1/customers/{id}/orders"),
-        Some(with_coupon("K-3", "NOSUCHCODE")),
-        &[],
+        with_coupon("K-3", "NOSUCHCODE"),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

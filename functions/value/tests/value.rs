@@ -4,6 +4,10 @@
 //! customers as time passes and writes only those who move, and the tier
 //! history, counts, lists and movements report it.
 
+mod common;
+
+use common::{day, new_customer};
+
 use axum::Router;
 use chrono::{Duration, Utc};
 use http::StatusCode;
@@ -50,30 +54,6 @@ async fn get_as_sales(app: &Router, salesperson: &str, path: &str) -> (StatusCod
     .expect("principal");
     let (status, body, _) = send_as(app, Some(principal), "GET", path, None, &[]).await;
     (status, body)
-}
-
-fn day(days_ago: i64) -> String {
-    (Utc::now() - Duration::days(days_ago))
-        .date_naive()
-        .to_string()
-}
-
-async fn new_customer(app: &Router, email: &str) -> String {
-    let (status, body, _) = send(
-        app,
-        "POST",
-        "/v1/customers",
-        Some(json!({ "email": email })),
-        &[],
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(
-        body["customer"]["tier"],
-        Value::Null,
-        "no purchase, no tier"
-    );
-    body["customer"]["id"].as_str().expect("id").to_owned()
 }
 
 async fn order(app: &Router, id: &str, order: Value) {
