@@ -124,6 +124,20 @@ impl Tier {
             Tier::Bronze => "bronze",
         }
     }
+
+    /// The tier a request names, or an error naming `field`.
+    pub fn parse(field: &str, raw: &str) -> Result<Tier, FieldError> {
+        Tier::ALL
+            .into_iter()
+            .find(|t| t.name() == raw)
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    "invalid",
+                    "must be one of diamond, platinum, gold, silver, bronze",
+                )
+            })
+    }
 }
 
 /// A value by which two records are known to be the same person.

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use rand::Rng;
-use strata_domain::ports::table::{Item, Key, MAX_BATCH_GET, MAX_BATCH_WRITE, Table, WriteRequest};
+use strata_domain::ports::table::{
+    Item, Key, MAX_BATCH_GET, MAX_BATCH_WRITE, Query, Table, WriteRequest,
+};
 
 use crate::error::StoreError;
 
@@ -195,6 +197,21 @@ mod tests {
         let policy = BatchPolicy::default();
         for attempt in 0..40 {
             assert!(backoff(policy, attempt) <= policy.max_delay);
+        }
+    }
+}
+
+/// Every item a query matches, page after page (for partitions known to be
+/// small: a customer's ledger, a config partition, one month's index).
+pub async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table.query(query.clone().start(start)).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(items),
         }
     }
 }

@@ -80,15 +80,7 @@ pub(super) async fn counts(State(state): State<ApiState>) -> Result<Response, Pr
 }
 
 fn tier(raw: &str) -> Result<Tier, Problem> {
-    Tier::ALL
-        .into_iter()
-        .find(|t| t.name() == raw)
-        .ok_or_else(|| {
-            invalid(
-                "tier",
-                "must be one of diamond, platinum, gold, silver, bronze",
-            )
-        })
+    Tier::parse("tier", raw).map_err(|e| Problem::from(strata_domain::Invalid::from(e)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -107,16 +107,7 @@ async fn customer(api: &RewardsApi, raw: &str) -> Result<Customer, Problem> {
 }
 
 fn tier_named(field_name: &str, raw: &str) -> Result<Tier, Problem> {
-    Tier::ALL
-        .into_iter()
-        .find(|t| t.name() == raw)
-        .ok_or_else(|| {
-            field(FieldError::new(
-                field_name,
-                "invalid",
-                "must be one of diamond, platinum, gold, silver, bronze",
-            ))
-        })
+    Tier::parse(field_name, raw).map_err(field)
 }
 
 /// The policy in force (revision 0: the built-in default).

@@ -16,8 +16,8 @@ use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::interaction::Interaction;
 use strata_domain::order::{Order, OrderStatus};
 use strata_domain::ports::table::{
-    Condition, Cursor, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Update,
-    Value, WriteRequest,
+    Condition, Item, Key, Query, SortCondition, Table, TableError, TransactOp, Update, Value,
+    WriteRequest,
 };
 use strata_domain::review::Review;
 
@@ -1138,16 +1138,7 @@ impl ActivityRepository {
     }
 
     async fn query_all(&self, query: Query) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Cursor> = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            items.extend(page.items);
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(items),
-            }
-        }
+        batch::query_all(self.table.as_ref(), query).await
     }
 }
 

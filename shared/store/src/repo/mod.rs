@@ -15,3 +15,29 @@ pub mod retention;
 pub mod rewards;
 pub mod tiering;
 pub mod value;
+
+use strata_domain::ports::table::{Condition, Item, Table, TableError, Value};
+
+use crate::error::StoreError;
+
+/// Puts a record kept under a revision (admin policies, templates) if the
+/// stored one is still at `expected` (0: none stored yet); `Conflict`
+/// naming `what` otherwise.
+pub(crate) async fn put_revision(
+    table: &dyn Table,
+    item: Item,
+    expected: u64,
+    what: &str,
+) -> Result<(), StoreError> {
+    let condition = match expected {
+        0 => Condition::NotExists,
+        revision => Condition::Equals("revision".into(), Value::number(revision)),
+    };
+    table
+        .put(item, Some(condition))
+        .await
+        .map_err(|error| match error {
+            TableError::ConditionFailed => StoreError::Conflict { what: what.into() },
+            other => other.into(),
+        })
+}

@@ -11,19 +11,17 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::customer::{Customer, Tier};
 use strata_domain::ids::CustomerId;
-use strata_domain::ports::table::{
-    Condition, Index, Query, SortCondition, Table, TableError, Value, WriteRequest,
-};
+use strata_domain::ports::table::{Index, Query, SortCondition, Table, WriteRequest};
 use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy};
 
 use crate::batch::{self, BatchPolicy};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+use crate::repo::put_revision;
 
 const VALUE_CONFIG: &str = "value-tiers";
 const COUNTS_SNAPSHOT: &str = "tier-counts";
-const REVISION: &str = "revision";
 
 /// The admin's value policy with who changed it and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,19 +144,13 @@ impl ValueRepository {
             &stored,
             &[],
         )?;
-        let condition = match expected_revision {
-            0 => Condition::NotExists,
-            revision => Condition::Equals(REVISION.into(), Value::number(revision)),
-        };
-        self.table
-            .put(item, Some(condition))
-            .await
-            .map_err(|error| match error {
-                TableError::ConditionFailed => StoreError::Conflict {
-                    what: "the value policy".into(),
-                },
-                other => other.into(),
-            })?;
+        put_revision(
+            self.table.as_ref(),
+            item,
+            expected_revision,
+            "the value policy",
+        )
+        .await?;
         Ok(stored)
     }
 
@@ -196,18 +188,11 @@ impl ValueRepository {
             .sort(SortCondition::BeginsWith(keys::TIER_CHANGE_PREFIX.into()))
             .backward();
         let mut changes = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            for item in &page.items {
-                let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
-                changes.push(record.change);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(changes),
-            }
+        for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+            let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+            changes.push(record.change);
         }
+        Ok(changes)
     }
 
     /// Ups and downs per tier for each month from `from` to `to`
@@ -226,17 +211,9 @@ impl ValueRepository {
                 ..MonthlyMovements::default()
             };
             let query = Query::on_index(Index::Gsi1, keys::tier_movement_month(&name));
-            let mut start = None;
-            loop {
-                let page = self.table.query(query.clone().start(start)).await?;
-                for item in &page.items {
-                    let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
-                    movements.count(&record.change);
-                }
-                match page.next {
-                    Some(next) => start = Some(next),
-                    None => break,
-                }
+            for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+                let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+                movements.count(&record.change);
             }
             months.push(movements);
             (year, month) = if month == 12 {
@@ -305,17 +282,9 @@ impl ValueRepository {
                 Index::Gsi1,
                 keys::tier_movement_month(&format!("{year:04}-{month:02}")),
             );
-            let mut start = None;
-            loop {
-                let page = self.table.query(query.clone().start(start)).await?;
-                for item in &page.items {
-                    let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
-                    changes.push(record.change);
-                }
-                match page.next {
-                    Some(next) => start = Some(next),
-                    None => break,
-                }
+            for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+                let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
+                changes.push(record.change);
             }
             (year, month) = if month == 12 {
                 (year + 1, 1)

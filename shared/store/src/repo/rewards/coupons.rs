@@ -12,14 +12,16 @@ use serde::{Deserialize, Serialize};
 use strata_domain::customer::Tier;
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{
-    Condition, Cursor, Index, Item, Query, SortCondition, Table, TableError, Update, Value,
+    Condition, Index, Item, Query, SortCondition, Table, TableError, Update, Value,
 };
 use strata_domain::rewards::coupon::{self, CouponState, CouponTemplate, IssuedCoupon};
 
-use super::{EARLIEST, put_revision, seed_of};
+use super::{EARLIEST, seed_of};
+use crate::batch;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+use crate::repo::put_revision;
 
 const STATE: &str = "state";
 
@@ -91,17 +93,10 @@ impl CouponRepository {
     pub async fn templates(&self) -> Result<Vec<StoredTemplate>, StoreError> {
         let query = Query::partition(keys::COUPON_TEMPLATES_PARTITION);
         let mut all = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            for item in &page.items {
-                all.push(codec::decode(RecordKind::CouponTemplate, item)?);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(all),
-            }
+        for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+            all.push(codec::decode(RecordKind::CouponTemplate, item)?);
         }
+        Ok(all)
     }
 
     /// Creates or replaces a template if it is still at `expected` (0: new).
@@ -181,16 +176,8 @@ impl CouponRepository {
         let query = Query::partition(keys::customer_partition(customer))
             .sort(SortCondition::BeginsWith(keys::COUPON_PREFIX.into()));
         let mut all: Vec<IssuedCoupon> = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            for item in &page.items {
-                all.push(codec::decode(RecordKind::Coupon, item)?);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
-            }
+        for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+            all.push(codec::decode(RecordKind::Coupon, item)?);
         }
         all.sort_by(|a, b| b.issued_at.cmp(&a.issued_at).then(a.code.cmp(&b.code)));
         Ok(all)
@@ -295,6 +282,7 @@ impl CouponRepository {
         for shard in 0..keys::EXPIRY_SHARDS {
             let query = Query::on_index(Index::Gsi2, keys::coupon_expiry_partition(shard))
                 .sort(SortCondition::Between(EARLIEST.into(), until.clone()));
+            // Page by page, keeping only keys: a shard may hold many.
             let mut due = Vec::new();
             let mut start = None;
             loop {
@@ -378,19 +366,12 @@ impl CouponRepository {
     pub async fn unfinished_issues(&self) -> Result<Vec<CouponIssue>, StoreError> {
         let query = Query::partition(keys::COUPON_ISSUES_PARTITION);
         let mut open = Vec::new();
-        let mut start: Option<Cursor> = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            for item in &page.items {
-                let issue: CouponIssue = codec::decode(RecordKind::CouponIssue, item)?;
-                if !issue.done {
-                    open.push(issue);
-                }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(open),
+        for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+            let issue: CouponIssue = codec::decode(RecordKind::CouponIssue, item)?;
+            if !issue.done {
+                open.push(issue);
             }
         }
+        Ok(open)
     }
 }

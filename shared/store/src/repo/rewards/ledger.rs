@@ -17,6 +17,7 @@ use strata_domain::ports::table::{
 use strata_domain::rewards::ledger::{self, LedgerEntry};
 
 use super::EARLIEST;
+use crate::batch;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
@@ -373,17 +374,10 @@ impl PointsLedger {
         let query = Query::partition(keys::customer_partition(customer))
             .sort(SortCondition::BeginsWith(keys::POINTS_ENTRY_PREFIX.into()));
         let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.table.query(query.clone().start(start)).await?;
-            for item in &page.items {
-                entries.push(codec::decode(RecordKind::PointsEntry, item)?);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(entries),
-            }
+        for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
+            entries.push(codec::decode(RecordKind::PointsEntry, item)?);
         }
+        Ok(entries)
     }
 
     /// Expires what is left of this customer's lots expired by `as_of`, at
@@ -456,6 +450,7 @@ impl PointsLedger {
         for shard in 0..keys::EXPIRY_SHARDS {
             let query = Query::on_index(Index::Gsi2, keys::points_expiry_partition(shard))
                 .sort(SortCondition::Between(EARLIEST.into(), until.clone()));
+            // Page by page: after a historic import a shard holds many lots.
             let mut start = None;
             loop {
                 let page = self.table.query(query.clone().start(start)).await?;

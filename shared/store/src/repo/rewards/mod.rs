@@ -13,12 +13,13 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use strata_domain::ports::table::{Condition, Table, TableError, Value};
+use strata_domain::ports::table::Table;
 use strata_domain::rewards::RewardsPolicy;
 
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
+use crate::repo::put_revision;
 
 pub use coupons::{CouponIssue, CouponRepository, IssueProgress, Issued, Redeemed, StoredTemplate};
 pub use ledger::{Balance, LedgerPage, PointsLedger, Posted};
@@ -29,7 +30,6 @@ const REWARDS_CONFIG: &str = "rewards";
 /// Below every time an expiry index sorts by (DynamoDB refuses an empty
 /// key condition value).
 pub(crate) const EARLIEST: &str = "0";
-const REVISION: &str = "revision";
 
 /// The rewards policy with its revision (0: the built-in default, never stored).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,26 +87,6 @@ impl RewardsPolicies {
         .await?;
         Ok(stored)
     }
-}
-
-/// Puts a revisioned record if the stored one is at `expected` (0: none stored).
-pub(crate) async fn put_revision(
-    table: &dyn Table,
-    item: strata_domain::ports::table::Item,
-    expected: u64,
-    what: &str,
-) -> Result<(), StoreError> {
-    let condition = match expected {
-        0 => Condition::NotExists,
-        revision => Condition::Equals(REVISION.into(), Value::number(revision)),
-    };
-    table
-        .put(item, Some(condition))
-        .await
-        .map_err(|error| match error {
-            TableError::ConditionFailed => StoreError::Conflict { what: what.into() },
-            other => other.into(),
-        })
 }
 
 /// A stable 64-bit seed from text (codes derived from ids and issue ids).
