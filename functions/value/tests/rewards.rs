@@ -590,6 +590,19 @@ async fn coupons_are_issued_and_redeemed_once(backend: &Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["issued"], 2, "issued nobody twice");
+    let (status, followed, _) = send(&app, "GET", "/v1/coupons/issues/spring", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{followed}");
+    assert_eq!(
+        (&followed["done"], &followed["issued"]),
+        (&json!(true), &json!(2))
+    );
+    let (status, templates, _) = send(&app, "GET", "/v1/coupons/templates", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{templates}");
+    assert_eq!(templates["templates"][0]["id"], "ten-off", "{templates}");
+    let (status, template, headers) =
+        send(&app, "GET", "/v1/coupons/templates/ten-off", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{template}");
+    assert_eq!(headers["etag"], "\"1\"");
     let coupons = send(
         &app,
         "GET",
@@ -812,6 +825,10 @@ async fn a_tier_reached_grants_its_coupons_once(backend: &Backend) {
     for tier in ["diamond", "platinum", "gold", "silver", "bronze"] {
         policy["tiers"][tier]["coupons"] = json!(["welcome"]);
     }
+    let (status, stored, headers) = send(&app, "GET", "/v1/rewards/policy", None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(stored["revision"], 0, "{stored}");
+    assert_eq!(headers["etag"], "\"0\"");
     let (status, body, _) =
         send(&app, "PUT", "/v1/rewards/policy", Some(policy.clone()), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");

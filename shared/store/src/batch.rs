@@ -174,6 +174,21 @@ pub(crate) fn backoff(policy: BatchPolicy, attempt: u32) -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=millis))
 }
 
+/// Every item a query matches, page after page (for partitions known to be
+/// small: a customer's ledger, a config partition, one month's index).
+pub async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table.query(query.clone().start(start)).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,21 +212,6 @@ mod tests {
         let policy = BatchPolicy::default();
         for attempt in 0..40 {
             assert!(backoff(policy, attempt) <= policy.max_delay);
-        }
-    }
-}
-
-/// Every item a query matches, page after page (for partitions known to be
-/// small: a customer's ledger, a config partition, one month's index).
-pub async fn query_all(table: &dyn Table, query: Query) -> Result<Vec<Item>, StoreError> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = table.query(query.clone().start(start)).await?;
-        items.extend(page.items);
-        match page.next {
-            Some(next) => start = Some(next),
-            None => return Ok(items),
         }
     }
 }
