@@ -1030,9 +1030,10 @@ impl Ingestor {
         let mut created_by_chunk = HashSet::new();
         let mut tiers = HashMap::new();
         let mut all_tier_changes = Vec::new();
-        // Read once per chunk or request: a policy change reaches the other
-        // customers through the daily refresh.
-        let policy = self.values.policy().await?.policy;
+        // Read once per chunk or request, with the bounds the last refresh
+        // calibrated: a policy change reaches the other customers through
+        // the daily refresh.
+        let policy = self.values.in_force().await?.policy;
         for _ in 0..SAVE_ATTEMPTS {
             if pending.is_empty() {
                 return Ok(Refreshed {

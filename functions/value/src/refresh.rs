@@ -1,5 +1,8 @@
 //! The daily value refresh: every profile assessed again as of the run
-//! (parallel scan segments, profiles read without their personal fields);
+//! (parallel scan segments, profiles read without their personal fields).
+//! With relative tier bounds a first pass counts every coefficient and
+//! calibrates the bounds (stored for the write paths) before the second
+//! pass assesses with them;
 //! only customers whose tier or premium flag moves are written — read
 //! whole, reassessed from what was read, saved conditionally on their
 //! version (a conflicting write retried), the change recorded in the tier
@@ -17,12 +20,14 @@ use std::time::Duration;
 use strata_domain::customer::Customer;
 use strata_domain::ids::CustomerId;
 use strata_domain::money::Currency;
-use strata_domain::ports::table::Table;
-use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy, moved};
+use strata_domain::ports::table::{Cursor, Table};
+use strata_domain::value::{
+    AssessmentCause, Calibration, Histogram, RelativeBounds, TierChange, ValuePolicy, moved,
+};
 
 use strata_store::{
-    CountsSnapshot, CustomerRepository, Privacy, Rewards, StoreError, TierChangeRecord, TierCounts,
-    ValueRepository,
+    CountsSnapshot, CustomerRepository, Privacy, Rewards, StoreError, StoredCalibration,
+    TierChangeRecord, TierCounts, ValueRepository,
 };
 
 /// How long one run spends on unfinished bulk coupon issues.
@@ -63,6 +68,9 @@ impl Default for RefreshSettings {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RefreshReport {
     pub policy_revision: u64,
+    /// The bounds this run calibrated from the policy's relative shares
+    /// (none: an absolute policy, or too few customers).
+    pub calibration: Option<Calibration>,
     /// Profiles read.
     pub customers: u64,
     /// Of those, customers with a tier after the run.
@@ -113,22 +121,24 @@ impl ValueRefresh {
         let taken_at = Utc::now();
         let mut counts = TierCounts::default();
         let stored = self.values.policy().await?;
-        let policy = stored.policy;
+        let calibration = match stored.policy.relative {
+            Some(relative) => {
+                self.calibrate(&relative, &stored.policy, settings, as_of, stored.revision)
+                    .await?
+            }
+            None => None,
+        };
+        let policy = stored.policy.in_force(calibration.as_ref());
         let rewards = Rewards::new(self.table.clone(), settings.currency);
         let benefits = rewards.policies.policy().await?.policy;
         let mut report = RefreshReport {
             policy_revision: stored.revision,
+            calibration,
             ..RefreshReport::default()
         };
-        let segments = settings.segments.max(1);
-        for segment in 0..segments {
-            let mut start = None;
-            loop {
-                let page = self
-                    .profiles
-                    .scan_profiles(segment, segments, start, settings.page.max(1))
-                    .await?;
-                for profile in &page.customers {
+        let mut scan = ProfileScan::new(&self.profiles, settings);
+        while let Some(page) = scan.next_page().await? {
+                for profile in &page {
                     report.customers += 1;
                     let value = policy.assess(&profile.activity, settings.currency, as_of);
                     if let Some(value) = &value {
@@ -147,11 +157,6 @@ impl ValueRefresh {
                         }
                     }
                 }
-                match page.next {
-                    Some(next) => start = Some(next),
-                    None => break,
-                }
-            }
         }
         self.values
             .save_counts(&CountsSnapshot { counts, taken_at })
@@ -159,6 +164,40 @@ impl ValueRefresh {
         self.rewards_over_time(&rewards, as_of, &mut report).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// The first pass of a relative policy: every coefficient as of the
+    /// run counted, the shares cut, the bounds stored before the second
+    /// pass so the write paths move to them with it. Too few customers:
+    /// nothing stored, the absolute bounds stay in force.
+    async fn calibrate(
+        &self,
+        relative: &RelativeBounds,
+        policy: &ValuePolicy,
+        settings: RefreshSettings,
+        as_of: DateTime<Utc>,
+        revision: u64,
+    ) -> Result<Option<Calibration>, RefreshError> {
+        let mut histogram = Histogram::default();
+        let mut scan = ProfileScan::new(&self.profiles, settings);
+        while let Some(page) = scan.next_page().await? {
+            for profile in &page {
+                if let Some(value) = policy.assess(&profile.activity, settings.currency, as_of) {
+                    histogram.add(value.coefficient);
+                }
+            }
+        }
+        let Some(calibration) = relative.calibrate(&histogram) else {
+            return Ok(None);
+        };
+        self.values
+            .save_calibration(&StoredCalibration {
+                calibration,
+                policy_revision: revision,
+                as_of,
+            })
+            .await?;
+        Ok(Some(calibration))
     }
 
     /// Expires points and coupons due by `as_of` and runs on unfinished
@@ -235,5 +274,43 @@ impl ValueRefresh {
             }
         }
         Err(RefreshError::Contended(id))
+    }
+}
+
+/// Every profile (without its personal fields), segment by segment, a page
+/// at a time.
+struct ProfileScan<'a> {
+    profiles: &'a CustomerRepository,
+    segments: u32,
+    page: u32,
+    segment: u32,
+    start: Option<Cursor>,
+}
+
+impl<'a> ProfileScan<'a> {
+    fn new(profiles: &'a CustomerRepository, settings: RefreshSettings) -> Self {
+        ProfileScan {
+            profiles,
+            segments: settings.segments.max(1),
+            page: settings.page.max(1),
+            segment: 0,
+            start: None,
+        }
+    }
+
+    /// The next page; `None` once every segment is read.
+    async fn next_page(&mut self) -> Result<Option<Vec<Customer>>, StoreError> {
+        if self.segment >= self.segments {
+            return Ok(None);
+        }
+        let page = self
+            .profiles
+            .scan_profiles(self.segment, self.segments, self.start.take(), self.page)
+            .await?;
+        match page.next {
+            Some(next) => self.start = Some(next),
+            None => self.segment += 1,
+        }
+        Ok(Some(page.customers))
     }
 }

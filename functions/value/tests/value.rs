@@ -343,6 +343,9 @@ async fn the_refresh_moves_customers_as_time_passes(backend: &Backend) {
     let today = refresh.run(settings(), Utc::now()).await.expect("refresh");
     assert_eq!(today.customers, 2, "{today:?}");
     assert_eq!((today.with_tier, today.moved), (1, 0), "{today:?}");
+    // One customer with a tier is too few for shares: the default policy's
+    // absolute bounds stay in force.
+    assert_eq!(today.calibration, None, "{today:?}");
 
     let later = Utc::now() + Duration::days(730);
     let report = refresh.run(settings(), later).await.expect("refresh");
@@ -399,8 +402,99 @@ async fn the_refresh_moves_customers_as_time_passes(backend: &Backend) {
     assert_eq!(counts["tiers"][tier.as_str().unwrap()], in_tier, "{counts}");
 }
 
+/// Relative bounds: the refresh cuts the policy's shares on the shop's own
+/// customers, the counts show the calibrated bounds, and a purchase made
+/// after it is assessed with them — a one-off buyer whom the absolute
+/// bounds put in gold is diamond among customers who all bought once.
+async fn relative_bounds_follow_the_shops_own_customers(backend: &Backend) {
+    let app = app(backend);
+    let (_, stored, _) = send(&app, "GET", "/v1/tiers/policy", None, &[]).await;
+    let mut policy = stored["policy"].clone();
+    policy["relative"] = json!({"diamond": 100, "platinum": 150, "gold": 250, "silver": 250,
+        "premium": 250, "min_customers": 10});
+    let (status, body, _) = send(&app, "PUT", "/v1/tiers/policy", Some(policy.clone()), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut bad = policy.clone();
+    bad["relative"]["silver"] = json!(600);
+    bad["relative"]["min_customers"] = json!(0);
+    let (status, problem, _) = send(&app, "PUT", "/v1/tiers/policy", Some(bad), &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["relative.silver", "relative.min_customers"]);
+
+    // Twenty one-off buyers, each spending more than the one before.
+    let records: Vec<Value> = (1..=20)
+        .map(|i| {
+            json!({"type": "order", "customer": {"email": format!("rel-{i}@shop.example")},
+                "order": {"id": format!("R-{i}"), "placed_at": day(3), "currency": "USD",
+                    "total": format!("{}.00", 5 * i * i)}})
+        })
+        .collect();
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        "/v1/batch",
+        Some(json!({ "records": records })),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, counts, _) = send(&app, "GET", "/v1/tiers", None, &[]).await;
+    assert_eq!(counts["bounds"]["source"], "absolute", "{counts}");
+    assert_eq!(counts["tiers"]["diamond"], 0, "{counts}");
+
+    let refresh = ValueRefresh::new(backend.table.clone(), backend.privacy.clone());
+    let report = refresh.run(settings(), Utc::now()).await.expect("refresh");
+    let calibration = report.calibration.expect("calibrated");
+    assert_eq!(calibration.customers, 20, "{report:?}");
+    let (_, counts, _) = send(&app, "GET", "/v1/tiers", None, &[]).await;
+    assert_eq!(counts["bounds"]["source"], "relative", "{counts}");
+    assert_eq!(counts["bounds"]["diamond"], calibration.tiers.diamond, "{counts}");
+    assert_eq!(counts["bounds"]["calibrated_on_customers"], 20, "{counts}");
+    assert_eq!(
+        counts["tiers"],
+        json!({"diamond": 2, "platinum": 3, "gold": 5, "silver": 5, "bronze": 5}),
+        "{counts}"
+    );
+    assert_eq!(counts["premium"], 5, "{counts}");
+
+    // A new customer spending as much as the top one: diamond now.
+    let id = new_customer(&app, "rel-new@shop.example").await;
+    order(
+        &app,
+        &id,
+        json!({"id": "R-NEW", "placed_at": day(3), "currency": "USD", "total": "2000.00"}),
+    )
+    .await;
+    let profile = customer(&app, &id).await;
+    assert_eq!(profile["tier"], "diamond", "{profile}");
+    assert!(
+        profile["value"]["coefficient"].as_u64().unwrap()
+            < u64::from(stored["policy"]["tiers"]["diamond"].as_u64().unwrap()),
+        "the absolute bounds would not make them diamond: {profile}"
+    );
+
+    // Back to absolute bounds: the calibration no longer applies.
+    let (_, current, _) = send(&app, "GET", "/v1/tiers/policy", None, &[]).await;
+    let mut absolute = current["policy"].clone();
+    absolute.as_object_mut().unwrap().remove("relative");
+    let (status, body, _) = send(&app, "PUT", "/v1/tiers/policy", Some(absolute), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report = refresh.run(settings(), Utc::now()).await.expect("refresh");
+    assert_eq!(report.calibration, None, "{report:?}");
+    let (_, counts, _) = send(&app, "GET", "/v1/tiers", None, &[]).await;
+    assert_eq!(counts["bounds"]["source"], "absolute", "{counts}");
+    assert_eq!(counts["tiers"]["diamond"], 0, "{counts}");
+}
+
 on_every_adapter!(
     tiers_follow_purchases,
     the_policy_changes_under_its_revision,
     the_refresh_moves_customers_as_time_passes,
+    relative_bounds_follow_the_shops_own_customers,
 );

@@ -30,6 +30,9 @@ use crate::customer::Tier;
 use crate::error::{Collector, FieldError, Invalid};
 use crate::money::Currency;
 
+mod calibration;
+pub use calibration::{Calibration, Histogram, RelativeBounds};
+
 /// The coefficient's and the components' scale.
 pub const FULL: u32 = 1000;
 const MAX_DAYS: u32 = 3650;
@@ -77,9 +80,15 @@ pub struct TierBounds {
 pub struct ValuePolicy {
     pub weights: Weights,
     pub normalisation: Normalisation,
+    /// Absolute bounds: in force without `relative`, and with it until the
+    /// daily refresh has calibrated the shares on enough customers.
     pub tiers: TierBounds,
     /// Coefficient at or above which a customer is premium, else normal.
     pub premium_at: u32,
+    /// Tiers as shares of the shop's own customers; the refresh derives the
+    /// bounds in force from them ([`ValuePolicy::in_force`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative: Option<RelativeBounds>,
 }
 
 /// The four component scores, each 0 to 1,000.
@@ -120,12 +129,10 @@ pub fn moved(before: Option<&ValueAssessment>, after: Option<&ValueAssessment>) 
 }
 
 impl Default for ValuePolicy {
-    /// Chosen on CDNOW (docs/customer-value.md): assessed as of the day
-    /// after its last order it spreads over all five tiers with about one
-    /// customer in twenty premium. Superstore's customers (four years of
-    /// repeat orders, median spend ≈ $2,300) sit mostly in the top two tiers
-    /// under it: no single absolute scale ranks both shops alike, so a shop
-    /// sets its own with `PUT /v1/tiers/policy`.
+    /// The scale was chosen on CDNOW (docs/customer-value.md); the tiers are
+    /// relative (2 / 8 / 20 / 30 / 40 %, the top 10 % premium) because no
+    /// absolute bounds rank both CDNOW's and Superstore's customers alike.
+    /// The absolute bounds apply until a refresh has calibrated the shares.
     fn default() -> Self {
         ValuePolicy {
             weights: Weights {
@@ -150,6 +157,7 @@ impl Default for ValuePolicy {
                 silver: 250,
             },
             premium_at: 600,
+            relative: Some(RelativeBounds::default()),
         }
     }
 }
@@ -259,7 +267,24 @@ impl ValuePolicy {
                 format!("must be 1 to {FULL} points"),
             ));
         }
+        if let Some(relative) = &self.relative {
+            relative.validate(&mut errors);
+        }
         errors.finish(|| ())
+    }
+
+    /// The policy assessments use: with relative bounds and a calibration
+    /// from the daily refresh, the calibrated bounds replace the absolute
+    /// ones; otherwise the policy as it is.
+    pub fn in_force(&self, calibration: Option<&Calibration>) -> ValuePolicy {
+        match (self.relative, calibration) {
+            (Some(_), Some(calibration)) => ValuePolicy {
+                tiers: calibration.tiers,
+                premium_at: calibration.premium_at,
+                ..*self
+            },
+            _ => *self,
+        }
     }
 
     /// The tier of a coefficient.

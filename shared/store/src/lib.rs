@@ -43,6 +43,6 @@ pub use repo::rewards::{
 };
 pub use repo::tiering::{Candidate, JournalEntry, Moved, TieringRepository};
 pub use repo::value::{
-    CountsSnapshot, MonthlyMovements, StoredValuePolicy, TierChangeRecord, TierCounts,
-    ValueRepository,
+    CountsSnapshot, MonthlyMovements, PolicyInForce, StoredCalibration, StoredValuePolicy,
+    TierChangeRecord, TierCounts, ValueRepository,
 };

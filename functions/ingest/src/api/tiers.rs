@@ -67,14 +67,31 @@ pub(super) async fn put_policy(
     Ok(with_etag(stored.revision, Json(stored).into_response()))
 }
 
-/// Customers per tier and how many are premium, counted now.
+/// Customers per tier and how many are premium, counted now, and the
+/// bounds in force: the policy's own, or the ones the last refresh
+/// calibrated from its relative shares.
 pub(super) async fn counts(State(state): State<ApiState>) -> Result<Response, Problem> {
-    let counts = state.values.counts().await.map_err(store)?;
+    let (counts, in_force) = futures::try_join!(state.values.counts(), state.values.in_force())
+        .map_err(store)?;
+    let policy = in_force.policy;
+    let calibrated = in_force
+        .calibration
+        .filter(|_| in_force.stored.policy.relative.is_some());
     Ok(Json(json!({
         "as_of": Utc::now(),
         "tiers": counts.tiers,
         "premium": counts.premium,
         "customers_with_a_tier": counts.customers,
+        "bounds": {
+            "diamond": policy.tiers.diamond,
+            "platinum": policy.tiers.platinum,
+            "gold": policy.tiers.gold,
+            "silver": policy.tiers.silver,
+            "premium_at": policy.premium_at,
+            "source": if calibrated.is_some() { "relative" } else { "absolute" },
+            "calibrated_as_of": calibrated.as_ref().map(|c| c.as_of),
+            "calibrated_on_customers": calibrated.as_ref().map(|c| c.calibration.customers),
+        },
     }))
     .into_response())
 }

@@ -102,8 +102,15 @@ pub fn value_line(value: &super::ValueStanding) -> String {
             )
         })
         .collect();
+    let bounds = match &value.refresh.calibration {
+        Some(c) => format!(
+            "bounds calibrated on {} customers: diamond ≥ {}, platinum ≥ {}, gold ≥ {}, silver ≥ {}, premium ≥ {}",
+            c.customers, c.tiers.diamond, c.tiers.platinum, c.tiers.gold, c.tiers.silver, c.premium_at
+        ),
+        None => "the policy's absolute bounds".to_owned(),
+    };
     format!(
-        "{} customers with a tier: {}; {} premium; {} moved when reassessed as of the day after the last order; e.g. {}",
+        "{} customers with a tier: {}; {} premium; {bounds}; {} moved when reassessed as of the day after the last order; e.g. {}",
         value.counts.customers,
         tiers.join(", "),
         value.counts.premium,

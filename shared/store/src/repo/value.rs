@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use strata_domain::customer::{Customer, Tier};
 use strata_domain::ids::CustomerId;
 use strata_domain::ports::table::{Index, Query, SortCondition, Table, WriteRequest};
-use strata_domain::value::{AssessmentCause, TierChange, ValuePolicy};
+use strata_domain::value::{AssessmentCause, Calibration, TierChange, ValuePolicy};
 
 use crate::batch::{self, BatchPolicy};
 use crate::codec::{self, RecordKind};
@@ -22,6 +22,7 @@ use crate::repo::put_revision;
 
 const VALUE_CONFIG: &str = "value-tiers";
 const COUNTS_SNAPSHOT: &str = "tier-counts";
+const CALIBRATION: &str = "value-calibration";
 
 /// The admin's value policy with who changed it and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +32,29 @@ pub struct StoredValuePolicy {
     /// 0: the built-in default, never stored.
     pub revision: u64,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The bounds the last refresh derived from the policy's relative shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCalibration {
+    #[serde(flatten)]
+    pub calibration: Calibration,
+    /// The policy revision whose coefficients were counted.
+    pub policy_revision: u64,
+    /// The instant the coefficients were assessed as of.
+    pub as_of: DateTime<Utc>,
+}
+
+/// The stored policy, the last calibration, and the policy they make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyInForce {
+    pub stored: StoredValuePolicy,
+    pub calibration: Option<StoredCalibration>,
+    /// What assessments use: the calibrated bounds when the policy is
+    /// relative and a refresh has calibrated it (from any revision: a
+    /// changed policy keeps the last bounds until the next refresh, which
+    /// is closer than the absolute fallback), else the policy's own.
+    pub policy: ValuePolicy,
 }
 
 /// One recorded tier change of one customer.
@@ -152,6 +176,41 @@ impl ValueRepository {
         )
         .await?;
         Ok(stored)
+    }
+
+    /// The policy with the last calibration applied; both read at once.
+    pub async fn in_force(&self) -> Result<PolicyInForce, StoreError> {
+        let (stored, calibration) = futures::try_join!(self.policy(), self.calibration())?;
+        let policy = stored
+            .policy
+            .in_force(calibration.as_ref().map(|c| &c.calibration));
+        Ok(PolicyInForce {
+            stored,
+            calibration,
+            policy,
+        })
+    }
+
+    /// The bounds the last refresh calibrated, if any.
+    pub async fn calibration(&self) -> Result<Option<StoredCalibration>, StoreError> {
+        self.table
+            .get(&keys::config(CALIBRATION))
+            .await?
+            .map(|item| codec::decode(RecordKind::Config, &item))
+            .transpose()
+    }
+
+    /// Stores a refresh's calibration: the write paths assess with it from
+    /// now on.
+    pub async fn save_calibration(&self, calibration: &StoredCalibration) -> Result<(), StoreError> {
+        let item = codec::encode(
+            RecordKind::Config,
+            &keys::config(CALIBRATION),
+            calibration,
+            &[],
+        )?;
+        self.table.put(item, None).await?;
+        Ok(())
     }
 
     /// Records tier changes (after the profiles that made them are saved).
