@@ -446,7 +446,10 @@ impl Ingestor {
             .cloned()
             .collect();
         let mut taken_by_others = HashSet::new();
-        let orders = self
+        let Claimed {
+            sorted: orders,
+            new_status,
+        } = self
             .claim_orders(
                 orders,
                 mark_at,
@@ -554,6 +557,17 @@ impl Ingestor {
         let stored_reviews: Vec<Review> = added.reviews.iter().map(|(r, _)| r.clone()).collect();
         self.reward(&tiers, &tier_changes, &stored_orders, &stored_reviews)
             .await?;
+        // Later statuses of stored orders, once this chunk's orders are in.
+        for (position, order) in new_status {
+            match self.import_status(&order, &mark_at(position)).await? {
+                Ok(()) => {
+                    activity_of.insert(position, true);
+                }
+                Err(invalid) => {
+                    refused.insert(position, invalid);
+                }
+            }
+        }
         // Customers a failed attempt at this chunk created are found stored
         // now; they are still this chunk's creations.
         for id in created_by_chunk {
@@ -635,7 +649,7 @@ impl Ingestor {
         accepted_at: &mut HashMap<usize, bool>,
         refused: &mut HashMap<usize, Invalid>,
         taken_by_others: &mut HashSet<usize>,
-    ) -> Result<Sorted<Order>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         // Each number's first row in the chunk, the one that claims it.
         let mut first_of: HashMap<OrderId, usize> = HashMap::new();
         let mut firsts: Vec<usize> = Vec::new();
@@ -672,6 +686,24 @@ impl Ingestor {
         holder_of.extend(free.iter().map(|(i, _)| *i).zip(claimed));
         let judge = |holder: Holder, mark: &RowMark| match holder {
             Holder { by: Some(by), .. } if by == *mark => Verdict::Accepted,
+            // This row changed the status before (a failed attempt at this
+            // chunk): changed again, it finishes the recount and claw-back.
+            Holder {
+                order: Sameness::Same,
+                status_by: Some(by),
+                ..
+            } if by == *mark => Verdict::NewStatus,
+            // A later row of this import changed it since (this chunk
+            // applied again): this row's change was made and overtaken.
+            Holder {
+                order: Sameness::Same | Sameness::OtherStatus,
+                status_by: Some(by),
+                ..
+            } if by.import == mark.import && by.row > mark.row => Verdict::Superseded,
+            Holder {
+                order: Sameness::OtherStatus,
+                ..
+            } => Verdict::NewStatus,
             Holder {
                 by: Some(by),
                 order: Sameness::Same,
@@ -698,12 +730,24 @@ impl Ingestor {
             if first == index {
                 continue;
             }
-            if verdicts[first] == Some(Verdict::Accepted) {
+            // Judged against the first row when that row's order is the one
+            // the number will hold once this chunk is applied.
+            if matches!(
+                verdicts[first],
+                Some(Verdict::Accepted | Verdict::NewStatus)
+            ) {
                 let held = &orders[first].1;
                 verdicts[index] = Some(if held == order {
                     Verdict::Duplicate
                 } else if held.customer_id != order.customer_id {
                     Verdict::Refused(Sameness::OtherCustomer)
+                } else if *held
+                    == (Order {
+                        status: held.status,
+                        ..order.clone()
+                    })
+                {
+                    Verdict::NewStatus
                 } else {
                     Verdict::Refused(Sameness::OtherDetails)
                 });
@@ -721,6 +765,7 @@ impl Ingestor {
             to_write: Vec::new(),
             earlier: Vec::new(),
         };
+        let mut new_status = Vec::new();
         for ((position, order), verdict) in orders.into_iter().zip(verdicts) {
             let mark = mark_at(position);
             // No holder found for a number it could not claim: its lookup
@@ -733,6 +778,10 @@ impl Ingestor {
                     sorted.accepted.push((order, Some(mark)));
                 }
                 Verdict::Earlier(row) => sorted.earlier.push((order, row)),
+                Verdict::NewStatus => new_status.push((position, order)),
+                Verdict::Superseded => {
+                    accepted_at.insert(position, true);
+                }
                 Verdict::Duplicate => {}
                 Verdict::Refused(how) => {
                     if how == Sameness::OtherCustomer {
@@ -742,7 +791,7 @@ impl Ingestor {
                 }
             }
         }
-        Ok(sorted)
+        Ok(Claimed { sorted, new_status })
     }
 
     async fn record_consents(
@@ -1187,13 +1236,25 @@ enum Verdict {
     Earlier(u64),
     /// Another order holds the number.
     Refused(Sameness),
+    /// The same order of the same customer with another status: a later
+    /// status (a refund, a cancellation, a shipment) to apply.
+    NewStatus,
+    /// A status this row set, since changed by a later row of its import.
+    Superseded,
+}
+
+/// A chunk's orders sorted against the numbers stored, and the rows that
+/// change a stored order's status (in row order).
+struct Claimed {
+    sorted: Sorted<Order>,
+    new_status: Vec<(usize, Order)>,
 }
 
 /// The rejection of a row whose order number holds another order.
 fn number_taken(how: Sameness) -> Invalid {
     let reason = match how {
         Sameness::OtherCustomer => "order number already stored for another customer",
-        _ => "order number already stored with a different date, status, lines or total",
+        _ => "order number already stored with a different date, lines or total",
     };
     FieldError::new("order.id", "order_number_taken", reason).into()
 }

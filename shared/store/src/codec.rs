@@ -296,7 +296,12 @@ pub fn import_row(mark: &RowMark) -> Value {
 
 /// The import and row an item came from, if it was imported.
 pub fn import_row_of(item: &Item) -> Option<RowMark> {
-    let (import, row) = item.get(IMPORT_ROW)?.as_str()?.rsplit_once('#')?;
+    row_mark_in(item, IMPORT_ROW)
+}
+
+/// An import row written like `IMPORT_ROW` under another attribute.
+pub fn row_mark_in(item: &Item, attribute: &str) -> Option<RowMark> {
+    let (import, row) = item.get(attribute)?.as_str()?.rsplit_once('#')?;
     Some(RowMark {
         import: import.to_owned(),
         row: row.parse().ok()?,

@@ -67,6 +67,9 @@ pub struct Recount {
 pub struct Holder {
     pub by: Option<RowMark>,
     pub order: Sameness,
+    /// The import row that last changed the order's status, if one did:
+    /// a retried chunk finishes what that row's change left undone.
+    pub status_by: Option<RowMark>,
     /// A claim of this very order whose order is stored nowhere (hot or
     /// cold), and either older than `CLAIM_HANDOVER` or bearing no claim
     /// time yet: its claimant failed for good. Claiming the number again
@@ -85,7 +88,10 @@ pub enum Sameness {
     /// The same customer and details: the same order.
     Same,
     OtherCustomer,
-    /// The same customer, another date, status, lines or total.
+    /// The same customer and details but for the status: a later status
+    /// of the same order (shipped, refunded, cancelled).
+    OtherStatus,
+    /// The same customer, another date, lines or total.
     OtherDetails,
 }
 
@@ -335,11 +341,15 @@ impl ActivityRepository {
     /// apply; only the moves `OrderStatus::can_become` allows. An order in
     /// the cold tier is not changed (`StoreError::Archived`): it is read
     /// back before it can be.
+    ///
+    /// `by`: the import row asking, recorded on the number's lookup
+    /// (`Holder::status_by`).
     pub async fn set_order_status(
         &self,
         customer: CustomerId,
         id: &OrderId,
         status: OrderStatus,
+        by: Option<&RowMark>,
     ) -> Result<StatusChange, StoreError> {
         let lookup_key = keys::order_lookup(id);
         let Some(lookup) = self.table.get(&lookup_key).await? else {
@@ -380,6 +390,9 @@ impl ActivityRepository {
             lookup_update = lookup_update.set(ORDER_DIGEST, Value::S(order_digest(&after)?));
         } else {
             lookup_update = lookup_update.set("customer_id", Value::S(customer.to_string()));
+        }
+        if let Some(by) = by {
+            lookup_update = lookup_update.set(STATUS_BY, codec::import_row(by));
         }
         let ops = vec![
             TransactOp::Update {
@@ -530,6 +543,7 @@ impl ActivityRepository {
             .map(|(_, mark)| Holder {
                 by: Some(mark.clone()),
                 order: Sameness::Same,
+                status_by: None,
                 abandoned: false,
             })
             .collect();
@@ -656,6 +670,7 @@ impl ActivityRepository {
             holders.push(Holder {
                 by,
                 order: judged.unwrap_or(Sameness::OtherDetails),
+                status_by: codec::row_mark_in(lookup, STATUS_BY),
                 abandoned: false,
             });
         }
@@ -671,15 +686,30 @@ impl ActivityRepository {
             .collect();
         let found = batch::get_many(self.table.as_ref(), keys, BatchPolicy::default()).await?;
         for (index, order, sk, digested) in unsure {
-            let same = match found.get(&at(order, &sk)) {
-                Some(item) => codec::decode::<Order>(RecordKind::Order, item)? == *order,
-                None => {
-                    !digested && keys::order(order.customer_id, order.placed_at, &order.id).sk == sk
+            let sameness = match found.get(&at(order, &sk)) {
+                Some(item) => {
+                    let stored = codec::decode::<Order>(RecordKind::Order, item)?;
+                    if stored == *order {
+                        Sameness::Same
+                    } else if stored.status != order.status
+                        && (Order {
+                            status: stored.status,
+                            ..order.clone()
+                        }) == stored
+                    {
+                        Sameness::OtherStatus
+                    } else {
+                        Sameness::OtherDetails
+                    }
                 }
+                None if !digested
+                    && keys::order(order.customer_id, order.placed_at, &order.id).sk == sk =>
+                {
+                    Sameness::Same
+                }
+                None => Sameness::OtherDetails,
             };
-            if same {
-                holders[index].order = Sameness::Same;
-            }
+            holders[index].order = sameness;
         }
         Ok(holders)
     }
@@ -1242,6 +1272,10 @@ const ORDER_DIGEST: &str = "order_digest";
 /// when it was claimed (or first found without a time), so a claim whose
 /// claimant failed for good can be told from one still being written.
 const CLAIMED_AT: &str = "claimed_at";
+
+/// On an order number's lookup: the import row that last changed the
+/// order's status (`<import id>#<row>`).
+const STATUS_BY: &str = "status_by";
 
 /// Whether a lookup is a claim of this very order (same digest, by an
 /// import row or request) that is old enough to be abandoned if its order
