@@ -1178,7 +1178,18 @@ impl Ingestor {
                     changes.push((before.clone(), after));
                 }
             }
-            let results = self.customers.save_many(&changes).await;
+            // A move's record goes in its profile's transaction.
+            let with = changes
+                .iter()
+                .map(|(before, _)| {
+                    tier_changes
+                        .iter()
+                        .filter(|c| c.customer_id == before.id)
+                        .map(ValueRepository::record_op)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = self.customers.save_many_with(&changes, with).await;
             let mut retry = Vec::new();
             let mut saved_entries = Vec::new();
             let mut saved_tier_changes = Vec::new();
@@ -1205,7 +1216,6 @@ impl Ingestor {
                 }
             }
             self.merges.append(&saved_entries).await?;
-            self.values.record(&saved_tier_changes).await?;
             all_tier_changes.extend(saved_tier_changes);
             for id in &retry {
                 merged.remove(id);

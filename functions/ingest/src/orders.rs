@@ -7,11 +7,11 @@
 //! stored order with a later status changes it the same way.
 
 use chrono::Utc;
+use strata_domain::activity::RowMark;
+use strata_domain::error::{FieldError, Invalid};
 use strata_domain::ids::{CustomerId, OrderId};
 use strata_domain::order::{Order, OrderStatus};
-use strata_domain::error::{FieldError, Invalid};
 use strata_domain::rewards::LedgerEntry;
-use strata_domain::activity::RowMark;
 use strata_store::{StatusChange, StoreError};
 
 use crate::ingest::{IngestError, Ingestor};

@@ -178,7 +178,12 @@ async fn run_refresh(
     if let Some(c) = report.calibration {
         println!(
             "            bounds calibrated on {} customers: diamond ≥ {}, platinum ≥ {}, gold ≥ {}, silver ≥ {}, premium ≥ {}",
-            c.customers, c.tiers.diamond, c.tiers.platinum, c.tiers.gold, c.tiers.silver, c.premium_at
+            c.customers,
+            c.tiers.diamond,
+            c.tiers.platinum,
+            c.tiers.gold,
+            c.tiers.silver,
+            c.premium_at
         );
     }
     println!(

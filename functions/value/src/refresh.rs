@@ -17,10 +17,11 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use std::time::Duration;
-use strata_domain::customer::Customer;
+use strata_domain::customer::{Customer, Tier};
 use strata_domain::ids::CustomerId;
 use strata_domain::money::Currency;
 use strata_domain::ports::table::{Cursor, Table};
+use strata_domain::rewards::RewardsPolicy;
 use strata_domain::value::{
     AssessmentCause, Calibration, Histogram, RelativeBounds, TierChange, ValuePolicy, moved,
 };
@@ -32,6 +33,9 @@ use strata_store::{
 
 /// How long one run spends on unfinished bulk coupon issues.
 const ISSUE_BUDGET: Duration = Duration::from_secs(300);
+
+/// How far back a first run (no earlier counts) looks for lost grants.
+const FIRST_SWEEP: chrono::Duration = chrono::Duration::days(31);
 
 /// Attempts at saving one customer another writer changed meanwhile.
 const SAVE_ATTEMPTS: usize = 5;
@@ -81,6 +85,9 @@ pub struct RefreshReport {
     pub retried: u64,
     /// Coupons the moves up granted.
     pub coupons_granted: u64,
+    /// Coupons of moves up recorded since the last run whose grant a crash
+    /// had lost (a move is recorded with its profile; its grant follows).
+    pub missed_grants: u64,
     /// Customers whose points expired, and how many points.
     pub points_expired_customers: u64,
     pub points_expired: i64,
@@ -136,27 +143,28 @@ impl ValueRefresh {
             calibration,
             ..RefreshReport::default()
         };
+        report.missed_grants = self.grant_missed(&rewards, &benefits).await?;
         let mut scan = ProfileScan::new(&self.profiles, settings);
         while let Some(page) = scan.next_page().await? {
-                for profile in &page {
-                    report.customers += 1;
-                    let value = policy.assess(&profile.activity, settings.currency, as_of);
-                    if let Some(value) = &value {
-                        report.with_tier += 1;
-                        counts.add(value.tier, value.premium);
-                    }
-                    if moved(profile.value.as_ref(), value.as_ref()) {
-                        let (retried, change) = self
-                            .write(profile.id, &policy, settings.currency, as_of)
-                            .await?;
-                        report.retried += retried;
-                        report.moved += 1;
-                        if let Some(change) = change {
-                            report.coupons_granted +=
-                                rewards.grant_tier_benefits(&benefits, &[change]).await?;
-                        }
+            for profile in &page {
+                report.customers += 1;
+                let value = policy.assess(&profile.activity, settings.currency, as_of);
+                if let Some(value) = &value {
+                    report.with_tier += 1;
+                    counts.add(value.tier, value.premium);
+                }
+                if moved(profile.value.as_ref(), value.as_ref()) {
+                    let (retried, change) = self
+                        .write(profile.id, &policy, settings.currency, as_of)
+                        .await?;
+                    report.retried += retried;
+                    report.moved += 1;
+                    if let Some(change) = change {
+                        report.coupons_granted +=
+                            rewards.grant_tier_benefits(&benefits, &[change]).await?;
                     }
                 }
+            }
         }
         self.values
             .save_counts(&CountsSnapshot { counts, taken_at })
@@ -164,6 +172,29 @@ impl ValueRefresh {
         self.rewards_over_time(&rewards, as_of, &mut report).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
+    }
+
+    /// Grants again what the moves up recorded since the last run earn:
+    /// grants are idempotent per tier, template and period, so only those a
+    /// crash lost (after the move's profile and record were saved) are
+    /// issued now. Nothing is read when no tier grants coupons.
+    async fn grant_missed(
+        &self,
+        rewards: &Rewards,
+        benefits: &RewardsPolicy,
+    ) -> Result<u64, RefreshError> {
+        if Tier::ALL
+            .iter()
+            .all(|&tier| benefits.coupons_of(tier).is_empty())
+        {
+            return Ok(0);
+        }
+        let since = match self.values.counted_at().await? {
+            Some(at) => at,
+            None => Utc::now() - FIRST_SWEEP,
+        };
+        let moves = self.values.recorded_since(since).await?;
+        Ok(rewards.grant_tier_benefits(benefits, &moves).await?)
     }
 
     /// The first pass of a relative policy: every coefficient as of the
@@ -246,28 +277,28 @@ impl ValueRefresh {
             }
             let mut after: Customer = before.clone();
             after.set_value(value);
+            let record = TierChange::between(
+                before.value.as_ref(),
+                value.as_ref(),
+                as_of,
+                AssessmentCause::Refresh,
+            )
+            .map(|change| TierChangeRecord {
+                customer_id: id,
+                change,
+            });
+            // The record goes in the profile's transaction.
+            let with = record
+                .iter()
+                .map(ValueRepository::record_op)
+                .collect::<Result<Vec<_>, _>>()?;
             match self
                 .customers
-                .save_many(&[(before.clone(), after)])
+                .save_many_with(&[(before.clone(), after)], vec![with])
                 .await
                 .pop()
             {
-                Some(Ok(_)) => {
-                    let record = TierChange::between(
-                        before.value.as_ref(),
-                        value.as_ref(),
-                        as_of,
-                        AssessmentCause::Refresh,
-                    )
-                    .map(|change| TierChangeRecord {
-                        customer_id: id,
-                        change,
-                    });
-                    if let Some(record) = &record {
-                        self.values.record(std::slice::from_ref(record)).await?;
-                    }
-                    return Ok((attempt as u64, record));
-                }
+                Some(Ok(_)) => return Ok((attempt as u64, record)),
                 Some(Err(StoreError::Conflict { .. })) => continue,
                 Some(Err(other)) => return Err(other.into()),
                 None => return Ok((attempt as u64, None)),

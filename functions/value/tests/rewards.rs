@@ -16,16 +16,18 @@ use chrono::{Duration, Utc};
 use http::StatusCode;
 use serde_json::{Value, json};
 use strata_domain::ReadOptions;
+use strata_domain::customer::Tier;
 use strata_domain::customer::{CustomerInput, Origin};
 use strata_domain::ids::CustomerId;
 use strata_domain::money::Currency;
 use strata_domain::order::{OrderInput, OrderStatus};
 use strata_domain::rewards::RewardsPolicy;
+use strata_domain::value::{AssessmentCause, TierChange};
 use strata_ingest::api::rights::Erasure;
 use strata_ingest::api::{ApiState, router};
 use strata_ingest::import::record::ImportRecord;
 use strata_ingest::ingest::{Ingestor, OwnerCache, Pending, Summaries};
-use strata_store::{CustomerEraser, ErasureLedger, TierChangeRecord};
+use strata_store::{CustomerEraser, ErasureLedger, TierChangeRecord, ValueRepository};
 use strata_tests::backend::Backend;
 use strata_tests::http::send;
 use strata_tests::on_every_adapter;
@@ -863,7 +865,7 @@ async fn a_tier_reached_grants_its_coupons_once(backend: &Backend) {
     // The same move again in the same period grants nothing new.
     let rewards = ingestor(backend).rewards().clone();
     let customer = CustomerId::parse("id", &id).expect("id");
-    let history = strata_store::ValueRepository::new(backend.table.clone())
+    let history = ValueRepository::new(backend.table.clone())
         .history(customer)
         .await
         .expect("history");
@@ -879,6 +881,54 @@ async fn a_tier_reached_grants_its_coupons_once(backend: &Backend) {
         .await
         .expect("grant");
     assert_eq!(again, 0);
+
+    // A move up whose grant a crash lost (the record went with the
+    // profile's save, the grant never came): the daily job makes it, once.
+    let lost = new_customer(&app, "member-2@example.com").await;
+    let lost_id = CustomerId::parse("id", &lost).expect("id");
+    let record = TierChangeRecord {
+        customer_id: lost_id,
+        change: TierChange {
+            from: None,
+            to: Some(Tier::Gold),
+            premium_before: false,
+            premium_after: false,
+            coefficient: Some(450),
+            at: Utc::now(),
+            cause: AssessmentCause::Purchases,
+        },
+    };
+    backend
+        .table
+        .transact_write(vec![ValueRepository::record_op(&record).expect("op")])
+        .await
+        .expect("record");
+    let refresh = ValueRefresh::new(backend.table.clone(), backend.privacy.clone());
+    let settings = RefreshSettings {
+        currency: Currency::USD,
+        segments: 2,
+        page: 100,
+    };
+    let report = refresh.run(settings, Utc::now()).await.expect("job");
+    assert_eq!(report.missed_grants, 1, "{report:?}");
+    let coupons = send(
+        &app,
+        "GET",
+        &format!("/v1/customers/{lost}/coupons"),
+        None,
+        &[],
+    )
+    .await
+    .1;
+    assert_eq!(
+        coupons["coupons"][0]["grant"]
+            .as_str()
+            .map(|g| g.starts_with("tier:gold:")),
+        Some(true),
+        "{coupons}"
+    );
+    let report = refresh.run(settings, Utc::now()).await.expect("job");
+    assert_eq!(report.missed_grants, 0, "{report:?}");
 }
 
 /// Codes, links and what they may not be; the referrer earns on the first

@@ -454,7 +454,10 @@ async fn relative_bounds_follow_the_shops_own_customers(backend: &Backend) {
     assert_eq!(calibration.customers, 20, "{report:?}");
     let (_, counts, _) = send(&app, "GET", "/v1/tiers", None, &[]).await;
     assert_eq!(counts["bounds"]["source"], "relative", "{counts}");
-    assert_eq!(counts["bounds"]["diamond"], calibration.tiers.diamond, "{counts}");
+    assert_eq!(
+        counts["bounds"]["diamond"], calibration.tiers.diamond,
+        "{counts}"
+    );
     assert_eq!(counts["bounds"]["calibrated_on_customers"], 20, "{counts}");
     assert_eq!(
         counts["tiers"],

@@ -71,8 +71,8 @@ pub(super) async fn put_policy(
 /// bounds in force: the policy's own, or the ones the last refresh
 /// calibrated from its relative shares.
 pub(super) async fn counts(State(state): State<ApiState>) -> Result<Response, Problem> {
-    let (counts, in_force) = futures::try_join!(state.values.counts(), state.values.in_force())
-        .map_err(store)?;
+    let (counts, in_force) =
+        futures::try_join!(state.values.counts(), state.values.in_force()).map_err(store)?;
     let policy = in_force.policy;
     let calibrated = in_force
         .calibration

@@ -199,6 +199,18 @@ impl CustomerRepository {
         &self,
         changes: &[(Customer, Customer)],
     ) -> Vec<Result<Customer, StoreError>> {
+        self.save_many_with(changes, Vec::new()).await
+    }
+
+    /// `save_many`, each profile's save carrying writes that must happen
+    /// with it or not at all (`with[i]` for `changes[i]`; missing: none),
+    /// such as the record of the tier change the save makes.
+    pub async fn save_many_with(
+        &self,
+        changes: &[(Customer, Customer)],
+        mut with: Vec<Vec<TransactOp>>,
+    ) -> Vec<Result<Customer, StoreError>> {
+        with.resize_with(changes.len(), Vec::new);
         let afters: Vec<&Customer> = changes.iter().map(|(_, after)| after).collect();
         let keys = match self.writing_keys(&afters).await {
             Ok(keys) => keys,
@@ -212,8 +224,12 @@ impl CustomerRepository {
         };
         let units = changes
             .iter()
-            .map(|(before, after)| {
-                key_of(&keys, after.id).and_then(|key| save_ops(privacy, before, after, key))
+            .zip(with)
+            .map(|((before, after), with)| {
+                let (customer, mut ops) = key_of(&keys, after.id)
+                    .and_then(|key| save_ops(privacy, before, after, key))?;
+                ops.extend(with);
+                Ok((customer, ops))
             })
             .collect();
         self.commit_grouped(units).await

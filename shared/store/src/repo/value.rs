@@ -11,10 +11,10 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::customer::{Customer, Tier};
 use strata_domain::ids::CustomerId;
-use strata_domain::ports::table::{Index, Query, SortCondition, Table, WriteRequest};
+use strata_domain::ports::table::{Index, Item, Query, SortCondition, Table, TransactOp};
 use strata_domain::value::{AssessmentCause, Calibration, TierChange, ValuePolicy};
 
-use crate::batch::{self, BatchPolicy};
+use crate::batch;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
@@ -55,6 +55,23 @@ pub struct PolicyInForce {
     /// changed policy keeps the last bounds until the next refresh, which
     /// is closer than the absolute fallback), else the policy's own.
     pub policy: ValuePolicy,
+}
+
+fn tier_change_item(record: &TierChangeRecord) -> Result<Item, StoreError> {
+    let at = record.change.at;
+    codec::encode(
+        RecordKind::TierChange,
+        &keys::tier_change(
+            record.customer_id,
+            at,
+            &uuid::Uuid::now_v7().simple().to_string(),
+        ),
+        record,
+        &[
+            ("gsi1pk", keys::tier_movement_month(&month_of(at))),
+            ("gsi1sk", keys::tier_movement_sort(record.customer_id, at)),
+        ],
+    )
 }
 
 /// One recorded tier change of one customer.
@@ -202,7 +219,10 @@ impl ValueRepository {
 
     /// Stores a refresh's calibration: the write paths assess with it from
     /// now on.
-    pub async fn save_calibration(&self, calibration: &StoredCalibration) -> Result<(), StoreError> {
+    pub async fn save_calibration(
+        &self,
+        calibration: &StoredCalibration,
+    ) -> Result<(), StoreError> {
         let item = codec::encode(
             RecordKind::Config,
             &keys::config(CALIBRATION),
@@ -213,32 +233,14 @@ impl ValueRepository {
         Ok(())
     }
 
-    /// Records tier changes (after the profiles that made them are saved).
-    pub async fn record(&self, changes: &[TierChangeRecord]) -> Result<(), StoreError> {
-        let writes = changes
-            .iter()
-            .map(|record| {
-                let at = record.change.at;
-                codec::encode(
-                    RecordKind::TierChange,
-                    &keys::tier_change(
-                        record.customer_id,
-                        at,
-                        &uuid::Uuid::now_v7().simple().to_string(),
-                    ),
-                    record,
-                    &[
-                        ("gsi1pk", keys::tier_movement_month(&month_of(at))),
-                        ("gsi1sk", keys::tier_movement_sort(record.customer_id, at)),
-                    ],
-                )
-                .map(WriteRequest::Put)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if !writes.is_empty() {
-            batch::write_all(self.table.as_ref(), writes, BatchPolicy::default()).await?;
-        }
-        Ok(())
+    /// The write recording a tier change, to go in the transaction saving
+    /// the profile that makes it (`CustomerRepository::save_many_with`):
+    /// a saved move is always in the history, and only a saved one.
+    pub fn record_op(record: &TierChangeRecord) -> Result<TransactOp, StoreError> {
+        Ok(TransactOp::Put {
+            item: tier_change_item(record)?,
+            condition: None,
+        })
     }
 
     /// A customer's tier history, newest first.
@@ -317,7 +319,7 @@ impl ValueRepository {
                 (now.year(), now.month()),
             )
             .await?;
-        for change in months {
+        for TierChangeRecord { change, .. } in months {
             if change.at > snapshot.taken_at && change.cause == AssessmentCause::Purchases {
                 counts.apply(&change);
             }
@@ -328,12 +330,34 @@ impl ValueRepository {
         Ok(counts)
     }
 
+    /// When the last refresh's counts were taken (its run began), if any.
+    pub async fn counted_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(item) = self.table.get(&keys::config(COUNTS_SNAPSHOT)).await? else {
+            return Ok(None);
+        };
+        let snapshot: CountsSnapshot = codec::decode(RecordKind::Config, &item)?;
+        Ok(Some(snapshot.taken_at))
+    }
+
+    /// Every tier change recorded after `since` (a query per month).
+    pub async fn recorded_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TierChangeRecord>, StoreError> {
+        let now = Utc::now();
+        let mut records = self
+            .changes_between((since.year(), since.month()), (now.year(), now.month()))
+            .await?;
+        records.retain(|record| record.change.at > since);
+        Ok(records)
+    }
+
     /// Every tier change recorded in the months from `from` to `to`.
     async fn changes_between(
         &self,
         from: (i32, u32),
         to: (i32, u32),
-    ) -> Result<Vec<TierChange>, StoreError> {
+    ) -> Result<Vec<TierChangeRecord>, StoreError> {
         let mut changes = Vec::new();
         let (mut year, mut month) = from;
         while (year, month) <= to {
@@ -342,8 +366,7 @@ impl ValueRepository {
                 keys::tier_movement_month(&format!("{year:04}-{month:02}")),
             );
             for item in &batch::query_all(self.table.as_ref(), query.clone()).await? {
-                let record: TierChangeRecord = codec::decode(RecordKind::TierChange, item)?;
-                changes.push(record.change);
+                changes.push(codec::decode(RecordKind::TierChange, item)?);
             }
             (year, month) = if month == 12 {
                 (year + 1, 1)
