@@ -478,7 +478,7 @@ async fn relative_bounds_follow_the_shops_own_customers(backend: &Backend) {
     assert_eq!(profile["tier"], "diamond", "{profile}");
     assert!(
         profile["value"]["coefficient"].as_u64().unwrap()
-            < u64::from(stored["policy"]["tiers"]["diamond"].as_u64().unwrap()),
+            < stored["policy"]["tiers"]["diamond"].as_u64().unwrap(),
         "the absolute bounds would not make them diamond: {profile}"
     );
 
