@@ -88,3 +88,7 @@ source_id!(
     /// A member of the sales staff, as the identity provider names them.
     SalespersonId
 );
+source_id!(
+    /// A sales team.
+    TeamId
+);

@@ -12,6 +12,7 @@ pub mod churn;
 pub mod consent;
 pub mod contact;
 pub mod customer;
+pub mod engage;
 pub mod error;
 pub mod ids;
 pub mod interaction;

@@ -67,6 +67,10 @@ pub enum RecordKind {
     CouponIssue,
     ReferralLink,
     ReferralCode,
+    Salesperson,
+    Team,
+    SegmentChange,
+    SegmentSizes,
 }
 
 impl RecordKind {
@@ -104,10 +108,14 @@ impl RecordKind {
             RecordKind::CouponIssue => "coupon_issue",
             RecordKind::ReferralLink => "referral_link",
             RecordKind::ReferralCode => "referral_code",
+            RecordKind::Salesperson => "salesperson",
+            RecordKind::Team => "team",
+            RecordKind::SegmentChange => "segment_change",
+            RecordKind::SegmentSizes => "segment_sizes",
         }
     }
 
-    pub const ALL: [RecordKind; 32] = [
+    pub const ALL: [RecordKind; 36] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -140,6 +148,10 @@ impl RecordKind {
         RecordKind::CouponIssue,
         RecordKind::ReferralLink,
         RecordKind::ReferralCode,
+        RecordKind::Salesperson,
+        RecordKind::Team,
+        RecordKind::SegmentChange,
+        RecordKind::SegmentSizes,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.

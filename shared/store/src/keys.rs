@@ -35,6 +35,10 @@
 //! | referral code| `REFCODE#<code>`         | `REFCODE`                            |                              |                               |
 //! | coupon template | `COUPONTPL`           | `<template id>`                      |                              |                               |
 //! | coupon issue | `COUPONISSUE`            | `<issue id>`                         |                              |                               |
+//! | salesperson  | `SALESTEAM`              | `PERSON#<id>`                        |                              |                               |
+//! | team         | `SALESTEAM`              | `TEAM#<id>`                          |                              |                               |
+//! | segment change | `CUST#<id>`            | `SEGCHG#<at>#<change id>`            | `SEGMOVE#<yyyy-mm-dd>` / `<at>#<id>` |                       |
+//! | segment sizes | `STATS#segments`        | `DAY#<yyyy-mm-dd>`                   |                              |                               |
 //!
 //! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
 //! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
@@ -353,6 +357,48 @@ pub fn tier_movement_month(month: &str) -> String {
 
 pub fn tier_movement_sort(customer: CustomerId, at: DateTime<Utc>) -> String {
     format!("{}#{customer}", time(at))
+}
+
+/// The sales team's directory: every salesperson and team in one small
+/// partition (tens to hundreds of items), read whole.
+pub const SALES_TEAM: &str = "SALESTEAM";
+pub const SALESPERSON_PREFIX: &str = "PERSON#";
+pub const TEAM_PREFIX: &str = "TEAM#";
+
+pub fn salesperson(id: &SalespersonId) -> Key {
+    Key::new(
+        SALES_TEAM,
+        format!("{SALESPERSON_PREFIX}{}", escape(id.as_str())),
+    )
+}
+
+pub fn team(id: &strata_domain::ids::TeamId) -> Key {
+    Key::new(SALES_TEAM, format!("{TEAM_PREFIX}{}", escape(id.as_str())))
+}
+
+pub const SEGMENT_CHANGE_PREFIX: &str = "SEGCHG#";
+
+pub fn segment_change(customer: CustomerId, at: DateTime<Utc>, id: &str) -> Key {
+    Key::new(
+        customer_partition(customer),
+        format!("{SEGMENT_CHANGE_PREFIX}{}#{}", time(at), escape(id)),
+    )
+}
+
+/// The day index of segment entries and exits.
+pub fn segment_movement_day(day: &str) -> String {
+    format!("SEGMOVE#{}", escape(day))
+}
+
+pub fn segment_movement_sort(customer: CustomerId, at: DateTime<Utc>) -> String {
+    format!("{}#{customer}", time(at))
+}
+
+pub const SEGMENT_STATS: &str = "STATS#segments";
+
+/// The sizes the nightly run counted on one day.
+pub fn segment_sizes(day: &str) -> Key {
+    Key::new(SEGMENT_STATS, format!("DAY#{}", escape(day)))
 }
 
 pub fn segment_partition(segment: &str) -> String {

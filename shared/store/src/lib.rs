@@ -23,6 +23,10 @@ pub use repo::activity::{
 pub use repo::churn::{ChurnRepository, ScorePage, StoredCriteria};
 pub use repo::consents::{Appended, ConsentLedger};
 pub use repo::customers::{CustomerPage, CustomerRepository};
+pub use repo::engage::{
+    SalesTeam, SegmentChangeRecord, SegmentInputs, SegmentRepository, SegmentScan, SegmentSizes,
+    StoredSegments,
+};
 pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger, LedgerEntry};
 pub use repo::idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use repo::imports::{

@@ -168,7 +168,11 @@ impl RelativeBounds {
         // (top down, each below the one above), then the floor lifts them
         // back only where the top ones left no room (bottom up).
         for slot in 0..4 {
-            let ceiling = if slot == 0 { FULL } else { bounds[slot - 1].saturating_sub(1) };
+            let ceiling = if slot == 0 {
+                FULL
+            } else {
+                bounds[slot - 1].saturating_sub(1)
+            };
             bounds[slot] = bounds[slot].min(ceiling);
         }
         for slot in (0..4).rev() {

@@ -3,6 +3,7 @@ pub mod activity;
 pub mod churn;
 pub mod consents;
 pub mod customers;
+pub mod engage;
 pub mod erasure;
 pub mod idempotency;
 pub mod imports;
