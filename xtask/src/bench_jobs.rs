@@ -1,4 +1,4 @@
-//! `cargo xtask bench-tiering` and `bench-value`: a scheduled job's
+//! `cargo xtask bench-tiering`, `bench-value` and `bench-engage`: a scheduled job's
 //! benchmark (`functions/<job>/benches/<job>.rs`) on the embedded backend,
 //! then on a moto server started here (fewer customers: moto serves one
 //! request at a time, so its figures show the AWS code path and the request
@@ -27,6 +27,12 @@ pub const VALUE: Job = Job {
     name: "value and rewards",
     package: "strata-value",
     bench: "value",
+};
+
+pub const ENGAGE: Job = Job {
+    name: "segments",
+    package: "strata-engage",
+    bench: "engage",
 };
 
 pub fn bench(root: &Path, job: &Job, customers: u64, aws_customers: u64) -> anyhow::Result<()> {

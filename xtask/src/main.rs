@@ -85,6 +85,16 @@ enum Task {
         #[arg(long, default_value_t = 5_000)]
         aws_customers: u64,
     },
+    /// Prints segment figures (the nightly run's rate, requests per customer
+    /// and per mover) on the embedded backend and on moto.
+    BenchEngage {
+        /// Customers (three orders and a churn score each) in the embedded benchmark.
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Customers in the moto benchmark.
+        #[arg(long, default_value_t = 5_000)]
+        aws_customers: u64,
+    },
     /// Trains the churn model from CDNOW into functions/churn/model and checks it through serving.
     Train,
     /// Trains a churn challenger from a store and promotes it if not worse than the serving model.
@@ -121,6 +131,10 @@ fn main() -> anyhow::Result<()> {
             customers,
             aws_customers,
         } => bench_jobs::bench(&root, &bench_jobs::VALUE, customers, aws_customers),
+        Task::BenchEngage {
+            customers,
+            aws_customers,
+        } => bench_jobs::bench(&root, &bench_jobs::ENGAGE, customers, aws_customers),
         Task::Train => churn::train(&root, &python::ensure_venv(&root)?),
         Task::Retrain { data_dir } => {
             churn::retrain(&root, &python::ensure_venv(&root)?, &data_dir)

@@ -67,6 +67,9 @@ enum Command {
         /// Minutes between value refreshes (tiers for the time passed; 0: never).
         #[arg(long, default_value_t = 1440)]
         value_every: u64,
+        /// Minutes between segment runs (every customer's segment; 0: never).
+        #[arg(long, default_value_t = 1440)]
+        engage_every: u64,
     },
     /// Takes a snapshot of the embedded store (full or incremental as the
     /// weekly schedule says, unless told), verifies it, copies it to the
@@ -173,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
             recommend_every,
             tiering_every,
             value_every,
+            engage_every,
         } => {
             let minutes = |m: u64| (m > 0).then(|| Duration::from_secs(m * 60));
             strata_local::host::serve(strata_local::host::ServeOptions {
@@ -185,6 +189,7 @@ async fn main() -> anyhow::Result<()> {
                     recommend: minutes(recommend_every),
                     tiering: minutes(tiering_every),
                     value: minutes(value_every),
+                    engage: minutes(engage_every),
                 },
                 read: strata_domain::ReadOptions::default(),
             })

@@ -308,6 +308,20 @@ fn matrix() -> Vec<Row> {
             &[Admin, Ops, SalesAssigned],
             OK,
         ),
+        // The sales team's directory: the team before the salesperson in
+        // it; then the segment list, its sizes, a preview and one segment's
+        // members (none before a nightly run).
+        row("PUT", "/v1/teams/{team}", &[Admin], WRITTEN),
+        row("GET", "/v1/teams", ADMIN_OPS, OK),
+        row("GET", "/v1/teams/{team}", ADMIN_OPS, OK),
+        row("PUT", "/v1/salespeople/{salesperson}", &[Admin], WRITTEN),
+        row("GET", "/v1/salespeople", ADMIN_OPS, OK),
+        row("GET", "/v1/salespeople/{salesperson}", ADMIN_OPS, OK),
+        row("GET", "/v1/segments/definition", ADMIN_OPS, OK),
+        row("PUT", "/v1/segments/definition", &[Admin], OK),
+        row("GET", "/v1/segments", ADMIN_OPS, OK),
+        row("POST", "/v1/segments/preview", ADMIN_OPS, OK),
+        row("GET", "/v1/segments/{segment}/customers", ADMIN_OPS, OK),
         // Last: the admin's call erases `a` (everyone after is refused
         // before any handler runs).
         row("DELETE", "/v1/customers/{id}", &[Admin], OK),
@@ -348,6 +362,9 @@ fn request_for(api: &Api, made: &Made, row: &Row, n: usize) -> (String, Option<V
         "/v1/audit" => format!("/v1/audit?customer={a}"),
         "/v1/salespeople/{salesperson}/customers" => "/v1/salespeople/s-1/customers".to_owned(),
         "/v1/tiers/{tier}/customers" => "/v1/tiers/bronze/customers".to_owned(),
+        "/v1/teams/{team}" => "/v1/teams/matrix".to_owned(),
+        "/v1/salespeople/{salesperson}" => "/v1/salespeople/matrix-rep".to_owned(),
+        "/v1/segments/{segment}/customers" => "/v1/segments/other/customers".to_owned(),
         "/v1/tiers/movements" => "/v1/tiers/movements?from=2026-01&to=2026-12".to_owned(),
         route => route.replace("{id}", &a.to_string()),
     };
@@ -393,6 +410,13 @@ fn request_for(api: &Api, made: &Made, row: &Row, n: usize) -> (String, Option<V
         ("POST", "/v1/customers/{id}/coupons") => Some(json!({"template": "matrix"})),
         ("POST", "/v1/customers/{id}/coupons/{code}/redemptions") => {
             Some(json!({"reference": "matrix-checkout"}))
+        }
+        ("PUT", "/v1/teams/{team}") => Some(json!({"name": "Matrix team"})),
+        ("PUT", "/v1/salespeople/{salesperson}") => Some(
+            json!({"name": "Matrix Rep", "email": "rep@shop.cn", "team": "matrix", "capacity": 10}),
+        ),
+        ("PUT", "/v1/segments/definition") | ("POST", "/v1/segments/preview") => {
+            Some(strata_domain::engage::SegmentList::default().to_json())
         }
         ("PUT", "/v1/customers/{id}/referral") => {
             Some(json!({ "code": strata_store::ReferralRepository::code_for(a) }))
@@ -801,4 +825,36 @@ async fn in_lambda_the_guard_trusts_the_authorizers_claims_only() {
         .remove("authorizer");
     let (status, body) = send(bare).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
+async fn a_salesperson_who_has_left_is_refused_whatever_their_token_says() {
+    let api = api().await;
+    let own_list = "/v1/salespeople/s-1/customers";
+    let sales = api.token(Who::SalesAssigned);
+    let (status, _, body) = api.call("GET", own_list, Some(&sales), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "not in the directory: as before ({body})"
+    );
+    let person = |status: &str| json!({"name": "Sales One", "email": "s1@shop.cn", "capacity": 20, "status": status});
+    api.as_admin("PUT", "/v1/salespeople/s-1", Some(person("left")))
+        .await;
+    let (status, _, body) = api.call("GET", own_list, Some(&sales), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("has left"), "{body}");
+    let (status, _, _) = api
+        .call(
+            "GET",
+            &format!("/v1/customers/{}", api.a),
+            Some(&sales),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    api.as_admin("PUT", "/v1/salespeople/s-1", Some(person("active")))
+        .await;
+    let (status, _, body) = api.call("GET", own_list, Some(&sales), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

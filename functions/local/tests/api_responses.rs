@@ -611,6 +611,71 @@ async fn every_success_response_matches_the_document() {
     let audit = call!("GET /v1/audit", format!("/v1/audit?customer={id}&limit=50"));
     assert!(!audit["entries"].as_array().expect("entries").is_empty());
 
+    // The sales team and segments: a team, a salesperson in it, the segment
+    // list saved and previewed, a nightly run, the sizes and members.
+    call!(
+        "PUT /v1/teams/{team}",
+        "/v1/teams/north",
+        Some(json!({"name": "华北"}))
+    );
+    call!(
+        "PUT /v1/salespeople/{salesperson}",
+        "/v1/salespeople/sales-7",
+        Some(
+            json!({"name": "王芳", "email": "wang.fang@shop.cn", "team": "north",
+            "skills": ["win-back"], "languages": ["zh-CN"], "capacity": 150})
+        )
+    );
+    call!(
+        "PUT /v1/teams/{team}",
+        "/v1/teams/north",
+        Some(json!({"name": "华北", "lead": "sales-7"}))
+    );
+    call!("GET /v1/teams", "/v1/teams");
+    let north = call!("GET /v1/teams/{team}", "/v1/teams/north");
+    assert_eq!(north["members"][0]["id"], "sales-7", "{north}");
+    call!("GET /v1/salespeople", "/v1/salespeople");
+    call!(
+        "GET /v1/salespeople/{salesperson}",
+        "/v1/salespeople/sales-7"
+    );
+    let definition = call!("GET /v1/segments/definition", "/v1/segments/definition");
+    let mut list = definition["definition"].clone();
+    list["segments"].as_array_mut().expect("segments").insert(
+        0,
+        json!({"id": "big_spenders", "name": "大客户", "description": "Spent 1,000 or more.",
+            "rule": {"all": [{"attr": "spend", "op": "gte", "value": 1000},
+                {"not": {"attr": "consents", "op": "contains", "value": "third_party_sharing"}}]}}),
+    );
+    let preview = call!(
+        "POST /v1/segments/preview",
+        "/v1/segments/preview",
+        Some(list.clone())
+    );
+    assert_eq!(preview["complete"], true, "{preview}");
+    call!(
+        "PUT /v1/segments/definition",
+        "/v1/segments/definition",
+        Some(list)
+    );
+    strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone())
+        .run(host.segment_settings(), chrono::Utc::now())
+        .await
+        .expect("segment run");
+    let segments = call!("GET /v1/segments", "/v1/segments");
+    assert!(segments["counted_at"].is_string(), "{segments}");
+    let members = call!(
+        "GET /v1/segments/{segment}/customers",
+        "/v1/segments/other/customers?limit=5"
+    );
+    assert!(
+        !members["customers"]
+            .as_array()
+            .expect("customers")
+            .is_empty(),
+        "{members}"
+    );
+
     // The data subject's rights: a whole export (with the assignment, and a
     // scored customer's churn score and recommendation profile), the
     // salesperson's list, an erasure and its idempotent repeat.

@@ -14,10 +14,11 @@ use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use strata_domain::access::{self, Decision, Operation, Principal};
 use strata_domain::audit::AuditEntry;
+use strata_domain::engage::SalespersonStatus;
 use strata_domain::ids::{CustomerId, SalespersonId};
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::Problem;
-use strata_store::{AssignmentRepository, AuditLog};
+use strata_store::{AssignmentRepository, AuditLog, SalesTeam};
 
 use crate::claims::{self, Claims};
 use crate::local::{LocalIssuer, TokenError};
@@ -47,6 +48,7 @@ pub struct AuditedCustomers(pub Vec<CustomerId>);
 pub struct Guard {
     authenticator: Authenticator,
     assignments: AssignmentRepository,
+    team: SalesTeam,
     audit: AuditLog,
 }
 
@@ -59,6 +61,7 @@ impl Guard {
         Guard {
             authenticator,
             assignments: AssignmentRepository::new(table.clone()),
+            team: SalesTeam::new(table.clone()),
             audit: AuditLog::new(table, audit_retention),
         }
     }
@@ -208,6 +211,17 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         Ok(principal) => principal,
         Err(error) => return forbidden(&error.to_string()),
     };
+    // A salesperson the directory lists as gone is refused whatever their
+    // token says (one not listed: the shop keeps no directory).
+    if let Some(salesperson) = &principal.salesperson {
+        match guard.team.person(salesperson).await {
+            Ok(Some(person)) if person.status == SalespersonStatus::Left => {
+                return forbidden("the salesperson has left");
+            }
+            Ok(_) => {}
+            Err(error) => return Problem::from(&error).into_response(),
+        }
+    }
     let (request, target) = if operation.on_customer() {
         path_param(request, "id", |raw| CustomerId::parse("id", raw).ok()).await
     } else {

@@ -72,6 +72,17 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
         "/v1/salespeople/{salesperson}/customers",
         ListAssignedCustomers,
     ),
+    ("GET", "/v1/salespeople", ReadConfig),
+    ("GET", "/v1/salespeople/{salesperson}", ReadConfig),
+    ("PUT", "/v1/salespeople/{salesperson}", WriteConfig),
+    ("GET", "/v1/teams", ReadConfig),
+    ("GET", "/v1/teams/{team}", ReadConfig),
+    ("PUT", "/v1/teams/{team}", WriteConfig),
+    ("GET", "/v1/segments", ReadAnalytics),
+    ("GET", "/v1/segments/definition", ReadConfig),
+    ("PUT", "/v1/segments/definition", WriteConfig),
+    ("POST", "/v1/segments/preview", ReadAnalytics),
+    ("GET", "/v1/segments/{segment}/customers", ReadAnalytics),
 ];
 
 pub fn operation(method: &str, route: &str) -> Option<Operation> {

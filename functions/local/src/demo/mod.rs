@@ -70,6 +70,7 @@ pub struct ShopSummary {
     pub tiering: strata_tiering::job::RunReport,
     pub value: ValueStanding,
     pub rewards: rewards::RewardsStanding,
+    pub segments: strata_engage::SegmentReport,
     pub read_back: ReadBack,
     pub backup: strata_backup::BackupRun,
     pub steps: Vec<Step>,
@@ -172,6 +173,15 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
     spinner.finish_and_clear();
     steps.push(step("churn scoring", clock, report::churn_line(&churn)));
 
+    // Segments read the scores: the nightly run, as of the same day.
+    let spinner = progress::spinner("segments");
+    let clock = Instant::now();
+    let segments = strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone())
+        .run(host.segment_settings(), as_of)
+        .await?;
+    spinner.finish_and_clear();
+    steps.push(step("segments", clock, report::segments_line(&segments)));
+
     let spinner = progress::spinner("recommendations");
     let clock = Instant::now();
     let recommend = strata_recommend::job::run(
@@ -228,6 +238,7 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
         tiering,
         value,
         rewards,
+        segments,
         read_back,
         backup,
         steps,

@@ -105,7 +105,12 @@ pub fn value_line(value: &super::ValueStanding) -> String {
     let bounds = match &value.refresh.calibration {
         Some(c) => format!(
             "bounds calibrated on {} customers: diamond ≥ {}, platinum ≥ {}, gold ≥ {}, silver ≥ {}, premium ≥ {}",
-            c.customers, c.tiers.diamond, c.tiers.platinum, c.tiers.gold, c.tiers.silver, c.premium_at
+            c.customers,
+            c.tiers.diamond,
+            c.tiers.platinum,
+            c.tiers.gold,
+            c.tiers.silver,
+            c.premium_at
         ),
         None => "the policy's absolute bounds".to_owned(),
     };
@@ -116,6 +121,23 @@ pub fn value_line(value: &super::ValueStanding) -> String {
         value.counts.premium,
         value.refresh.moved,
         examples.join("; "),
+    )
+}
+
+pub fn segments_line(report: &strata_engage::SegmentReport) -> String {
+    let sizes: Vec<String> = report
+        .sizes
+        .sizes
+        .iter()
+        .map(|(id, n)| format!("{id} {n}"))
+        .collect();
+    format!(
+        "{} customers in segments (list revision {}): {}; {} in none; {} written",
+        report.customers - report.sizes.unsegmented,
+        report.revision,
+        sizes.join(", "),
+        report.sizes.unsegmented,
+        report.moved,
     )
 }
 

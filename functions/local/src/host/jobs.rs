@@ -19,6 +19,7 @@ pub struct Schedules {
     pub recommend: Option<Duration>,
     pub tiering: Option<Duration>,
     pub value: Option<Duration>,
+    pub engage: Option<Duration>,
 }
 
 impl Schedules {
@@ -55,6 +56,14 @@ impl Schedules {
             std::thread::spawn(move || {
                 runtime.block_on(every_period(every, "value-job", || {
                     run_value(&host, Utc::now())
+                }))
+            });
+        }
+        if let Some(every) = self.engage {
+            let (host, runtime) = (host.clone(), runtime.clone());
+            std::thread::spawn(move || {
+                runtime.block_on(every_period(every, "engage-job", || {
+                    run_engage(&host, Utc::now())
                 }))
             });
         }
@@ -141,6 +150,16 @@ pub async fn run_value(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String>
         ..strata_value::RefreshSettings::default()
     };
     let report = strata_value::lambda::on_schedule(&refresh, settings, event).await?;
+    Ok(format!("{report:?}"))
+}
+
+/// One segment run, as the `engage-job` Lambda runs it.
+pub async fn run_engage(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String> {
+    let event = scheduled_event("strata-local-engage", at)?;
+    let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
+    let segmenter = strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone());
+    let report =
+        strata_engage::lambda::on_schedule(&segmenter, host.segment_settings(), event).await?;
     Ok(format!("{report:?}"))
 }
 

@@ -90,6 +90,15 @@ impl Host {
         self.options
     }
 
+    /// The segment run's settings: the shop's currency, the default consent
+    /// policy and scan width.
+    pub fn segment_settings(&self) -> strata_engage::SegmentSettings {
+        strata_engage::SegmentSettings {
+            currency: self.options.currency,
+            ..strata_engage::SegmentSettings::default()
+        }
+    }
+
     /// Opens (or creates) the store in `data_dir`; backups go to
     /// `<data_dir>/backup` as `strata backup` puts them. Loads the serving
     /// churn model, which needs ONNX Runtime (`ORT_DYLIB_PATH`).
@@ -172,12 +181,22 @@ impl Host {
             self.table.clone(),
             self.options.currency,
         )));
+        let engage = strata_engage::api::router(Arc::new(strata_engage::api::EngageApi::new(
+            self.table.clone(),
+            self.segment_settings(),
+        )));
         let guard = Guard::new(
             authenticator,
             self.table.clone(),
             chrono::Duration::days(strata_auth::DEFAULT_AUDIT_RETENTION_DAYS),
         );
-        guard.protect(ingest.merge(churn).merge(recommend).merge(rewards))
+        guard.protect(
+            ingest
+                .merge(churn)
+                .merge(recommend)
+                .merge(rewards)
+                .merge(engage),
+        )
     }
 }
 
