@@ -30,7 +30,7 @@ use strata_domain::review::ReviewInput;
 use strata_lambda_kit::Problem;
 use strata_store::{
     AssignmentRepository, AuditLog, ChurnRepository, CustomerRepository, IdempotencyStore,
-    ImportRepository, RecommendRepository, StoreError, ValueRepository,
+    ImportRepository, RecommendRepository, SegmentRepository, StoreError, ValueRepository,
 };
 
 use crate::import::record::ImportRecord;
@@ -57,6 +57,8 @@ pub struct ApiState {
     pub recommendations: RecommendRepository,
     /// The value policy, tier counts, movements and histories.
     pub values: ValueRepository,
+    /// The customer's segment changes (the export).
+    pub segments: SegmentRepository,
     /// Profiles without personal fields, where only tiers and dates are
     /// needed: no customer key is unwrapped for them.
     pub profiles: CustomerRepository,
@@ -84,6 +86,7 @@ impl ApiState {
             churn: ChurnRepository::new(table.clone()),
             recommendations: RecommendRepository::new(table.clone()),
             values: ValueRepository::new(table.clone()),
+            segments: SegmentRepository::new(table.clone()),
             erasure: None,
         }
     }

@@ -57,6 +57,7 @@ pub(super) async fn export(
     };
     let merges = state.ingestor.merge_log().all(id).await.map_err(store)?;
     let tier_history = state.values.history(id).await.map_err(store)?;
+    let segment_history = state.segments.history(id).await.map_err(store)?;
     let consents = state
         .ingestor
         .consent_ledger()
@@ -82,6 +83,7 @@ pub(super) async fn export(
         },
         "merges": merges,
         "tier_history": tier_history,
+        "segment_history": segment_history,
         "consents": consents,
         "churn_score": churn_score,
         "recommendation_profile": recommendation_profile,
