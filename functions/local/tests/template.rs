@@ -217,6 +217,9 @@ fn read_configuration(binary: &str, mut env: EnvReader) -> Option<Result<(), Con
         "value-job" | "value-api" => {
             strata_value::lambda::Settings::from_env(&mut env);
         }
+        "engage-job" | "engage-api" => {
+            strata_engage::lambda::Settings::from_env(&mut env);
+        }
         "recommend-api" | "recommend-job" => {
             strata_recommend::lambda::Settings::from_env(&mut env);
         }
