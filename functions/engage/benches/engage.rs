@@ -108,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed()
     );
 
-    let segmenter = Segmenter::new(table.clone(), backend.privacy.clone());
+    let segmenter = Segmenter::new(table.clone());
     let settings = SegmentSettings {
         currency: Currency::USD,
         ..SegmentSettings::default()

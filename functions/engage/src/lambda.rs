@@ -9,7 +9,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use axum::Router;
 use chrono::Utc;
 use strata_auth::{Authenticator, Guard};
-use strata_aws::{Deployment, DeploymentError};
+use strata_aws::Deployment;
 use strata_lambda_kit::EnvReader;
 use strata_lambda_kit::config::CurrencySetting;
 use strata_lambda_kit::metrics::{Metrics, Unit};
@@ -62,16 +62,13 @@ pub struct EngageFunction {
 }
 
 impl EngageFunction {
-    /// The table and the customers' keys (customers who move are written
-    /// whole).
-    pub async fn build(
-        deployment: &Deployment,
-        settings: Settings,
-    ) -> Result<Self, DeploymentError> {
-        Ok(EngageFunction {
-            segmenter: Segmenter::new(deployment.table(), deployment.privacy().await?),
+    /// The table only: profiles are read and moved without their personal
+    /// fields.
+    pub fn build(deployment: &Deployment, settings: Settings) -> Self {
+        EngageFunction {
+            segmenter: Segmenter::new(deployment.table()),
             settings: settings.segments,
-        })
+        }
     }
 
     pub async fn handle(&self, event: EventBridgeEvent) -> Result<SegmentReport, SegmentError> {

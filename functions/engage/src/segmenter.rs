@@ -1,9 +1,9 @@
 //! Segment membership kept true: the nightly run evaluates every customer
 //! against the segment list (parallel scan segments; the profile, recent
 //! interactions and churn score of each read in one pass), counts the
-//! sizes, and writes only customers whose segment changes — read whole,
-//! saved under the version the scan saw, the change recorded in the same
-//! transaction. A customer who has withdrawn consent to profiling belongs
+//! sizes, and writes only customers whose segment changes — the profile
+//! item's segment updated under the version the scan saw (personal fields
+//! untouched), the change recorded in the same transaction. A customer who has withdrawn consent to profiling belongs
 //! to no segment.
 
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use strata_domain::engage::{Facts, SegmentCause, SegmentChange, SegmentId, Segme
 use strata_domain::money::Currency;
 use strata_domain::ports::table::Table;
 use strata_store::{
-    ChurnRepository, CustomerRepository, Privacy, SegmentChangeRecord, SegmentInputs,
-    SegmentRepository, SegmentScan, SegmentSizes, StoreError,
+    ChurnRepository, CustomerRepository, SegmentChangeRecord, SegmentInputs, SegmentRepository,
+    SegmentScan, SegmentSizes, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -122,19 +122,11 @@ pub struct Segmenter {
 }
 
 impl Segmenter {
-    pub fn new(table: Arc<dyn Table>, privacy: Arc<Privacy>) -> Self {
-        Segmenter::with_profiles(table.clone(), CustomerRepository::new(table, privacy))
-    }
-
-    /// One that evaluates and previews but holds no keys: moving a
-    /// customer (a whole-profile save) fails with `StoreError::Pseudonymous`.
-    pub fn pseudonymous(table: Arc<dyn Table>) -> Self {
-        Segmenter::with_profiles(table.clone(), CustomerRepository::pseudonymous(table))
-    }
-
-    fn with_profiles(table: Arc<dyn Table>, customers: CustomerRepository) -> Self {
+    /// Profiles are read and moved without their personal fields: the
+    /// segmenter holds no customer keys.
+    pub fn new(table: Arc<dyn Table>) -> Self {
         Segmenter {
-            customers,
+            customers: CustomerRepository::pseudonymous(table.clone()),
             segments: SegmentRepository::new(table.clone()),
             churn: ChurnRepository::new(table.clone()),
             table,
@@ -209,8 +201,10 @@ impl Segmenter {
     }
 
     /// Saves the customer's new segment with its change record, if the
-    /// profile is still the version `seen` was read at. `false`: another
-    /// writer changed (or erased) it meanwhile.
+    /// profile is still the version `seen` was read at (an update of the
+    /// profile item's segment alone: personal fields are neither read nor
+    /// sealed again). `false`: another writer changed (or erased) it
+    /// meanwhile.
     pub async fn move_customer(
         &self,
         seen: &Customer,
@@ -218,16 +212,10 @@ impl Segmenter {
         at: DateTime<Utc>,
         cause: SegmentCause,
     ) -> Result<bool, SegmentError> {
-        let Some(before) = self.customers.get(seen.id).await? else {
-            return Ok(false);
-        };
-        if before.version != seen.version {
-            return Ok(false);
-        }
         let record = SegmentChangeRecord {
             customer_id: seen.id,
             change: SegmentChange {
-                from: before
+                from: seen
                     .segment
                     .as_deref()
                     .and_then(|s| SegmentId::parse("segment", s).ok()),
@@ -236,19 +224,16 @@ impl Segmenter {
                 cause,
             },
         };
-        let mut after = before.clone();
-        after.segment = target.map(|id| id.as_str().to_owned());
-        let with = vec![vec![SegmentRepository::record_op(&record)?]];
-        match self
+        let with = vec![SegmentRepository::record_op(&record)?];
+        Ok(self
             .customers
-            .save_many_with(&[(before, after)], with)
-            .await
-            .pop()
-        {
-            Some(Ok(_)) => Ok(true),
-            Some(Err(StoreError::Conflict { .. })) | None => Ok(false),
-            Some(Err(other)) => Err(other.into()),
-        }
+            .set_segment(
+                seen,
+                target.as_ref().map(SegmentId::as_str),
+                Utc::now(),
+                with,
+            )
+            .await?)
     }
 
     /// The sizes a draft list would have on the current data as of

@@ -12,8 +12,10 @@ use chrono::{Duration, Utc};
 use http::StatusCode;
 use serde_json::{Value, json};
 use strata_domain::ReadOptions;
+use strata_domain::access::{Principal, Role};
 use strata_domain::churn::{ChurnScore, RiskBand};
 use strata_domain::ids::CustomerId;
+use strata_domain::ids::SalespersonId;
 use strata_domain::money::Currency;
 use strata_engage::api::{EngageApi, router as engage_router};
 use strata_engage::{SegmentSettings, Segmenter};
@@ -21,7 +23,7 @@ use strata_ingest::api::{ApiState, router as ingest_router};
 use strata_ingest::ingest::Ingestor;
 use strata_store::{ChurnRepository, SegmentRepository};
 use strata_tests::backend::Backend;
-use strata_tests::http::send;
+use strata_tests::http::{send, send_as};
 use strata_tests::on_every_adapter;
 
 fn settings() -> SegmentSettings {
@@ -144,7 +146,7 @@ async fn segments_follow_the_rules(backend: &Backend) {
     assert_eq!(overview["segments"][0]["size"], Value::Null);
     assert_eq!(segment_of(&app, &loyal).await, Value::Null);
 
-    let segmenter = Segmenter::new(backend.table.clone(), backend.privacy.clone());
+    let segmenter = Segmenter::new(backend.table.clone());
     let report = segmenter.run(settings(), Utc::now()).await.expect("run");
     assert_eq!(report.customers, 6, "{report:?}");
     assert_eq!(
@@ -350,4 +352,176 @@ async fn the_sales_team_directory(backend: &Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-on_every_adapter!(segments_follow_the_rules, the_sales_team_directory);
+/// A strategy per segment: checked field by field, its team and offer must
+/// exist, changed under its revision; the list shows every segment.
+async fn strategies_per_segment(backend: &Backend) {
+    let app = app(backend);
+    let strategy = json!({"channels": ["phone", "wechat"], "offer": "win-back",
+        "cadence": {"first_contact_days": 2, "every_days": 14, "task": "call"},
+        "assign": true, "team": "north", "skills": ["Win-back"], "priority": 1});
+    let (status, problem, _) = send(
+        &app,
+        "PUT",
+        "/v1/strategies/at_risk",
+        Some(strategy.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["team", "offer"]);
+    let (status, _, _) = send(
+        &app,
+        "PUT",
+        "/v1/teams/north",
+        Some(json!({"name": "North"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut no_offer = strategy.clone();
+    no_offer["offer"] = Value::Null;
+    let mut bad = no_offer.clone();
+    bad["priority"] = json!(7);
+    bad["cadence"]["every_days"] = json!(0);
+    let (status, problem, _) = send(&app, "PUT", "/v1/strategies/at_risk", Some(bad), &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(fields(&problem), ["cadence.every_days", "priority"]);
+    let (status, _, _) = send(
+        &app,
+        "PUT",
+        "/v1/strategies/vip",
+        Some(no_offer.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a segment not in the list");
+    let (status, stored, headers) = send(
+        &app,
+        "PUT",
+        "/v1/strategies/at_risk",
+        Some(no_offer.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    assert_eq!(headers["etag"], "\"1\"");
+    assert_eq!(stored["strategy"]["skills"], json!(["win-back"]));
+    let mut slower = no_offer.clone();
+    slower["cadence"]["every_days"] = json!(30);
+    let (status, _, _) = send(
+        &app,
+        "PUT",
+        "/v1/strategies/at_risk",
+        Some(slower.clone()),
+        &[("if-match", "\"0\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (status, changed, _) = send(
+        &app,
+        "PUT",
+        "/v1/strategies/at_risk",
+        Some(slower),
+        &[("if-match", "\"1\"")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["revision"], 2);
+    let (status, one, _) = send(&app, "GET", "/v1/strategies/at_risk", None, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["strategy"]["cadence"]["every_days"], 30);
+    let (status, _, _) = send(&app, "GET", "/v1/strategies/loyal", None, &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, all, _) = send(&app, "GET", "/v1/strategies", None, &[]).await;
+    let listed = all["strategies"].as_array().unwrap();
+    assert_eq!(listed.len(), 7, "every segment of the default list: {all}");
+    assert_eq!(listed[0]["segment"], "at_risk");
+    assert_eq!(listed[0]["strategy"]["revision"], 2);
+    assert_eq!(listed[1]["strategy"], Value::Null);
+}
+
+/// Finding customers by an exact identifier through the blind index; sales
+/// staff find only their own.
+async fn finding_customers_by_identifier(backend: &Backend) {
+    let app = app(backend);
+    let (status, body, _) = send(
+        &app,
+        "POST",
+        "/v1/customers",
+        Some(
+            json!({"email": "find.me@shop.example", "phone": "138 0013 8000",
+            "source": {"source": "shop", "external_id": "u-77"}}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["customer"]["id"].clone();
+    for query in [
+        "email=Find.Me@Shop.example",
+        "phone=%2B86%20138%200013%208000",
+        "source=Shop&external_id=u-77",
+    ] {
+        let (status, found, _) =
+            send(&app, "GET", &format!("/v1/customers?{query}"), None, &[]).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {found}");
+        assert_eq!(
+            found["customers"][0]["customer"]["id"], id,
+            "{query}: {found}"
+        );
+    }
+    let (status, none, _) = send(
+        &app,
+        "GET",
+        "/v1/customers?email=nobody@shop.example",
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(none["customers"], json!([]));
+    for (query, field) in [
+        ("", "email"),
+        ("email=a@b.example&phone=1", "email"),
+        ("email=not-an-email", "email"),
+        ("source=shop", "external_id"),
+    ] {
+        let (status, problem, _) =
+            send(&app, "GET", &format!("/v1/customers?{query}"), None, &[]).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {problem}"
+        );
+        assert_eq!(fields(&problem), [field], "{query}");
+    }
+    // A salesperson finds the customer once assigned to them, not before.
+    let principal = Principal::new(
+        "sales-9",
+        Role::Sales,
+        None,
+        Some(SalespersonId::parse("salesperson", "rep-9").unwrap()),
+    )
+    .unwrap();
+    let query = "/v1/customers?email=find.me@shop.example";
+    let (_, theirs, _) = send_as(&app, Some(principal.clone()), "GET", query, None, &[]).await;
+    assert_eq!(theirs["customers"], json!([]), "{theirs}");
+    let (status, _, _) = send(
+        &app,
+        "PUT",
+        &format!("/v1/customers/{}/assignment", id.as_str().unwrap()),
+        Some(json!({"salesperson": "rep-9"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, own, _) = send_as(&app, Some(principal), "GET", query, None, &[]).await;
+    assert_eq!(own["customers"][0]["customer"]["id"], id, "{own}");
+}
+
+on_every_adapter!(
+    segments_follow_the_rules,
+    the_sales_team_directory,
+    strategies_per_segment,
+    finding_customers_by_identifier,
+);

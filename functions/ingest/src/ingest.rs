@@ -226,6 +226,11 @@ impl Ingestor {
     }
 
     /// Customers' data keys and the blind index this ingestor writes with.
+    /// How raw input is read (phone region, date order, currency).
+    pub fn options(&self) -> &ReadOptions {
+        &self.options
+    }
+
     pub fn privacy(&self) -> &Arc<Privacy> {
         &self.privacy
     }

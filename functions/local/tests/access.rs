@@ -311,6 +311,13 @@ fn matrix() -> Vec<Row> {
         // The sales team's directory: the team before the salesperson in
         // it; then the segment list, its sizes, a preview and one segment's
         // members (none before a nightly run).
+        // Sales staff find only their own customers (others: an empty list).
+        row(
+            "GET",
+            "/v1/customers",
+            &[Admin, Ops, SalesAssigned, SalesOther],
+            OK,
+        ),
         row("PUT", "/v1/teams/{team}", &[Admin], WRITTEN),
         row("GET", "/v1/teams", ADMIN_OPS, OK),
         row("GET", "/v1/teams/{team}", ADMIN_OPS, OK),
@@ -322,6 +329,9 @@ fn matrix() -> Vec<Row> {
         row("GET", "/v1/segments", ADMIN_OPS, OK),
         row("POST", "/v1/segments/preview", ADMIN_OPS, OK),
         row("GET", "/v1/segments/{segment}/customers", ADMIN_OPS, OK),
+        row("PUT", "/v1/strategies/{segment}", &[Admin], WRITTEN),
+        row("GET", "/v1/strategies", ADMIN_OPS, OK),
+        row("GET", "/v1/strategies/{segment}", ADMIN_OPS, OK),
         // Last: the admin's call erases `a` (everyone after is refused
         // before any handler runs).
         row("DELETE", "/v1/customers/{id}", &[Admin], OK),
@@ -360,11 +370,13 @@ fn request_for(api: &Api, made: &Made, row: &Row, n: usize) -> (String, Option<V
             format!("/v1/customers/{a}/coupons/{code}/redemptions")
         }
         "/v1/audit" => format!("/v1/audit?customer={a}"),
+        "/v1/customers" if row.method == "GET" => "/v1/customers?email=Alice@Shop.cn".to_owned(),
         "/v1/salespeople/{salesperson}/customers" => "/v1/salespeople/s-1/customers".to_owned(),
         "/v1/tiers/{tier}/customers" => "/v1/tiers/bronze/customers".to_owned(),
         "/v1/teams/{team}" => "/v1/teams/matrix".to_owned(),
         "/v1/salespeople/{salesperson}" => "/v1/salespeople/matrix-rep".to_owned(),
         "/v1/segments/{segment}/customers" => "/v1/segments/other/customers".to_owned(),
+        "/v1/strategies/{segment}" => "/v1/strategies/at_risk".to_owned(),
         "/v1/tiers/movements" => "/v1/tiers/movements?from=2026-01&to=2026-12".to_owned(),
         route => route.replace("{id}", &a.to_string()),
     };
@@ -418,6 +430,10 @@ fn request_for(api: &Api, made: &Made, row: &Row, n: usize) -> (String, Option<V
         ("PUT", "/v1/segments/definition") | ("POST", "/v1/segments/preview") => {
             Some(strata_domain::engage::SegmentList::default().to_json())
         }
+        ("PUT", "/v1/strategies/{segment}") => Some(
+            json!({"channels": ["phone"], "cadence": {"first_contact_days": 1, "every_days": 7, "task": "call"},
+                "assign": true, "team": "matrix", "priority": 1}),
+        ),
         ("PUT", "/v1/customers/{id}/referral") => {
             Some(json!({ "code": strata_store::ReferralRepository::code_for(a) }))
         }

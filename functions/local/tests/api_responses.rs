@@ -195,6 +195,15 @@ async fn every_success_response_matches_the_document() {
         }))
     );
     let id = created["customer"]["id"].as_str().expect("id").to_owned();
+    let found = call!(
+        "GET /v1/customers",
+        "/v1/customers?email=li.na%40example.cn"
+    );
+    assert_eq!(
+        found["customers"][0]["customer"]["id"],
+        json!(id),
+        "{found}"
+    );
     call!(
         "POST /v1/customers",
         "/v1/customers",
@@ -658,10 +667,20 @@ async fn every_success_response_matches_the_document() {
         "/v1/segments/definition",
         Some(list)
     );
-    strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone())
+    strata_engage::Segmenter::new(host.table.clone())
         .run(host.segment_settings(), chrono::Utc::now())
         .await
         .expect("segment run");
+    let strategy = call!(
+        "PUT /v1/strategies/{segment}",
+        "/v1/strategies/at_risk",
+        Some(json!({"channels": ["phone", "wechat"], "offer": "welcome",
+            "cadence": {"first_contact_days": 2, "every_days": 14, "task": "call"},
+            "assign": true, "team": "north", "skills": ["win-back"], "priority": 1}))
+    );
+    assert_eq!(strategy["revision"], 1, "{strategy}");
+    call!("GET /v1/strategies/{segment}", "/v1/strategies/at_risk");
+    call!("GET /v1/strategies", "/v1/strategies");
     let segments = call!("GET /v1/segments", "/v1/segments");
     assert!(segments["counted_at"].is_string(), "{segments}");
     let members = call!(

@@ -6,6 +6,7 @@ use strata_domain::access::Operation::{self, *};
 /// `(method, route template, operation)` for every route of the HTTP API.
 pub const ROUTES: &[(&str, &str, Operation)] = &[
     ("POST", "/v1/customers", UpsertCustomer),
+    ("GET", "/v1/customers", FindCustomer),
     ("GET", "/v1/customers/{id}", ReadCustomer),
     ("GET", "/v1/customers/{id}/history", ReadCustomer),
     ("GET", "/v1/customers/{id}/merges", ReadCustomer),
@@ -83,6 +84,9 @@ pub const ROUTES: &[(&str, &str, Operation)] = &[
     ("PUT", "/v1/segments/definition", WriteConfig),
     ("POST", "/v1/segments/preview", ReadAnalytics),
     ("GET", "/v1/segments/{segment}/customers", ReadAnalytics),
+    ("GET", "/v1/strategies", ReadConfig),
+    ("GET", "/v1/strategies/{segment}", ReadConfig),
+    ("PUT", "/v1/strategies/{segment}", WriteConfig),
 ];
 
 pub fn operation(method: &str, route: &str) -> Option<Operation> {

@@ -140,10 +140,13 @@ pub enum Operation {
     IssueRewards,
     /// Issue a coupon to every customer of a tier, and follow such issues.
     IssueCoupons,
+    /// Find a customer by e-mail, phone or source id: anyone for admins and
+    /// ops, a salesperson's own (the handler narrows the answer).
+    FindCustomer,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 24] = [
+    pub const ALL: [Operation; 25] = [
         Operation::UpsertCustomer,
         Operation::ReadCustomer,
         Operation::RecordOrder,
@@ -168,6 +171,7 @@ impl Operation {
         Operation::UseRewards,
         Operation::IssueRewards,
         Operation::IssueCoupons,
+        Operation::FindCustomer,
     ];
 
     /// Operations on one customer named in the path.
@@ -204,7 +208,8 @@ impl Operation {
             | Operation::ReadRecommendations
             | Operation::ReadScores
             | Operation::ReadConsents
-            | Operation::ReadRewards => Some(AuditAction::Read),
+            | Operation::ReadRewards
+            | Operation::FindCustomer => Some(AuditAction::Read),
             Operation::UpsertCustomer
             | Operation::RecordOrder
             | Operation::RecordInteraction
@@ -282,7 +287,7 @@ pub fn decide(
                 }
             }
             // Narrowed to the salesperson's own customers by the handler.
-            ListTierCustomers if principal.salesperson.is_some() => Decision::Allow,
+            ListTierCustomers | FindCustomer if principal.salesperson.is_some() => Decision::Allow,
             _ => Decision::Deny("sales staff reach only the customers assigned to them"),
         },
         Role::Customer => match operation {
@@ -388,7 +393,10 @@ mod tests {
         let theirs = rep("s-2");
         for operation in Operation::ALL {
             // Allowed to every salesperson, narrowed by its handler (below).
-            if operation == Operation::ListTierCustomers {
+            if matches!(
+                operation,
+                Operation::ListTierCustomers | Operation::FindCustomer
+            ) {
                 continue;
             }
             let assigned = decide(&sales, operation, Some(id(2)), Some(&mine)) == Decision::Allow;

@@ -71,6 +71,7 @@ pub enum RecordKind {
     Team,
     SegmentChange,
     SegmentSizes,
+    Strategy,
 }
 
 impl RecordKind {
@@ -112,10 +113,11 @@ impl RecordKind {
             RecordKind::Team => "team",
             RecordKind::SegmentChange => "segment_change",
             RecordKind::SegmentSizes => "segment_sizes",
+            RecordKind::Strategy => "strategy",
         }
     }
 
-    pub const ALL: [RecordKind; 36] = [
+    pub const ALL: [RecordKind; 37] = [
         RecordKind::Customer,
         RecordKind::Order,
         RecordKind::Interaction,
@@ -152,6 +154,7 @@ impl RecordKind {
         RecordKind::Team,
         RecordKind::SegmentChange,
         RecordKind::SegmentSizes,
+        RecordKind::Strategy,
     ];
 
     /// The kind of a stored item, from its `kind` attribute.

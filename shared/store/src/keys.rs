@@ -39,6 +39,7 @@
 //! | team         | `SALESTEAM`              | `TEAM#<id>`                          |                              |                               |
 //! | segment change | `CUST#<id>`            | `SEGCHG#<at>#<change id>`            | `SEGMOVE#<yyyy-mm-dd>` / `<at>#<id>` |                       |
 //! | segment sizes | `STATS#segments`        | `DAY#<yyyy-mm-dd>`                   |                              |                               |
+//! | strategy     | `STRATEGY`               | `<segment id>`                       |                              |                               |
 //!
 //! The key table (a separate table, outside backups): `DATAKEY#<customer id>`
 //! / `CURRENT` holds a customer's wrapped data key, `SERVICEKEY#<name>` /
@@ -395,6 +396,13 @@ pub fn segment_movement_sort(customer: CustomerId, at: DateTime<Utc>) -> String 
 }
 
 pub const SEGMENT_STATS: &str = "STATS#segments";
+
+/// Every segment's strategy, one item each.
+pub const STRATEGIES: &str = "STRATEGY";
+
+pub fn strategy(segment: &str) -> Key {
+    Key::new(STRATEGIES, escape(segment))
+}
 
 /// The sizes the nightly run counted on one day.
 pub fn segment_sizes(day: &str) -> Key {

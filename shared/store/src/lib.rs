@@ -25,7 +25,7 @@ pub use repo::consents::{Appended, ConsentLedger};
 pub use repo::customers::{CustomerPage, CustomerRepository};
 pub use repo::engage::{
     SalesTeam, SegmentChangeRecord, SegmentInputs, SegmentRepository, SegmentScan, SegmentSizes,
-    StoredSegments,
+    StoredSegments, StoredStrategy, StrategyRepository,
 };
 pub use repo::erasure::{CustomerEraser, ErasedCustomers, Erasure, ErasureLedger, LedgerEntry};
 pub use repo::idempotency::{Claim, IdempotencyStore, StoredResponse};

@@ -1,10 +1,12 @@
 //! The engage HTTP API under `/v1`: one axum router, served by
 //! `lambda_http` in Lambda (`engage-api`) and merged into the local host.
 //! Admins keep the sales team and the segment list; admins and ops read
-//! them, the segments' sizes and members, and preview a draft list. Who may
+//! them, the segments' sizes and members, and preview a draft list; admins
+//! set a marketing strategy per segment. Who may
 //! call what is the guard's (`strata_auth`), in front of the router.
 
 mod segments;
+mod strategies;
 mod team;
 
 use std::sync::Arc;
@@ -16,7 +18,10 @@ use chrono::{DateTime, Utc};
 use strata_domain::FieldError;
 use strata_domain::ports::table::Table;
 use strata_lambda_kit::Problem;
-use strata_store::{CustomerRepository, SalesTeam, SegmentRepository, StoreError};
+use strata_store::{
+    CouponRepository, CustomerRepository, SalesTeam, SegmentRepository, StoreError,
+    StrategyRepository,
+};
 
 use crate::segmenter::{SegmentSettings, Segmenter};
 
@@ -27,6 +32,9 @@ const BODY_LIMIT: usize = 256 * 1024;
 pub struct EngageApi {
     pub team: SalesTeam,
     pub segments: SegmentRepository,
+    pub strategies: StrategyRepository,
+    /// Coupon templates a strategy offers.
+    pub coupons: CouponRepository,
     pub segmenter: Segmenter,
     /// Profiles without personal fields: segment members.
     pub profiles: CustomerRepository,
@@ -41,7 +49,9 @@ impl EngageApi {
         EngageApi {
             team: SalesTeam::new(table.clone()),
             segments: SegmentRepository::new(table.clone()),
-            segmenter: Segmenter::pseudonymous(table.clone()),
+            strategies: StrategyRepository::new(table.clone()),
+            coupons: CouponRepository::new(table.clone()),
+            segmenter: Segmenter::new(table.clone()),
             profiles: CustomerRepository::pseudonymous(table),
             settings,
             clock: Utc::now,
@@ -65,6 +75,11 @@ pub fn router(api: Arc<EngageApi>) -> Router {
         )
         .route("/v1/segments/preview", post(segments::preview))
         .route("/v1/segments/{segment}/customers", get(segments::customers))
+        .route("/v1/strategies", get(strategies::all))
+        .route(
+            "/v1/strategies/{segment}",
+            get(strategies::one).put(strategies::put),
+        )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(api)
 }

@@ -9,7 +9,7 @@ use strata_engage::lambda::{EngageFunction, Settings};
 async fn main() -> Result<(), lambda_runtime::Error> {
     strata_lambda_kit::logging::init();
     let (deployment, settings) = Deployment::from_env(Settings::from_env).await?;
-    let function = &EngageFunction::build(&deployment, settings).await?;
+    let function = &EngageFunction::build(&deployment, settings);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<EventBridgeEvent>| async move {
             function

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod consents;
+mod find;
 mod idempotency;
 mod orders;
 pub use strata_lambda_kit::json;
@@ -100,7 +101,10 @@ impl ApiState {
 
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/v1/customers", post(upsert_customer))
+        .route(
+            "/v1/customers",
+            post(upsert_customer).get(find::find_customer),
+        )
         .route(
             "/v1/customers/{id}",
             get(get_customer).delete(rights::erase),

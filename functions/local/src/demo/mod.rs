@@ -176,7 +176,7 @@ pub async fn run_shop(shop: &Shop, dir: &Path, settings: &Settings) -> anyhow::R
     // Segments read the scores: the nightly run, as of the same day.
     let spinner = progress::spinner("segments");
     let clock = Instant::now();
-    let segments = strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone())
+    let segments = strata_engage::Segmenter::new(host.table.clone())
         .run(host.segment_settings(), as_of)
         .await?;
     spinner.finish_and_clear();

@@ -157,7 +157,7 @@ pub async fn run_value(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String>
 pub async fn run_engage(host: &Host, at: DateTime<Utc>) -> anyhow::Result<String> {
     let event = scheduled_event("strata-local-engage", at)?;
     let event: EventBridgeEvent = serde_json::from_value(serde_json::to_value(event)?)?;
-    let segmenter = strata_engage::Segmenter::new(host.table.clone(), host.privacy.clone());
+    let segmenter = strata_engage::Segmenter::new(host.table.clone());
     let report =
         strata_engage::lambda::on_schedule(&segmenter, host.segment_settings(), event).await?;
     Ok(format!("{report:?}"))

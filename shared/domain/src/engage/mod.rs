@@ -7,9 +7,11 @@
 pub mod facts;
 pub mod rule;
 pub mod segments;
+pub mod strategy;
 pub mod team;
 
 pub use facts::{Attribute, FactValue, Facts};
 pub use rule::Rule;
 pub use segments::{Segment, SegmentCause, SegmentChange, SegmentId, SegmentList};
+pub use strategy::{Cadence, Strategy, TaskKind};
 pub use team::{Salesperson, SalespersonStatus, Team};

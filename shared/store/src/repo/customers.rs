@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use futures::StreamExt;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use strata_domain::consent::{self, Use};
 use strata_domain::customer::{
@@ -20,7 +21,7 @@ use strata_domain::ids::CustomerId;
 use strata_domain::ports::keys::DataKey;
 use strata_domain::ports::table::{
     Condition, Cursor, Index, Item, MAX_TRANSACT_ITEMS, Query, Table, TableError, TransactOp,
-    Value, WriteRequest,
+    Update, Value, WriteRequest,
 };
 use strata_domain::retention::{RetainedData, RetentionMonth};
 
@@ -195,6 +196,45 @@ impl CustomerRepository {
     /// Saves many changed profiles, each given with the version it was read
     /// as (`before`), in grouped transactions like `create_many`. One result
     /// per profile: the profile as stored, or why it was not.
+    /// Moves a customer to another segment (`None`: to none) without
+    /// reading or sealing their personal fields: the profile item's
+    /// `segment`, its segment index entry, `version` and `updated_at`
+    /// change, conditional on the version the caller read; `with` joins the
+    /// same transaction. `false`: the profile changed (or went) meanwhile.
+    /// Needs no keys, so a pseudonymous repository can do it.
+    pub async fn set_segment(
+        &self,
+        seen: &Customer,
+        segment: Option<&str>,
+        now: DateTime<Utc>,
+        with: Vec<TransactOp>,
+    ) -> Result<bool, StoreError> {
+        let mut update = Update::default()
+            .set("segment", codec::to_attribute(&segment)?)
+            .set(VERSION, Value::number(seen.version + 1))
+            .set("updated_at", codec::to_attribute(&now)?);
+        update = match segment {
+            Some(segment) => update
+                .set("gsi2pk", Value::S(keys::segment_partition(segment)))
+                .set("gsi2sk", Value::S(seen.id.to_string())),
+            None => update.remove("gsi2pk").remove("gsi2sk"),
+        };
+        let mut ops = vec![TransactOp::Update {
+            key: keys::customer(seen.id),
+            update,
+            condition: Some(Condition::Equals(
+                VERSION.into(),
+                Value::number(seen.version),
+            )),
+        }];
+        ops.extend(with);
+        match self.table.transact_write(ops).await {
+            Ok(()) => Ok(true),
+            Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     pub async fn save_many(
         &self,
         changes: &[(Customer, Customer)],
