@@ -22,6 +22,9 @@ use strata_store::{
     SegmentScan, SegmentSizes, StoreError,
 };
 
+/// Moves gathered before they are written, several to a transaction.
+const MOVES_PER_FLUSH: usize = 200;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentError {
     #[error(transparent)]
@@ -133,6 +136,16 @@ impl Segmenter {
         }
     }
 
+    /// Every customer, with the interactions since `since`.
+    fn scan(&self, settings: SegmentSettings, since: DateTime<Utc>) -> SegmentScan {
+        SegmentScan::new(
+            self.table.clone(),
+            settings.scan_segments,
+            settings.page,
+            since,
+        )
+    }
+
     /// The list in force and the conversion criteria, read once per run or
     /// request.
     pub async fn judge(&self, settings: SegmentSettings) -> Result<(Judge, u64), SegmentError> {
@@ -167,73 +180,74 @@ impl Segmenter {
         for segment in &judge.list.segments {
             report.sizes.sizes.insert(segment.id.clone(), 0);
         }
-        let scan_segments = settings.scan_segments.max(1);
-        for scan_segment in 0..scan_segments {
-            let mut scan = SegmentScan::new(
-                self.table.clone(),
-                scan_segment,
-                scan_segments,
-                settings.page.max(1),
-                judge.window_start(as_of),
-            );
-            while let Some(inputs) = scan.next().await? {
-                report.customers += 1;
-                let target = judge.segment_of(&inputs, as_of);
-                match &target {
-                    Some(id) => *report.sizes.sizes.entry(id.clone()).or_default() += 1,
-                    None => report.sizes.unsegmented += 1,
-                }
-                if inputs.profile.segment.as_deref() != target.as_ref().map(SegmentId::as_str) {
-                    if self
-                        .move_customer(&inputs.profile, target, as_of, SegmentCause::Nightly)
-                        .await?
-                    {
-                        report.moved += 1;
-                    } else {
-                        report.changed_meanwhile += 1;
-                    }
+        let mut scan = self.scan(settings, judge.window_start(as_of));
+        let mut pending: Vec<(Customer, Option<SegmentId>)> = Vec::new();
+        while let Some(inputs) = scan.next().await? {
+            report.customers += 1;
+            let target = judge.segment_of(&inputs, as_of);
+            match &target {
+                Some(id) => *report.sizes.sizes.entry(id.clone()).or_default() += 1,
+                None => report.sizes.unsegmented += 1,
+            }
+            if inputs.profile.segment.as_deref() != target.as_ref().map(SegmentId::as_str) {
+                pending.push((inputs.profile, target));
+                if pending.len() >= MOVES_PER_FLUSH {
+                    self.flush(&mut pending, as_of, &mut report).await?;
                 }
             }
         }
+        self.flush(&mut pending, as_of, &mut report).await?;
         self.segments.save_sizes(&report.sizes).await?;
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 
-    /// Saves the customer's new segment with its change record, if the
-    /// profile is still the version `seen` was read at (an update of the
+    /// Saves customers' new segments with their change records, each only
+    /// if the profile is still the version the scan read (an update of the
     /// profile item's segment alone: personal fields are neither read nor
-    /// sealed again). `false`: another writer changed (or erased) it
-    /// meanwhile.
-    pub async fn move_customer(
+    /// sealed again); several to a transaction.
+    async fn flush(
         &self,
-        seen: &Customer,
-        target: Option<SegmentId>,
+        pending: &mut Vec<(Customer, Option<SegmentId>)>,
         at: DateTime<Utc>,
-        cause: SegmentCause,
-    ) -> Result<bool, SegmentError> {
-        let record = SegmentChangeRecord {
-            customer_id: seen.id,
-            change: SegmentChange {
-                from: seen
-                    .segment
-                    .as_deref()
-                    .and_then(|s| SegmentId::parse("segment", s).ok()),
-                to: target.clone(),
-                at,
-                cause,
-            },
-        };
-        let with = vec![SegmentRepository::record_op(&record)?];
-        Ok(self
+        report: &mut SegmentReport,
+    ) -> Result<(), SegmentError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut with = Vec::with_capacity(pending.len());
+        for (seen, target) in pending.iter() {
+            let record = SegmentChangeRecord {
+                customer_id: seen.id,
+                change: SegmentChange {
+                    from: seen
+                        .segment
+                        .as_deref()
+                        .and_then(|s| SegmentId::parse("segment", s).ok()),
+                    to: target.clone(),
+                    at,
+                    cause: SegmentCause::Nightly,
+                },
+            };
+            with.push(vec![SegmentRepository::record_op(&record)?]);
+        }
+        let moves: Vec<(&Customer, Option<&str>)> = pending
+            .iter()
+            .map(|(seen, target)| (seen, target.as_ref().map(SegmentId::as_str)))
+            .collect();
+        for moved in self
             .customers
-            .set_segment(
-                seen,
-                target.as_ref().map(SegmentId::as_str),
-                Utc::now(),
-                with,
-            )
-            .await?)
+            .set_segments(&moves, with, Utc::now())
+            .await?
+        {
+            if moved {
+                report.moved += 1;
+            } else {
+                report.changed_meanwhile += 1;
+            }
+        }
+        pending.clear();
+        Ok(())
     }
 
     /// The sizes a draft list would have on the current data as of
@@ -260,25 +274,19 @@ impl Segmenter {
             customers_read: 0,
             complete: true,
         };
-        let scan_segments = settings.scan_segments.max(1);
-        'scan: for scan_segment in 0..scan_segments {
-            let mut scan = SegmentScan::new(
-                self.table.clone(),
-                scan_segment,
-                scan_segments,
-                settings.page.max(1),
-                judge.window_start(as_of),
-            );
-            while let Some(inputs) = scan.next().await? {
-                preview.customers_read += 1;
-                match judge.segment_of(&inputs, as_of) {
-                    Some(id) => *preview.sizes.entry(id).or_default() += 1,
-                    None => preview.unsegmented += 1,
-                }
-                if started.elapsed() >= budget {
-                    preview.complete = false;
-                    break 'scan;
-                }
+        let mut scan = self.scan(settings, judge.window_start(as_of));
+        loop {
+            if started.elapsed() >= budget {
+                preview.complete = false;
+                break;
+            }
+            let Some(inputs) = scan.next().await? else {
+                break;
+            };
+            preview.customers_read += 1;
+            match judge.segment_of(&inputs, as_of) {
+                Some(id) => *preview.sizes.entry(id).or_default() += 1,
+                None => preview.unsegmented += 1,
             }
         }
         Ok(preview)

@@ -21,7 +21,7 @@ use strata_engage::api::{EngageApi, router as engage_router};
 use strata_engage::{SegmentSettings, Segmenter};
 use strata_ingest::api::{ApiState, router as ingest_router};
 use strata_ingest::ingest::Ingestor;
-use strata_store::{ChurnRepository, SegmentRepository};
+use strata_store::{ChurnRepository, CustomerRepository, SegmentRepository};
 use strata_tests::backend::Backend;
 use strata_tests::http::{send, send_as};
 use strata_tests::on_every_adapter;
@@ -270,6 +270,29 @@ async fn segments_follow_the_rules(backend: &Backend) {
     assert_eq!(moved.moved, 2, "{moved:?}");
     assert_eq!(segment_of(&app, &loyal).await, "big_spenders");
     assert_eq!(segment_of(&app, &lapsed).await, "big_spenders");
+
+    // Moves go several to a transaction; one whose profile changed since it
+    // was read is refused alone, the others still move.
+    let profiles = CustomerRepository::pseudonymous(backend.table.clone());
+    let read = |id: &str| {
+        let profiles = profiles.clone();
+        let id = CustomerId::parse("id", id).unwrap();
+        async move { profiles.get(id).await.unwrap().unwrap() }
+    };
+    let fresh = read(&new).await;
+    let mut stale = read(&risky).await;
+    stale.version -= 1;
+    let moved = profiles
+        .set_segments(
+            &[(&fresh, Some("other")), (&stale, Some("other"))],
+            Vec::new(),
+            Utc::now(),
+        )
+        .await
+        .expect("moves");
+    assert_eq!(moved, [true, false]);
+    assert_eq!(segment_of(&app, &new).await, "other");
+    assert_eq!(segment_of(&app, &risky).await, "at_risk");
 }
 
 async fn the_sales_team_directory(backend: &Backend) {

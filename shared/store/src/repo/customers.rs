@@ -196,43 +196,56 @@ impl CustomerRepository {
     /// Saves many changed profiles, each given with the version it was read
     /// as (`before`), in grouped transactions like `create_many`. One result
     /// per profile: the profile as stored, or why it was not.
-    /// Moves a customer to another segment (`None`: to none) without
-    /// reading or sealing their personal fields: the profile item's
-    /// `segment`, its segment index entry, `version` and `updated_at`
-    /// change, conditional on the version the caller read; `with` joins the
-    /// same transaction. `false`: the profile changed (or went) meanwhile.
-    /// Needs no keys, so a pseudonymous repository can do it.
-    pub async fn set_segment(
+    /// Moves customers to other segments (`None`: to none) without reading
+    /// or sealing their personal fields: each profile item's `segment`, its
+    /// segment index entry, `version` and `updated_at` change, conditional
+    /// on the version the caller read, with that move's `with` writes (its
+    /// change record). Moves go several to a transaction (≤ 100 items); a
+    /// group refused because one of its customers changed is tried move by
+    /// move. One result per move, `false`: the profile changed (or went)
+    /// meanwhile. Needs no keys, so a pseudonymous repository can do it.
+    pub async fn set_segments(
         &self,
-        seen: &Customer,
-        segment: Option<&str>,
+        moves: &[(&Customer, Option<&str>)],
+        mut with: Vec<Vec<TransactOp>>,
         now: DateTime<Utc>,
-        with: Vec<TransactOp>,
-    ) -> Result<bool, StoreError> {
-        let mut update = Update::default()
-            .set("segment", codec::to_attribute(&segment)?)
-            .set(VERSION, Value::number(seen.version + 1))
-            .set("updated_at", codec::to_attribute(&now)?);
-        update = match segment {
-            Some(segment) => update
-                .set("gsi2pk", Value::S(keys::segment_partition(segment)))
-                .set("gsi2sk", Value::S(seen.id.to_string())),
-            None => update.remove("gsi2pk").remove("gsi2sk"),
-        };
-        let mut ops = vec![TransactOp::Update {
-            key: keys::customer(seen.id),
-            update,
-            condition: Some(Condition::Equals(
-                VERSION.into(),
-                Value::number(seen.version),
-            )),
-        }];
-        ops.extend(with);
-        match self.table.transact_write(ops).await {
-            Ok(()) => Ok(true),
-            Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => Ok(false),
-            Err(other) => Err(other.into()),
+    ) -> Result<Vec<bool>, StoreError> {
+        with.resize_with(moves.len(), Vec::new);
+        let mut units = Vec::with_capacity(moves.len());
+        for ((seen, segment), with) in moves.iter().zip(with) {
+            let mut ops = vec![segment_update(seen, *segment, now)?];
+            ops.extend(with);
+            units.push(ops);
         }
+        let mut moved = vec![false; units.len()];
+        let mut start = 0;
+        while start < units.len() {
+            let mut end = start;
+            let mut items = 0;
+            while end < units.len() && items + units[end].len() <= MAX_TRANSACT_ITEMS {
+                items += units[end].len();
+                end += 1;
+            }
+            let end = end.max(start + 1);
+            let group: Vec<TransactOp> = units[start..end].iter().flatten().cloned().collect();
+            match self.table.transact_write(group).await {
+                Ok(()) => moved[start..end].iter_mut().for_each(|m| *m = true),
+                Err(TableError::TransactionCanceled(_) | TableError::ConditionFailed) => {
+                    for index in start..end {
+                        moved[index] = match self.table.transact_write(units[index].clone()).await {
+                            Ok(()) => true,
+                            Err(
+                                TableError::TransactionCanceled(_) | TableError::ConditionFailed,
+                            ) => false,
+                            Err(other) => return Err(other.into()),
+                        };
+                    }
+                }
+                Err(other) => return Err(other.into()),
+            }
+            start = end;
+        }
+        Ok(moved)
     }
 
     pub async fn save_many(
@@ -701,6 +714,33 @@ fn profile_item(customer: &Customer, keys: SealingKeys<'_>) -> Result<Item, Stor
         item.insert(SEALED_NETWORK.to_owned(), Value::L(network));
     }
     Ok(item)
+}
+
+/// The update that moves a profile to another segment under the version
+/// read.
+fn segment_update(
+    seen: &Customer,
+    segment: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<TransactOp, StoreError> {
+    let mut update = Update::default()
+        .set("segment", codec::to_attribute(&segment)?)
+        .set(VERSION, Value::number(seen.version + 1))
+        .set("updated_at", codec::to_attribute(&now)?);
+    update = match segment {
+        Some(segment) => update
+            .set("gsi2pk", Value::S(keys::segment_partition(segment)))
+            .set("gsi2sk", Value::S(seen.id.to_string())),
+        None => update.remove("gsi2pk").remove("gsi2sk"),
+    };
+    Ok(TransactOp::Update {
+        key: keys::customer(seen.id),
+        update,
+        condition: Some(Condition::Equals(
+            VERSION.into(),
+            Value::number(seen.version),
+        )),
+    })
 }
 
 /// Network traces sealed one month per value; traces of a month already

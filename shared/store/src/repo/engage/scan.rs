@@ -1,5 +1,5 @@
-//! What segment rules read, customer by customer, out of one segment of a
-//! parallel scan: the profile (without personal fields), the interactions
+//! What segment rules read, customer by customer, out of every segment of
+//! a parallel scan in turn: the profile (without personal fields), the interactions
 //! since an instant (complaints and conversion signals; older ones are not
 //! decoded) and the stored churn score. Orders are not decoded: the
 //! profile's summary has what rules read of them. Cold records are not
@@ -16,7 +16,7 @@ use strata_domain::ports::table::{SK, Table, Value};
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
-use crate::repo::partitions::PartitionScan;
+use crate::repo::partitions::{Partition, PartitionScan};
 
 /// One customer as the segment rules need them.
 #[derive(Debug, Clone)]
@@ -26,8 +26,14 @@ pub struct SegmentInputs {
     pub score: Option<ChurnScore>,
 }
 
+/// Every customer of the table, one parallel-scan segment after another.
 pub struct SegmentScan {
-    partitions: PartitionScan,
+    table: Arc<dyn Table>,
+    total_segments: u32,
+    page_size: u32,
+    /// The next segment to open.
+    segment: u32,
+    partitions: Option<PartitionScan>,
     /// Interaction sort keys at or above this are decoded.
     since_sk: String,
 }
@@ -35,13 +41,16 @@ pub struct SegmentScan {
 impl SegmentScan {
     pub fn new(
         table: Arc<dyn Table>,
-        segment: u32,
         total_segments: u32,
         page_size: u32,
         interactions_since: DateTime<Utc>,
     ) -> Self {
         SegmentScan {
-            partitions: PartitionScan::new(table, segment, total_segments, page_size),
+            table,
+            total_segments: total_segments.max(1),
+            page_size: page_size.max(1),
+            segment: 0,
+            partitions: None,
             since_sk: format!(
                 "{}{}",
                 keys::INTERACTION_PREFIX,
@@ -50,9 +59,33 @@ impl SegmentScan {
         }
     }
 
-    /// The next customer with a profile, or `None` at the segment's end.
+    /// The next whole customer partition of any segment.
+    async fn next_partition(&mut self) -> Result<Option<Partition>, StoreError> {
+        loop {
+            if self.partitions.is_none() {
+                if self.segment >= self.total_segments {
+                    return Ok(None);
+                }
+                self.partitions = Some(PartitionScan::new(
+                    self.table.clone(),
+                    self.segment,
+                    self.total_segments,
+                    self.page_size,
+                ));
+                self.segment += 1;
+            }
+            if let Some(scan) = self.partitions.as_mut() {
+                match scan.next().await? {
+                    Some(partition) => return Ok(Some(partition)),
+                    None => self.partitions = None,
+                }
+            }
+        }
+    }
+
+    /// The next customer with a profile, or `None` once every segment is read.
     pub async fn next(&mut self) -> Result<Option<SegmentInputs>, StoreError> {
-        while let Some(partition) = self.partitions.next().await? {
+        while let Some(partition) = self.next_partition().await? {
             let mut profile = None;
             let mut interactions = Vec::new();
             let mut score = None;
