@@ -3,8 +3,9 @@
 //! interactions and churn score of each read in one pass), counts the
 //! sizes, and writes only customers whose segment changes — the profile
 //! item's segment updated under the version the scan saw (personal fields
-//! untouched), the change recorded in the same transaction. A customer who has withdrawn consent to profiling belongs
-//! to no segment.
+//! untouched), the change recorded in the same transaction, several moves
+//! to a transaction. A customer who has withdrawn consent to profiling
+//! belongs to no segment.
 
 use std::sync::Arc;
 use std::time::Instant;

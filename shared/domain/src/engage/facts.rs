@@ -243,8 +243,8 @@ impl Attribute {
         }
     }
 
-    /// Whether the attribute needs the profile's personal fields (sealed):
-    /// a list whose rules name it must be evaluated on opened profiles.
+    /// Whether the attribute is one of the profile's personal fields
+    /// (sealed), which segment rules do not read yet.
     pub fn is_personal(self) -> bool {
         self == Attribute::Region
     }

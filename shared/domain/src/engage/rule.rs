@@ -300,6 +300,16 @@ fn parse_test(object: &Map<String, Value>, path: &str, errors: &mut Collector) -
         }
         Some(Some(name)) => {
             let found = Attribute::from_name(name);
+            if found.is_some_and(Attribute::is_personal) {
+                // Rules are evaluated on profiles read without their personal
+                // fields: refused rather than a rule that never matches.
+                errors.push(FieldError::new(
+                    format!("{path}.attr"),
+                    "unavailable",
+                    format!("`{name}` is a personal field, which segment rules do not read yet"),
+                ));
+                return None;
+            }
             if found.is_none() {
                 let known: Vec<&str> = Attribute::ALL.iter().map(|a| a.name()).collect();
                 errors.push(FieldError::new(
@@ -590,6 +600,10 @@ mod tests {
             ]
         );
         assert_eq!(fields(json!({"any": []})), ["rule.any"]);
+        assert_eq!(
+            fields(json!({"attr": "region", "op": "eq", "value": "Zhejiang"})),
+            ["rule.attr"]
+        );
         assert_eq!(fields(json!("everyone")), ["rule"]);
         let mut deep = json!({"attr": "orders", "op": "gt", "value": 1});
         for _ in 0..10 {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::facts::{Attribute, Facts};
+use super::facts::Facts;
 use super::rule::Rule;
 use crate::error::{Collector, FieldError, Invalid};
 
@@ -128,16 +128,6 @@ impl SegmentList {
 
     pub fn get(&self, id: &SegmentId) -> Option<&Segment> {
         self.segments.iter().find(|s| s.id == *id)
-    }
-
-    /// Whether some rule reads personal fields (the profile must then be
-    /// read opened).
-    pub fn reads_personal_fields(&self) -> bool {
-        let mut attributes = Vec::new();
-        for segment in &self.segments {
-            segment.rule.attributes(&mut attributes);
-        }
-        attributes.into_iter().any(Attribute::is_personal)
     }
 
     pub fn to_json(&self) -> Value {
@@ -335,7 +325,6 @@ mod tests {
         assert_eq!(segment_of(&intent), "other");
         intent.convertible = true;
         assert_eq!(segment_of(&intent), "convertible_intent");
-        assert!(!SegmentList::default().reads_personal_fields());
     }
 
     #[test]
