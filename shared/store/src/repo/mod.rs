@@ -21,6 +21,24 @@ use strata_domain::ports::table::{Condition, Item, Table, TableError, Value};
 
 use crate::error::StoreError;
 
+/// Puts the configuration item `CONFIG#<name>` under its revision, as
+/// `put_revision` does: the admin policies and lists share it.
+pub(crate) async fn put_config<T: serde::Serialize>(
+    table: &dyn Table,
+    name: &str,
+    record: &T,
+    expected: u64,
+    what: &str,
+) -> Result<(), StoreError> {
+    let item = crate::codec::encode(
+        crate::codec::RecordKind::Config,
+        &crate::keys::config(name),
+        record,
+        &[],
+    )?;
+    put_revision(table, item, expected, what).await
+}
+
 /// Puts a record kept under a revision (admin policies, templates) if the
 /// stored one is still at `expected` (0: none stored yet); `Conflict`
 /// naming `what` otherwise.

@@ -18,7 +18,7 @@ use crate::batch;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
-use crate::repo::put_revision;
+use crate::repo::put_config;
 
 const VALUE_CONFIG: &str = "value-tiers";
 const COUNTS_SNAPSHOT: &str = "tier-counts";
@@ -179,15 +179,10 @@ impl ValueRepository {
             revision: expected_revision + 1,
             updated_at: Some(now),
         };
-        let item = codec::encode(
-            RecordKind::Config,
-            &keys::config(VALUE_CONFIG),
-            &stored,
-            &[],
-        )?;
-        put_revision(
+        put_config(
             self.table.as_ref(),
-            item,
+            VALUE_CONFIG,
+            &stored,
             expected_revision,
             "the value policy",
         )

@@ -16,7 +16,7 @@ use crate::batch;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
-use crate::repo::put_revision;
+use crate::repo::put_config;
 
 const SEGMENTS_CONFIG: &str = "segments";
 
@@ -118,15 +118,10 @@ impl SegmentRepository {
             revision: expected_revision + 1,
             updated_at: Some(now),
         };
-        let item = codec::encode(
-            RecordKind::Config,
-            &keys::config(SEGMENTS_CONFIG),
-            &stored,
-            &[],
-        )?;
-        put_revision(
+        put_config(
             self.table.as_ref(),
-            item,
+            SEGMENTS_CONFIG,
+            &stored,
             expected_revision,
             "the segment list",
         )

@@ -19,7 +19,7 @@ use strata_domain::rewards::RewardsPolicy;
 use crate::codec::{self, RecordKind};
 use crate::error::StoreError;
 use crate::keys;
-use crate::repo::put_revision;
+use crate::repo::put_config;
 
 pub use coupons::{CouponIssue, CouponRepository, IssueProgress, Issued, Redeemed, StoredTemplate};
 pub use ledger::{Balance, LedgerPage, PointsLedger, Posted};
@@ -72,15 +72,10 @@ impl RewardsPolicies {
             revision: expected_revision + 1,
             updated_at: Some(now),
         };
-        let item = codec::encode(
-            RecordKind::Config,
-            &keys::config(REWARDS_CONFIG),
-            &stored,
-            &[],
-        )?;
-        put_revision(
+        put_config(
             self.table.as_ref(),
-            item,
+            REWARDS_CONFIG,
+            &stored,
             expected_revision,
             "the rewards policy",
         )
